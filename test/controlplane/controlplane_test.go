@@ -1,0 +1,104 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+func TestUpServesAuthenticatedAPIAndDownLeavesNoProcessOrPortBehind(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := Up(ctx, Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Down(dir, nil) })
+
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v.GitVersion, "v1.") || strings.Contains(v.GitVersion, "master") {
+		t.Errorf("server version %q: the binary must be linked with its real version", v.GitVersion)
+	}
+	// RBAC is on: an identity with no bindings is refused.
+	anon := *c.Config
+	anon.TLSClientConfig.CertData, anon.TLSClientConfig.KeyData = nil, nil
+	anonCS, err := kubernetes.NewForConfig(&anon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anonCS.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err == nil {
+		t.Error("an unauthenticated client could list namespaces; RBAC must refuse it")
+	}
+
+	var pids []int
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		data, err := os.ReadFile(pidFile(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(string(data))
+		pids = append(pids, pid)
+	}
+	if err := Down(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d still running after Down", pid)
+		}
+	}
+	for name, endpoint := range c.Endpoints {
+		host := strings.TrimPrefix(strings.TrimPrefix(endpoint, "https://"), "http://")
+		if conn, err := net.Dial("tcp", host); err == nil {
+			conn.Close()
+			t.Errorf("%s still listens on %s after Down", name, host)
+		}
+	}
+	if _, err := os.Stat(fmt.Sprintf("%s/etcd", dir)); !os.IsNotExist(err) {
+		t.Errorf("etcd data left behind after Down: %v", err)
+	}
+}
+
+func TestUpAfterACrashCleansUpTheLeftovers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Up(ctx, Options{StateDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Down(dir, nil) })
+	data, err := os.ReadFile(pidFile(dir, "kube-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPID, _ := strconv.Atoi(string(data))
+	// A second Up on the same folder, as after a crash of the command that
+	// ran the first, must not leave the first cluster's processes running.
+	c, err := Up(ctx, Options{StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alive(oldPID) {
+		t.Errorf("the earlier kube-apiserver (pid %d) still runs after a second Up", oldPID)
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Discovery().ServerVersion(); err != nil {
+		t.Fatalf("second cluster does not answer: %v", err)
+	}
+}
