@@ -1,0 +1,467 @@
+package configs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Source is where a manifest came from.
+type Source struct {
+	// File is relative to the repo root, slash-separated.
+	File string `json:"file"`
+	// Document is the 0-based index of the document in the file.
+	Document int `json:"document"`
+	// Line is the line the document starts on (its --- separator, or 1).
+	Line int `json:"line"`
+	// Revision is the revision this copy was rendered for, when the
+	// document is written once for all revisions with {{ .Revision }};
+	// empty otherwise.
+	Revision string `json:"revision,omitempty"`
+}
+
+// String renders the source as file:line, with the revision if any.
+func (s Source) String() string {
+	out := fmt.Sprintf("%s:%d", s.File, s.Line)
+	if s.Revision != "" {
+		out += " (revision " + s.Revision + ")"
+	}
+	return out
+}
+
+// Manifest is one object meshops manages, as loaded from the repo.
+type Manifest struct {
+	*unstructured.Unstructured
+	Source Source
+	// tree keeps the line of every field for Validate's messages.
+	tree *node
+}
+
+// ID names the object as Kind/namespace/name (Kind/name without a
+// namespace), the way meshops' messages and plans refer to it.
+func (m Manifest) ID() string {
+	if ns := m.GetNamespace(); ns != "" {
+		return m.GetKind() + "/" + ns + "/" + m.GetName()
+	}
+	return m.GetKind() + "/" + m.GetName()
+}
+
+// GroupKind returns the object's API group and kind.
+func (m Manifest) GroupKind() schema.GroupKind { return m.GroupVersionKind().GroupKind() }
+
+// line returns the line of a field of the manifest, or of its nearest
+// existing parent, or of the document start.
+func (m Manifest) line(path ...string) int {
+	if m.tree == nil {
+		return m.Source.Line
+	}
+	if l := m.tree.lineAt(path...); l > 0 {
+		return l
+	}
+	return m.Source.Line
+}
+
+// loadManifests reads every *.yaml and *.yml below dir (relative to repo),
+// in sorted order. Hidden files and folders (".git", editor backups) are
+// skipped. A missing folder is a problem, flagged by folderMissing.
+func loadManifests(ctx context.Context, repo, dir string, revisions []string) (ms []Manifest, probs Problems, folderMissing bool, err error) {
+	root := filepath.Join(repo, filepath.FromSlash(dir))
+	info, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		probs.add(dir, 0, "", "create the folder, or point manifests in meshops.yaml (or --manifests) at the folder holding them",
+			"manifests folder not found")
+		return nil, probs, true, nil
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("manifests folder %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		probs.add(dir, 0, "", "point manifests at a folder", "manifests must be a folder, not a file")
+		return nil, probs, true, nil
+	}
+	var files []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != root && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() && (strings.HasSuffix(d.Name(), ".yaml") || strings.HasSuffix(d.Name(), ".yml")) {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("list manifests in %s: %w", dir, err)
+	}
+	slices.Sort(files)
+
+	for _, path := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, false, fmt.Errorf("load manifests: %w", err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("read manifest: %w", err)
+		}
+		m, ps := parseManifests(relPath(repo, path), data, revisions)
+		ms = append(ms, m...)
+		probs = append(probs, ps...)
+	}
+	return ms, probs, false, nil
+}
+
+// relPath returns path relative to repo, slash-separated, for messages.
+func relPath(repo, path string) string {
+	if rel, err := filepath.Rel(repo, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(path)
+}
+
+// chunk is the text of one document, as separated by --- lines.
+type chunk struct {
+	line int // line of the first line of text in the file
+	text string
+}
+
+// splitDocuments cuts a multi-document file at its --- lines. YAML treats a
+// line starting with "---" and whitespace as a document start wherever it
+// appears, so a line-based cut is exact, and it must happen before parsing
+// because each document may be a template that is not valid YAML yet.
+// Text before the first separator is kept only if it holds content; a
+// directive (%YAML) goes with the document after it.
+func splitDocuments(data string) []chunk {
+	data = strings.TrimPrefix(data, "\ufeff")
+	var (
+		out     []chunk
+		cur     strings.Builder
+		start   = 1
+		content bool // cur has more than comments, blank lines and directives
+		direct  bool // cur holds a directive
+	)
+	flush := func() {
+		if content {
+			out = append(out, chunk{line: start, text: cur.String()})
+		}
+		cur.Reset()
+		content, direct = false, false
+	}
+	lineNo := 0
+	for _, l := range strings.SplitAfter(data, "\n") {
+		if l == "" {
+			continue
+		}
+		lineNo++
+		bare := strings.TrimRight(l, "\r\n")
+		if bare == "---" || strings.HasPrefix(bare, "--- ") || strings.HasPrefix(bare, "---\t") {
+			if direct && !content && len(out) == 0 {
+				// Keep %YAML/%TAG with the document they introduce.
+				cur.WriteString(l)
+				content = true
+				continue
+			}
+			flush()
+			start = lineNo
+			cur.WriteString(l)
+			content = true
+			continue
+		}
+		switch t := strings.TrimSpace(bare); {
+		case t == "" || strings.HasPrefix(t, "#"):
+		case strings.HasPrefix(bare, "%") && !content:
+			direct = true
+		default:
+			content = true
+		}
+		cur.WriteString(l)
+	}
+	flush()
+	return out
+}
+
+// manifestData is what manifest templates see: only .Revision. The method
+// records whether it was called, so a document that does not mention the
+// revision is rendered once rather than once per revision.
+type manifestData struct {
+	rev  string
+	used bool
+}
+
+// Revision is the revision the document is being rendered for.
+func (d *manifestData) Revision() string {
+	d.used = true
+	return d.rev
+}
+
+// rendering is one rendered copy of a document.
+type rendering struct {
+	text     string
+	revision string
+}
+
+// renderDocument renders a document written as a template. Documents without
+// "{{" are used as written.
+func renderDocument(file string, c chunk, revisions []string) ([]rendering, *Problem) {
+	if !strings.Contains(c.text, "{{") {
+		return []rendering{{text: c.text}}, nil
+	}
+	tmpl, err := template.New(file).Option("missingkey=error").Parse(c.text)
+	if err != nil {
+		te := newTemplateError(err, file, c.line-1)
+		return nil, &Problem{File: file, Line: max(te.line, c.line), Message: "template does not parse: " + te.msg,
+			Fix: `fix the template; a literal "{{" is written {{"{{"}}`}
+	}
+	exec := func(rev string) (string, bool, *Problem) {
+		d := &manifestData{rev: rev}
+		var buf bytes.Buffer
+		if err := tmpl.Execute(&buf, d); err != nil {
+			te := newTemplateError(err, file, c.line-1)
+			return "", false, &Problem{File: file, Line: max(te.line, c.line),
+				Message: "template over a missing value: " + withoutGoType(cleanTemplateError(err)),
+				Fix:     "manifest templates may use only {{ .Revision }}"}
+		}
+		return buf.String(), d.used, nil
+	}
+	probe := "REVISION"
+	if len(revisions) > 0 {
+		probe = revisions[0]
+	}
+	text, perRevision, p := exec(probe)
+	if p != nil {
+		return nil, p
+	}
+	if !perRevision {
+		return []rendering{{text: text}}, nil
+	}
+	// Without usable versions a per-revision document cannot be rendered;
+	// the versions problem is reported where versions are read.
+	out := make([]rendering, 0, len(revisions))
+	for _, rev := range revisions {
+		text, _, p := exec(rev)
+		if p != nil {
+			return nil, p
+		}
+		out = append(out, rendering{text: text, revision: rev})
+	}
+	return out, nil
+}
+
+// parseManifests reads the documents of one manifest file. revisions are the
+// names per-revision documents are rendered for.
+func parseManifests(file string, data []byte, revisions []string) ([]Manifest, Problems) {
+	var (
+		out   []Manifest
+		probs Problems
+		index int
+	)
+	for _, c := range splitDocuments(string(data)) {
+		renders, p := renderDocument(file, c, revisions)
+		if p != nil {
+			probs = append(probs, *p)
+			index++
+			continue
+		}
+		docs := 1
+		for _, r := range renders {
+			ms, ps, n := decodeDocuments(file, c, r, index)
+			out = append(out, ms...)
+			probs = append(probs, ps...)
+			docs = max(n, 1)
+		}
+		index += docs
+	}
+	return out, probs
+}
+
+// decodeDocuments parses the YAML of one rendered chunk (normally one
+// document) and builds its manifests. It returns how many documents the
+// chunk held.
+func decodeDocuments(file string, c chunk, r rendering, index int) ([]Manifest, Problems, int) {
+	var (
+		out   []Manifest
+		probs Problems
+		n     int
+	)
+	dec := yaml.NewDecoder(strings.NewReader(r.text))
+	for ; ; n++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, probs, n
+		}
+		if err != nil {
+			line, msg := yamlErrorLine(err)
+			probs.add(file, c.line+max(line, 1)-1, "", "fix the YAML syntax", "document %d: not valid YAML: %s", index+n, msg)
+			return out, probs, n + 1
+		}
+		t, err := newConverter(c.line-1, nil).convert(&doc)
+		if err != nil {
+			var pe *posError
+			line := c.line
+			msg := err.Error()
+			if errors.As(err, &pe) {
+				line, msg = pe.line, pe.msg
+			}
+			probs.add(file, line, "", "fix the YAML", "document %d: %s", index+n, msg)
+			continue
+		}
+		if t.isNull() {
+			// Empty and comment-only documents are what Helm leaves
+			// behind for disabled templates.
+			continue
+		}
+		src := Source{File: file, Document: index + n, Line: c.line, Revision: r.revision}
+		m, ps := buildManifest(src, t)
+		probs = append(probs, ps...)
+		if m != nil {
+			out = append(out, *m)
+		}
+	}
+}
+
+// buildManifest checks the object skeleton (apiVersion, kind, metadata) and
+// refuses kinds meshops does not manage. Rules that need the whole repo
+// (namespaces, duplicates, default deny) are Validate's.
+func buildManifest(src Source, t *node) (*Manifest, Problems) {
+	r := &fieldReader{file: src.File}
+	doc := fmt.Sprintf("document %d: ", src.Document)
+	if t.kind != mapNode {
+		r.probs.add(src.File, t.line, "", "each document must be one Kubernetes object: apiVersion, kind, metadata, spec",
+			"%sexpected a Kubernetes object (a mapping), got %s", doc, t.describe())
+		return nil, r.probs
+	}
+	var apiVersion, kind string
+	r.str(t.get("apiVersion"), "apiVersion", &apiVersion)
+	r.str(t.get("kind"), "kind", &kind)
+	if apiVersion == "" && t.get("apiVersion").isNull() {
+		r.probs.add(src.File, t.lineAt("apiVersion"), "apiVersion", "add apiVersion, e.g. apiVersion: security.istio.io/v1",
+			"%smissing apiVersion", doc)
+	}
+	if kind == "" && t.get("kind").isNull() {
+		r.probs.add(src.File, t.lineAt("kind"), "kind", "add kind, e.g. kind: AuthorizationPolicy", "%smissing kind", doc)
+	}
+	if len(r.probs) > 0 {
+		return nil, r.probs
+	}
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		r.probs.add(src.File, t.lineAt("apiVersion"), "apiVersion", "write apiVersion as group/version, e.g. security.istio.io/v1",
+			"%s%v", doc, err)
+		return nil, r.probs
+	}
+	mk := findKind(gv.Group, kind)
+	if mk == nil {
+		r.probs.add(src.File, t.lineAt("kind"), "kind", "meshops manages only "+managedKindList()+"; deploy other objects another way",
+			"%skind %s (apiVersion %s) is not managed by meshops", doc, kind, apiVersion)
+		return nil, r.probs
+	}
+	if !slices.Contains(mk.versions, gv.Version) {
+		r.probs.add(src.File, t.lineAt("apiVersion"), "apiVersion", "use one of: "+groupVersions(mk),
+			"%s%s does not serve %s at version %q", doc, groupOrCore(gv.Group), kind, gv.Version)
+	}
+
+	md := t.get("metadata")
+	if md.isNull() {
+		r.probs.add(src.File, t.lineAt("metadata"), "metadata", "add metadata with name and namespace", "%s%s has no metadata", doc, kind)
+		return nil, r.probs
+	}
+	if md.kind != mapNode {
+		r.wrongType(md, "metadata", "a mapping with name and namespace", "write metadata: {name: x, namespace: y}")
+		return nil, r.probs
+	}
+	var name, ns string
+	r.str(md.get("name"), "metadata.name", &name)
+	r.str(md.get("namespace"), "metadata.namespace", &ns)
+	switch {
+	case md.get("name").isNull():
+		r.probs.add(src.File, t.lineAt("metadata"), "metadata.name", "add metadata.name", "%s%s has no name", doc, kind)
+	case md.get("name").scalar == "":
+		r.probs.add(src.File, t.lineAt("metadata", "name"), "metadata.name", "give the object a name", "%s%s has an empty name", doc, kind)
+	case name != "":
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			r.probs.add(src.File, t.lineAt("metadata", "name"), "metadata.name", "use lowercase letters, digits, '-' and '.'",
+				"%q is not a valid name: %s", name, errs[0])
+		}
+	}
+	checkStringMap(r, md, "labels", true)
+	checkStringMap(r, md, "annotations", false)
+	if len(r.probs) > 0 {
+		return nil, r.probs
+	}
+	v, _ := t.value()
+	obj, _ := v.(map[string]any)
+	return &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, tree: t}, nil
+}
+
+// checkStringMap checks labels or annotations: a mapping of string to
+// string, with valid keys (and valid values, for labels). `istio.io/rev: 1`
+// would fail at the API server anyway; better to say so with a line number.
+func checkStringMap(r *fieldReader, md *node, key string, isLabel bool) {
+	n := md.get(key)
+	field := "metadata." + key
+	if n.isNull() {
+		return
+	}
+	if n.kind != mapNode {
+		r.wrongType(n, field, "a mapping of strings", "write "+field+" as key: \"value\" pairs")
+		return
+	}
+	for _, e := range n.entries {
+		f := field + "." + e.key
+		if errs := validation.IsQualifiedName(e.key); len(errs) > 0 {
+			r.probs.add(r.file, e.line, f, "use a key like example.com/name", "%q is not a valid key: %s", e.key, errs[0])
+		}
+		s, ok := e.val.scalar.(string)
+		if !ok || e.val.kind != scalarNode {
+			r.wrongType(e.val, f, "a string", "quote the value: "+e.key+": \"...\"")
+			continue
+		}
+		if isLabel {
+			if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
+				r.probs.add(r.file, e.line, f, "use at most 63 letters, digits, '-', '_' or '.'", "%q is not a valid label value: %s", s, errs[0])
+			}
+		}
+	}
+}
+
+func groupOrCore(g string) string {
+	if g == "" {
+		return "the core API"
+	}
+	return g
+}
+
+func groupVersions(k *managedKind) string {
+	var out []string
+	for _, v := range k.versions {
+		out = append(out, schema.GroupVersion{Group: k.group, Version: v}.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// withoutGoType drops " in type *configs.manifestData" from a template
+// error: the Go type means nothing to the person fixing the manifest.
+func withoutGoType(msg string) string {
+	if i := strings.Index(msg, " in type "); i >= 0 {
+		return msg[:i]
+	}
+	return msg
+}

@@ -1,0 +1,329 @@
+package configs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/meshops/meshops/mesh"
+)
+
+// DefaultSettingsFile is the name of the optional settings file at the root
+// of a config repo.
+const DefaultSettingsFile = "meshops.yaml"
+
+// Settings is meshops.yaml: where the values and manifests are, which
+// cluster this is, and meshops' own settings (the meshops: section). Every
+// field can be overridden by the caller through Options.
+type Settings struct {
+	// Values is the values file, relative to the repo root.
+	Values string `json:"values"`
+	// Manifests is the folder holding the manifests, relative to the repo root.
+	Manifests string `json:"manifests"`
+	// Context is the cluster the values are resolved for (cloud,
+	// environment, region, regionShort, stamp at the top of meshops.yaml).
+	Context
+	// Extensions are meshops' own settings, under meshops: in meshops.yaml.
+	Extensions Extensions `json:"meshops"`
+}
+
+// Extensions are the settings meshops adds to what ARO HCP's values hold.
+// They live in meshops.yaml because they configure the tool, not the
+// service; svc.istio keeps only the keys ARO HCP already has.
+type Extensions struct {
+	// IstioSystemNamespace is where the control plane runs and where the
+	// per-revision mesh ConfigMaps live.
+	IstioSystemNamespace string `json:"istioSystemNamespace"`
+	// IngressGatewayNamespace runs the ingress gateway.
+	IngressGatewayNamespace string `json:"ingressGatewayNamespace"`
+	// RevisionPattern is how revision names are written; see mesh.ParseRevisionPattern.
+	RevisionPattern string `json:"revisionPattern"`
+	// Namespaces are labelled istio.io/rev=<tag> to join the mesh.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Restart is how workloads are restarted onto the target revision.
+	Restart Restart `json:"restart"`
+	// AutoRollback returns the tag and the moved workloads to the previous
+	// revision when a restart fails.
+	AutoRollback bool `json:"autoRollback"`
+	// DefaultDenyExemptions are namespaces allowed to lack a default-deny
+	// AuthorizationPolicy, each with the reason why.
+	DefaultDenyExemptions []Exemption `json:"defaultDenyExemptions,omitempty"`
+	// MinReadyIstiod is how many istiod replicas of the target revision must
+	// be ready before the tag moves or any workload restarts.
+	MinReadyIstiod int `json:"minReadyIstiod"`
+}
+
+// Restart is the workload restart policy.
+type Restart struct {
+	// BatchSize is how many workloads restart at once.
+	BatchSize int `json:"batchSize"`
+	// WorkloadTimeout bounds the wait for one workload's rollout.
+	WorkloadTimeout time.Duration `json:"workloadTimeout"`
+	// Timeout bounds all restarts of one rollout.
+	Timeout time.Duration `json:"timeout"`
+	// NamespaceOrder lists namespaces to restart first, in this order; the
+	// others follow in alphabetical order.
+	NamespaceOrder []string `json:"namespaceOrder,omitempty"`
+	// DeleteBarePods allows deleting pods that no controller owns (they do
+	// not come back); when false they are only reported.
+	DeleteBarePods bool `json:"deleteBarePods"`
+}
+
+// restartJSON is Restart with durations as text ("5m0s"), as meshops.yaml
+// writes them, rather than the nanoseconds encoding/json uses.
+type restartJSON struct {
+	BatchSize       int      `json:"batchSize"`
+	WorkloadTimeout string   `json:"workloadTimeout"`
+	Timeout         string   `json:"timeout"`
+	NamespaceOrder  []string `json:"namespaceOrder,omitempty"`
+	DeleteBarePods  bool     `json:"deleteBarePods"`
+}
+
+// MarshalJSON writes the durations as text, e.g. "5m0s".
+func (r Restart) MarshalJSON() ([]byte, error) {
+	return json.Marshal(restartJSON{
+		BatchSize: r.BatchSize, WorkloadTimeout: r.WorkloadTimeout.String(), Timeout: r.Timeout.String(),
+		NamespaceOrder: r.NamespaceOrder, DeleteBarePods: r.DeleteBarePods,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Restart) UnmarshalJSON(b []byte) error {
+	var j restartJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := Restart{BatchSize: j.BatchSize, NamespaceOrder: j.NamespaceOrder, DeleteBarePods: j.DeleteBarePods}
+	var err error
+	if j.WorkloadTimeout != "" {
+		if out.WorkloadTimeout, err = time.ParseDuration(j.WorkloadTimeout); err != nil {
+			return fmt.Errorf("restart.workloadTimeout: %w", err)
+		}
+	}
+	if j.Timeout != "" {
+		if out.Timeout, err = time.ParseDuration(j.Timeout); err != nil {
+			return fmt.Errorf("restart.timeout: %w", err)
+		}
+	}
+	*r = out
+	return nil
+}
+
+// Exemption lets one namespace go without a default-deny policy.
+type Exemption struct {
+	Namespace string `json:"namespace"`
+	Reason    string `json:"reason"`
+}
+
+// Defaults of the settings; the table in README.md lists the same values.
+const (
+	DefaultValuesFile              = "config/config.yaml"
+	DefaultManifestsDir            = "mesh"
+	DefaultIstioSystemNamespace    = "aks-istio-system"
+	DefaultIngressGatewayNamespace = "aks-istio-ingress"
+	DefaultRestartBatchSize        = 1
+	DefaultRestartWorkloadTimeout  = 5 * time.Minute
+	DefaultRestartTimeout          = 30 * time.Minute
+	DefaultAutoRollback            = true
+	DefaultMinReadyIstiod          = 1
+)
+
+// DefaultSettings returns the settings used when meshops.yaml is absent or
+// leaves a field out.
+func DefaultSettings() Settings {
+	return Settings{
+		Values:    DefaultValuesFile,
+		Manifests: DefaultManifestsDir,
+		Extensions: Extensions{
+			IstioSystemNamespace:    DefaultIstioSystemNamespace,
+			IngressGatewayNamespace: DefaultIngressGatewayNamespace,
+			RevisionPattern:         mesh.DefaultRevisionPattern,
+			Restart: Restart{
+				BatchSize:       DefaultRestartBatchSize,
+				WorkloadTimeout: DefaultRestartWorkloadTimeout,
+				Timeout:         DefaultRestartTimeout,
+			},
+			AutoRollback:   DefaultAutoRollback,
+			MinReadyIstiod: DefaultMinReadyIstiod,
+		},
+	}
+}
+
+// settingsLines remembers where each field of meshops.yaml was written, so
+// that later checks (a listed namespace without default deny) can point at it.
+type settingsLines struct {
+	file       string
+	tree       *node
+	namespaces []int
+	exemptions []int
+}
+
+// line returns the line of a field path in meshops.yaml, or 0.
+func (l *settingsLines) line(path ...string) int {
+	if l == nil || l.tree == nil {
+		return 0
+	}
+	return l.tree.lineAt(path...)
+}
+
+// readSettings reads meshops.yaml from the repo onto defaults. A missing
+// file is not a problem: the defaults apply.
+func readSettings(repo, file string, s *Settings) (*settingsLines, Problems, error) {
+	lines := &settingsLines{file: file}
+	data, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(file)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return lines, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read settings %s: %w", file, err)
+	}
+	probs := decodeSettings(file, data, s, lines)
+	return lines, probs, nil
+}
+
+// decodeSettings reads meshops.yaml strictly: unknown fields and wrong types
+// are problems.
+func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines) Problems {
+	root, perr := decodeSingle(file, data, nil, 0)
+	if perr != nil {
+		return Problems{*perr}
+	}
+	lines.tree = root
+	r := &fieldReader{file: file}
+	if root.isNull() {
+		return nil
+	}
+	if !r.mapping(root, "", "values", "manifests", "cloud", "environment", "region", "regionShort", "stamp", "meshops") {
+		return r.probs
+	}
+	r.str(root.get("values"), "values", &s.Values)
+	r.str(root.get("manifests"), "manifests", &s.Manifests)
+	r.str(root.get("cloud"), "cloud", &s.Cloud)
+	r.str(root.get("environment"), "environment", &s.Environment)
+	r.str(root.get("region"), "region", &s.Region)
+	r.str(root.get("regionShort"), "regionShort", &s.RegionShort)
+	r.strOrNumber(root.get("stamp"), "stamp", &s.Stamp)
+
+	m := root.get("meshops")
+	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "revisionPattern", "namespaces",
+		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod") {
+		return r.probs
+	}
+	e := &s.Extensions
+	r.str(m.get("istioSystemNamespace"), "meshops.istioSystemNamespace", &e.IstioSystemNamespace)
+	r.str(m.get("ingressGatewayNamespace"), "meshops.ingressGatewayNamespace", &e.IngressGatewayNamespace)
+	r.str(m.get("revisionPattern"), "meshops.revisionPattern", &e.RevisionPattern)
+	if n := m.get("namespaces"); n != nil {
+		e.Namespaces, lines.namespaces = r.stringList(n, "meshops.namespaces")
+	}
+	r.boolean(m.get("autoRollback"), "meshops.autoRollback", &e.AutoRollback)
+	r.integer(m.get("minReadyIstiod"), "meshops.minReadyIstiod", &e.MinReadyIstiod)
+
+	if rs := m.get("restart"); r.mapping(rs, "meshops.restart", "batchSize", "workloadTimeout", "timeout", "namespaceOrder", "deleteBarePods") {
+		r.integer(rs.get("batchSize"), "meshops.restart.batchSize", &e.Restart.BatchSize)
+		r.duration(rs.get("workloadTimeout"), "meshops.restart.workloadTimeout", &e.Restart.WorkloadTimeout)
+		r.duration(rs.get("timeout"), "meshops.restart.timeout", &e.Restart.Timeout)
+		if n := rs.get("namespaceOrder"); n != nil {
+			e.Restart.NamespaceOrder, _ = r.stringList(n, "meshops.restart.namespaceOrder")
+		}
+		r.boolean(rs.get("deleteBarePods"), "meshops.restart.deleteBarePods", &e.Restart.DeleteBarePods)
+	}
+
+	if ex := m.get("defaultDenyExemptions"); !ex.isNull() {
+		if ex.kind != listNode {
+			r.wrongType(ex, "meshops.defaultDenyExemptions", "a list of {namespace, reason}", "write each exemption as - namespace: x\\n  reason: why")
+		} else {
+			for i, it := range ex.items {
+				field := indexPath("meshops.defaultDenyExemptions", i)
+				if !r.mapping(it, field, "namespace", "reason") {
+					if it.isNull() {
+						r.wrongType(it, field, "a mapping with namespace and reason", "write - namespace: x\\n  reason: why")
+					}
+					continue
+				}
+				var x Exemption
+				r.str(it.get("namespace"), field+".namespace", &x.Namespace)
+				r.str(it.get("reason"), field+".reason", &x.Reason)
+				e.DefaultDenyExemptions = append(e.DefaultDenyExemptions, x)
+				lines.exemptions = append(lines.exemptions, it.line)
+			}
+		}
+	}
+	return r.probs
+}
+
+// checkSettings checks values that are well-typed but make no sense. It runs
+// after the caller's overrides, so it sees the settings actually used.
+func checkSettings(s Settings, lines *settingsLines) Problems {
+	var probs Problems
+	file := lines.file
+	at := func(path ...string) int { return lines.line(path...) }
+	label := func(v, field string, line int) {
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			probs.add(file, line, field, "use a valid namespace name (lowercase letters, digits and '-')",
+				"%q is not a valid namespace name: %s", v, errs[0])
+		}
+	}
+	e := s.Extensions
+	label(e.IstioSystemNamespace, "meshops.istioSystemNamespace", at("meshops", "istioSystemNamespace"))
+	label(e.IngressGatewayNamespace, "meshops.ingressGatewayNamespace", at("meshops", "ingressGatewayNamespace"))
+	if _, err := mesh.ParseRevisionPattern(e.RevisionPattern); err != nil {
+		probs.add(file, at("meshops", "revisionPattern"), "meshops.revisionPattern",
+			"use placeholders <major>, <minor> and optionally <patch>, e.g. "+mesh.DefaultRevisionPattern+" or "+mesh.UpstreamRevisionPattern, "%v", err)
+	}
+	seen := map[string]bool{}
+	for i, ns := range e.Namespaces {
+		line := at("meshops", "namespaces")
+		if i < len(lines.namespaces) {
+			line = lines.namespaces[i]
+		}
+		field := indexPath("meshops.namespaces", i)
+		label(ns, field, line)
+		if seen[ns] {
+			probs.add(file, line, field, "list each namespace once", "namespace %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	if e.Restart.BatchSize < 1 {
+		probs.add(file, at("meshops", "restart", "batchSize"), "meshops.restart.batchSize", "set it to 1 or more",
+			"expected at least 1, got %d", e.Restart.BatchSize)
+	}
+	if e.Restart.WorkloadTimeout <= 0 {
+		probs.add(file, at("meshops", "restart", "workloadTimeout"), "meshops.restart.workloadTimeout", "set a positive duration such as 5m",
+			"expected a positive duration, got %s", e.Restart.WorkloadTimeout)
+	}
+	if e.Restart.Timeout <= 0 {
+		probs.add(file, at("meshops", "restart", "timeout"), "meshops.restart.timeout", "set a positive duration such as 30m",
+			"expected a positive duration, got %s", e.Restart.Timeout)
+	} else if e.Restart.WorkloadTimeout > e.Restart.Timeout {
+		probs.add(file, at("meshops", "restart", "workloadTimeout"), "meshops.restart.workloadTimeout",
+			"make restart.timeout at least as long as restart.workloadTimeout",
+			"the per-workload timeout %s is longer than the overall timeout %s", e.Restart.WorkloadTimeout, e.Restart.Timeout)
+	}
+	for i, ns := range e.Restart.NamespaceOrder {
+		label(ns, indexPath("meshops.restart.namespaceOrder", i), at("meshops", "restart", "namespaceOrder"))
+	}
+	if e.MinReadyIstiod < 1 {
+		probs.add(file, at("meshops", "minReadyIstiod"), "meshops.minReadyIstiod", "set it to 1 or more: the gate must see a ready control plane",
+			"expected at least 1, got %d", e.MinReadyIstiod)
+	}
+	for i, x := range e.DefaultDenyExemptions {
+		line := at("meshops", "defaultDenyExemptions")
+		if i < len(lines.exemptions) {
+			line = lines.exemptions[i]
+		}
+		field := indexPath("meshops.defaultDenyExemptions", i)
+		label(x.Namespace, field+".namespace", line)
+		if x.Reason == "" {
+			probs.add(file, line, field+".reason", "say why "+x.Namespace+" may go without a default-deny policy",
+				"an exemption from default deny needs a reason")
+		}
+	}
+	return probs
+}

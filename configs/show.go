@@ -1,0 +1,75 @@
+package configs
+
+import (
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+)
+
+// shown is the document Show prints: what meshops resolved, in the words of
+// meshops.yaml and svc.istio, so a reader can check it against the repo.
+type shown struct {
+	Settings  shownSettings   `json:"settings"`
+	Istio     shownIstio      `json:"istio"`
+	SvcIstio  any             `json:"svc.istio,omitempty"`
+	Manifests []shownManifest `json:"manifests"`
+}
+
+type shownSettings struct {
+	Values     string     `json:"values"`
+	Manifests  string     `json:"manifests"`
+	Context    Context    `json:"context"`
+	Extensions Extensions `json:"meshops"`
+}
+
+type shownIstio struct {
+	Versions                    []string `json:"versions"`
+	Target                      string   `json:"targetVersion"`
+	Tag                         string   `json:"tag"`
+	IngressGatewayIPAddressName string   `json:"ingressGatewayIPAddressName,omitempty"`
+	RegionRG                    string   `json:"regionRG,omitempty"`
+	ExtensionProviders          []string `json:"extensionProviders,omitempty"`
+}
+
+type shownManifest struct {
+	ID         string `json:"id"`
+	APIVersion string `json:"apiVersion"`
+	Source     string `json:"source"`
+}
+
+// Show renders the resolved configuration as YAML, for `meshops validate
+// --show`: the settings in effect, what meshops read from svc.istio (and the
+// svc.istio values as resolved), and every managed object with its source.
+// Object contents are not shown: they are in the repo, and a ConfigMap could
+// hold something that should not end up in a CI log.
+func Show(c *Config) ([]byte, error) {
+	ext := c.Settings.Extensions
+	out := shown{
+		Settings: shownSettings{
+			Values:     c.Settings.Values,
+			Manifests:  c.Settings.Manifests,
+			Context:    c.Settings.Context,
+			Extensions: ext,
+		},
+		Istio: shownIstio{
+			Versions:                    c.Istio.VersionNames(),
+			Target:                      c.Istio.Target.Name,
+			Tag:                         c.Istio.Tag,
+			IngressGatewayIPAddressName: c.Istio.IngressGatewayIPAddressName,
+			RegionRG:                    c.Istio.RegionRG,
+			ExtensionProviders:          c.Istio.ExtensionProviders,
+		},
+		Manifests: []shownManifest{},
+	}
+	if svc, ok := c.Values["svc"].(map[string]any); ok {
+		out.SvcIstio = svc["istio"]
+	}
+	for _, m := range c.Manifests {
+		out.Manifests = append(out.Manifests, shownManifest{ID: m.ID(), APIVersion: m.GetAPIVersion(), Source: m.Source.String()})
+	}
+	b, err := yaml.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("show config: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,464 @@
+package configs
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/meshops/meshops/mesh"
+)
+
+// Validate checks meshops' own rules over a loaded Config: the relations
+// between svc.istio fields, object identity and placement, default deny in
+// every mesh namespace, and well-formed AuthorizationPolicy sources and
+// providers. (Schemas are the API server's job, by server-side dry-run.)
+// Load runs it; it returns every problem found, sorted, or nil.
+func Validate(c *Config) Problems {
+	var probs Problems
+	probs = append(probs, validateIstio(c)...)
+	probs = append(probs, validateObjects(c)...)
+	probs = append(probs, validateDefaultDeny(c)...)
+	probs = append(probs, validatePolicies(c)...)
+	probs.Sort()
+	return probs
+}
+
+func (c *Config) valuesFile() string {
+	if c.istioLines != nil {
+		return c.istioLines.file
+	}
+	return c.Settings.Values
+}
+
+// validateIstio checks targetVersion, tag and revision names against each other.
+func validateIstio(c *Config) Problems {
+	var probs Problems
+	file := c.valuesFile()
+	line := c.istioLines.line
+	pattern := c.pattern
+	if pattern.String() == "" {
+		pattern = mesh.DefaultPattern()
+	}
+	names := c.Istio.VersionNames()
+	for _, v := range c.Istio.Versions {
+		if !pattern.Matches(v.Name) {
+			probs.add(file, line("svc.istio.versions"), "svc.istio.versions", revisionFix(pattern),
+				"revision %q does not match the pattern %q", v.Name, pattern.String())
+		}
+	}
+	ok := c.istioLines.ok
+	if t := c.Istio.Target; ok("svc.istio.versions") && !t.IsZero() && len(names) > 0 && !c.Istio.HasVersion(t.Name) {
+		probs.add(file, line("svc.istio.targetVersion"), "svc.istio.targetVersion",
+			fmt.Sprintf("set targetVersion to one of %s, or add %s to versions once it is installed", strings.Join(names, ", "), t.Name),
+			"targetVersion %q is not one of versions (%s)", t.Name, strings.Join(names, ", "))
+	}
+	tag := c.Istio.Tag
+	if ns := c.Settings.Extensions.Namespaces; tag == "" && len(ns) > 0 && ok("svc.istio.tag") {
+		probs.add(file, line("svc.istio.tag"), "svc.istio.tag", `set svc.istio.tag, e.g. tag: "prod-stable"`,
+			"no tag, but meshops.namespaces lists %s to be labelled istio.io/rev=<tag>", strings.Join(ns, ", "))
+	}
+	if tag != "" {
+		if errs := validation.IsDNS1123Label(tag); len(errs) > 0 {
+			probs.add(file, line("svc.istio.tag"), "svc.istio.tag", "use lowercase letters, digits and '-', e.g. prod-stable",
+				"tag %q is not valid (it names the webhook istio-revision-tag-<tag>): %s", tag, errs[0])
+		}
+		if slices.Contains(names, tag) || tag == c.Istio.Target.Name || pattern.Matches(tag) {
+			probs.add(file, line("svc.istio.tag"), "svc.istio.tag", "choose a tag that is not a revision name, e.g. prod-stable",
+				"tag %q is a revision name: namespaces labelled with it would bind to that revision, not follow the tag", tag)
+		}
+	}
+	return probs
+}
+
+// objectKey identifies an object as the API server does: group, kind,
+// namespace, name (v1 and v1beta1 of a kind are the same object).
+func objectKey(m Manifest) string {
+	gk := m.GroupKind()
+	return gk.Group + "/" + gk.Kind + "/" + m.GetNamespace() + "/" + m.GetName()
+}
+
+// validateObjects checks namespaces, ConfigMap placement and duplicates.
+func validateObjects(c *Config) Problems {
+	var probs Problems
+	system := c.Settings.Extensions.IstioSystemNamespace
+	first := map[string]Manifest{}
+	for _, m := range c.Manifests {
+		file := m.Source.File
+		ns := m.GetNamespace()
+		if ns == "" {
+			probs.add(file, m.line("metadata"), "metadata.namespace",
+				fmt.Sprintf("add metadata.namespace to %s/%s: meshops does not default it, since the namespace decides what a policy guards", m.GetKind(), m.GetName()),
+				"%s/%s has no namespace, and %s is namespaced", m.GetKind(), m.GetName(), m.GetKind())
+		} else if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			probs.add(file, m.line("metadata", "namespace"), "metadata.namespace", "use a valid namespace name",
+				"%q is not a valid namespace name: %s", ns, errs[0])
+		}
+		if m.GroupKind() == configMapGK {
+			if ns != "" && ns != system {
+				probs.add(file, m.line("metadata", "namespace"), "metadata.namespace",
+					"move it to "+system+" or deploy it another way",
+					"ConfigMap %s/%s: meshops manages ConfigMaps only in the Istio system namespace %s", ns, m.GetName(), system)
+			}
+			if rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName()); ok {
+				if names := c.Istio.VersionNames(); c.istioLines.ok("svc.istio.versions") && len(names) > 0 && !slices.Contains(names, rev) {
+					probs.add(file, m.line("metadata", "name"), "metadata.name",
+						"remove it, or add "+rev+" to svc.istio.versions",
+						"ConfigMap %s is for revision %s, which is not in svc.istio.versions (%s): it would be applied and pruned at once",
+						m.GetName(), rev, strings.Join(names, ", "))
+				}
+				if l, ok := m.GetLabels()[mesh.RevisionLabel]; ok && l != rev {
+					probs.add(file, m.line("metadata", "labels", mesh.RevisionLabel), "metadata.labels."+mesh.RevisionLabel,
+						"label it "+mesh.RevisionLabel+": "+rev+" (write {{ .Revision }} in both places)",
+						"ConfigMap %s is labelled for revision %q but named for %q", m.GetName(), l, rev)
+				}
+			}
+		}
+		key := objectKey(m)
+		if prev, dup := first[key]; dup {
+			fix := "rename or remove one of them"
+			if prev.Source.File == m.Source.File && prev.Source.Document == m.Source.Document {
+				fix = "this document is rendered once per revision: put {{ .Revision }} in metadata.name"
+			}
+			probs.add(file, m.line("metadata", "name"), "metadata.name", fix,
+				"%s is defined twice: also at %s", m.ID(), prev.Source)
+			continue
+		}
+		first[key] = m
+	}
+	return probs
+}
+
+// isAllowNothing reports whether an AuthorizationPolicy is the
+// "allow-nothing" default deny: an ALLOW policy with an empty spec, which
+// selects every workload of the namespace and allows nothing, so only the
+// other ALLOW policies let traffic in. A selector or targetRef would limit
+// it to some workloads, and rules would allow something: neither is default
+// deny.
+func isAllowNothing(m Manifest) bool {
+	if m.GroupKind() != authorizationPolicyGK {
+		return false
+	}
+	spec, found := m.Object["spec"]
+	if !found || spec == nil {
+		return true
+	}
+	s, ok := spec.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, v := range s {
+		switch k {
+		case "action":
+			if v != "ALLOW" {
+				return false
+			}
+		case "rules":
+			if l, ok := v.([]any); v != nil && (!ok || len(l) > 0) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// meshNamespace is a namespace that needs default deny, and where it was
+// first seen.
+type meshNamespace struct {
+	file, field string
+	line        int
+	allows      int // ALLOW policies with a selector, for the message
+}
+
+// validateDefaultDeny checks that every mesh namespace — one carrying any
+// manifest or listed to be labelled — has an allow-nothing policy, unless
+// exempt.
+func validateDefaultDeny(c *Config) Problems {
+	if c.noManifests {
+		return nil
+	}
+	var probs Problems
+	ext := c.Settings.Extensions
+	exempt := map[string]bool{ext.IstioSystemNamespace: true, ext.IngressGatewayNamespace: true}
+	for _, x := range ext.DefaultDenyExemptions {
+		if x.Reason != "" {
+			exempt[x.Namespace] = true
+		}
+	}
+	namespaces := map[string]*meshNamespace{}
+	denied := map[string]bool{}
+	for _, m := range c.Manifests {
+		ns := m.GetNamespace()
+		if ns == "" {
+			continue
+		}
+		if namespaces[ns] == nil {
+			namespaces[ns] = &meshNamespace{file: m.Source.File, line: m.line("metadata", "namespace"), field: "metadata.namespace"}
+		}
+		if isAllowNothing(m) {
+			denied[ns] = true
+		} else if m.GroupKind() == authorizationPolicyGK {
+			if a, _, _ := unstructuredString(m.Object, "spec", "action"); a == "" || a == "ALLOW" {
+				namespaces[ns].allows++
+			}
+		}
+	}
+	for i, ns := range ext.Namespaces {
+		if namespaces[ns] != nil {
+			continue
+		}
+		line := c.settingsLines.line("meshops", "namespaces")
+		if c.settingsLines != nil && i < len(c.settingsLines.namespaces) {
+			line = c.settingsLines.namespaces[i]
+		}
+		file := ""
+		if c.settingsLines != nil {
+			file = c.settingsLines.file
+		}
+		namespaces[ns] = &meshNamespace{file: file, line: line, field: indexPath("meshops.namespaces", i)}
+	}
+	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+		if exempt[ns] || denied[ns] {
+			continue
+		}
+		at := namespaces[ns]
+		msg := fmt.Sprintf("namespace %s has no default-deny AuthorizationPolicy (an ALLOW policy with an empty spec)", ns)
+		if at.allows > 0 {
+			msg += fmt.Sprintf("; its %d ALLOW policies do not replace it: one with a selector or rules guards only what it names", at.allows)
+		}
+		probs.add(at.file, at.line, at.field,
+			fmt.Sprintf("add an AuthorizationPolicy named allow-nothing in %s with spec: {}, or list %s under meshops.defaultDenyExemptions in meshops.yaml with a reason", ns, ns),
+			"%s", msg)
+	}
+	return probs
+}
+
+// unstructuredString reads a string field of an object.
+func unstructuredString(obj map[string]any, path ...string) (string, bool, bool) {
+	var cur any = obj
+	for _, k := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", false, false
+		}
+		if cur, ok = m[k]; !ok {
+			return "", false, true
+		}
+	}
+	s, ok := cur.(string)
+	return s, true, ok
+}
+
+var (
+	authorizationActions = []string{"ALLOW", "DENY", "AUDIT", "CUSTOM"}
+	mtlsModes            = []string{"UNSET", "DISABLE", "PERMISSIVE", "STRICT"}
+)
+
+// validatePolicies checks AuthorizationPolicy actions, sources and
+// providers, and PeerAuthentication modes.
+func validatePolicies(c *Config) Problems {
+	var probs Problems
+	providers, ps := declaredProviders(c)
+	probs = append(probs, ps...)
+	for _, m := range c.Manifests {
+		r := &fieldReader{file: m.Source.File}
+		switch m.GroupKind() {
+		case authorizationPolicyGK:
+			checkAuthorizationPolicy(r, c, m, providers)
+		case peerAuthenticationGK:
+			checkPeerAuthentication(r, m)
+		}
+		probs = append(probs, r.probs...)
+	}
+	return probs
+}
+
+// declaredProviders returns the extension providers each revision's mesh
+// config declares: those of the values' svc.istio.meshConfig plus those of
+// the revision's shared ConfigMap.
+func declaredProviders(c *Config) (map[string][]string, Problems) {
+	var probs Problems
+	out := map[string][]string{}
+	for _, m := range c.Manifests {
+		if m.GroupKind() != configMapGK || m.GetNamespace() != c.Settings.Extensions.IstioSystemNamespace {
+			continue
+		}
+		rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName())
+		if !ok {
+			continue
+		}
+		names, ps := meshConfigOf(m)
+		probs = append(probs, ps...)
+		out[rev] = append(out[rev], names...)
+	}
+	return out, probs
+}
+
+func checkAuthorizationPolicy(r *fieldReader, c *Config, m Manifest, providers map[string][]string) {
+	spec := m.tree.get("spec")
+	if spec.isNull() {
+		return
+	}
+	if spec.kind != mapNode {
+		r.wrongType(spec, "spec", "a mapping", "write spec: {} for default deny, or spec with action and rules")
+		return
+	}
+	action := "ALLOW"
+	if a := spec.get("action"); a != nil {
+		action = ""
+		r.str(a, "spec.action", &action)
+		if s, ok := a.scalar.(string); ok && !slices.Contains(authorizationActions, s) {
+			r.probs.add(r.file, a.line, "spec.action", "use "+strings.Join(authorizationActions, ", ")+" (upper case)",
+				"expected one of %s; got %q", strings.Join(authorizationActions, ", "), s)
+		}
+	}
+	provider := spec.at("provider", "name")
+	switch {
+	case action == "CUSTOM" && provider.isNull():
+		r.probs.add(r.file, spec.lineAt("provider"), "spec.provider.name",
+			"name the ext-authz provider: provider: {name: ext-authz}", "a CUSTOM policy must name a provider")
+	case action == "CUSTOM":
+		var name string
+		r.str(provider, "spec.provider.name", &name)
+		// Without usable versions the per-revision mesh config was not
+		// rendered, so the provider cannot be checked.
+		if name != "" && c.istioLines.ok("svc.istio.versions") {
+			checkProvider(r, c, provider.line, name, providers)
+		}
+	case spec.get("provider") != nil && action != "":
+		r.probs.add(r.file, spec.lineAt("provider"), "spec.provider",
+			"set action: CUSTOM, or remove the provider", "a provider is only used with action CUSTOM, but action is %s", action)
+	}
+
+	rules := spec.get("rules")
+	if rules.isNull() {
+		return
+	}
+	if rules.kind != listNode {
+		r.wrongType(rules, "spec.rules", "a list of rules", "write rules as a list: - from: ...")
+		return
+	}
+	for i, rule := range rules.items {
+		rf := indexPath("spec.rules", i)
+		if rule.isNull() {
+			continue
+		}
+		if rule.kind != mapNode {
+			r.wrongType(rule, rf, "a rule mapping (from, to, when)", "write - from: ... to: ...")
+			continue
+		}
+		from := rule.get("from")
+		if from.isNull() {
+			continue
+		}
+		if from.kind != listNode {
+			r.wrongType(from, rf+".from", "a list of sources", "write from: [- source: {...}]")
+			continue
+		}
+		for j, f := range from.items {
+			ff := indexPath(rf+".from", j)
+			if f.kind != mapNode {
+				r.wrongType(f, ff, "a mapping with source", "write - source: {principals: [...]}")
+				continue
+			}
+			src := f.get("source")
+			if src.isNull() {
+				continue
+			}
+			if src.kind != mapNode {
+				r.wrongType(src, ff+".source", "a mapping", "write source: {principals: [...]}")
+				continue
+			}
+			for _, key := range []string{"principals", "notPrincipals"} {
+				checkList(r, src.get(key), ff+".source."+key, checkPrincipal,
+					"write the workload identity as <trust-domain>/ns/<namespace>/sa/<service-account>, e.g. cluster.local/ns/aro-hcp/sa/frontend")
+			}
+			for _, key := range []string{"namespaces", "notNamespaces"} {
+				checkList(r, src.get(key), ff+".source."+key, checkNamespaceRef,
+					`name a namespace (e.g. aks-istio-ingress), "*", or a prefix/suffix with one "*"`)
+			}
+		}
+	}
+}
+
+// checkList checks every string of a list with check.
+func checkList(r *fieldReader, n *node, field string, check func(string) string, fix string) {
+	values, lines := r.stringList(n, field)
+	for i, v := range values {
+		if why := check(v); why != "" {
+			r.probs.add(r.file, lines[i], indexPath(field, i), fix, "%q: %s", v, why)
+		}
+	}
+}
+
+// checkProvider checks that a CUSTOM policy's provider is declared for every
+// revision in versions: workloads stay on older revisions until restarted,
+// and a revision that lacks the provider rejects every request the policy
+// guards.
+func checkProvider(r *fieldReader, c *Config, line int, name string, providers map[string][]string) {
+	revs := c.Istio.VersionNames()
+	if len(revs) == 0 {
+		revs = slices.Sorted(maps.Keys(providers))
+		if len(revs) == 0 {
+			revs = []string{""}
+		}
+	}
+	var missing, declared []string
+	for _, rev := range revs {
+		have := append(slices.Clone(c.Istio.ExtensionProviders), providers[rev]...)
+		if !slices.Contains(have, name) {
+			missing = append(missing, rev)
+			declared = append(declared, have...)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	slices.Sort(declared)
+	declared = slices.Compact(declared)
+	have := "none"
+	if len(declared) > 0 {
+		have = strings.Join(declared, ", ")
+	}
+	where := "the mesh config"
+	fix := "declare it under extensionProviders in the mesh key of " + mesh.SharedConfigMapName("<rev>") + " (or svc.istio.meshConfig), or fix the name"
+	if missing[0] != "" {
+		where = "the mesh config of revision " + strings.Join(missing, ", ")
+		if len(missing) > 1 {
+			where = "the mesh config of revisions " + strings.Join(missing, ", ")
+		}
+		fix = "declare it under extensionProviders in the mesh key of " + mesh.SharedConfigMapName(missing[0]) + " (write the ConfigMap once for all revisions with {{ .Revision }}), or fix the name"
+	}
+	r.probs.add(r.file, line, "spec.provider.name", fix,
+		"provider %q is not declared in %s (declared there: %s)", name, where, have)
+}
+
+func checkPeerAuthentication(r *fieldReader, m Manifest) {
+	spec := m.tree.get("spec")
+	if spec.isNull() || spec.kind != mapNode {
+		if !spec.isNull() {
+			r.wrongType(spec, "spec", "a mapping", "write spec: {mtls: {mode: STRICT}}")
+		}
+		return
+	}
+	mode := func(n *node, field string) {
+		if n.isNull() {
+			return
+		}
+		var s string
+		r.str(n, field, &s)
+		if s != "" && !slices.Contains(mtlsModes, s) {
+			r.probs.add(r.file, n.line, field, "use "+strings.Join(mtlsModes, ", "), "expected one of %s; got %q", strings.Join(mtlsModes, ", "), s)
+		}
+	}
+	mode(spec.at("mtls", "mode"), "spec.mtls.mode")
+	if pl := spec.get("portLevelMtls"); !pl.isNull() && pl.kind == mapNode {
+		for _, e := range pl.entries {
+			mode(e.val.get("mode"), "spec.portLevelMtls."+e.key+".mode")
+		}
+	}
+}
