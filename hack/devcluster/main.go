@@ -1,0 +1,130 @@
+// Command devcluster builds the control-plane binaries and starts and stops
+// the local cluster behind `make tools`, `make cluster-up` and
+// `make cluster-down`.
+//
+//	devcluster tools [NAME...]     build (or find cached) binaries, print their paths
+//	devcluster assets              print a KUBEBUILDER_ASSETS folder for envtest
+//	devcluster up [flags]          start the cluster in the background, write DIR/kubeconfig
+//	devcluster down [flags]        stop every process up started, remove its data
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/meshops/meshops/test/binaries"
+	"github.com/meshops/meshops/test/controlplane"
+	"github.com/meshops/meshops/test/crds"
+	"github.com/meshops/meshops/test/simmesh"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "tools":
+		err = tools(ctx, os.Args[2:])
+	case "assets":
+		var dir string
+		if dir, err = binaries.EnvtestAssets(); err == nil {
+			fmt.Println(dir)
+		}
+	case "up":
+		err = up(ctx, os.Args[2:])
+	case "down":
+		fs := flag.NewFlagSet("down", flag.ExitOnError)
+		dir := fs.String("dir", ".dev", "state folder of the cluster")
+		_ = fs.Parse(os.Args[2:])
+		if err = controlplane.Down(*dir, os.Stdout); err == nil {
+			fmt.Printf("cluster in %s is down\n", *dir)
+		}
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devcluster %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] | down [--dir DIR]")
+	os.Exit(2)
+}
+
+func tools(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		for n := range binaries.ByName {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	for _, n := range names {
+		t, ok := binaries.ByName[n]
+		if !ok {
+			return fmt.Errorf("unknown tool %q", n)
+		}
+		start := time.Now()
+		p, err := t.Build(ctx, os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-24s %s (%s)\n", n, p, time.Since(start).Round(time.Second))
+	}
+	return nil
+}
+
+func up(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("up", flag.ExitOnError)
+	dir := fs.String("dir", ".dev", "state folder: PKI, data, logs, PID files, kubeconfig")
+	revisions := fs.String("revisions", "asm-1-28 asm-1-29", "control-plane revisions of the simulated mesh")
+	_ = fs.Parse(args)
+
+	start := time.Now()
+	cluster, err := controlplane.Up(ctx, controlplane.Options{StateDir: *dir, Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	list, err := crds.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{CRDs: list}); err != nil {
+		return fmt.Errorf("installing CRDs: %w", err)
+	}
+	fmt.Printf("installed %d CRDs (Istio, Gateway API)\n", len(list))
+	opts := simmesh.DefaultOptions()
+	opts.Revisions = strings.Fields(*revisions)
+	if err := simmesh.Install(ctx, c, opts); err != nil {
+		return fmt.Errorf("installing the simulated mesh: %w", err)
+	}
+	fmt.Printf("installed the simulated AKS mesh: revisions %s in %s, gateway in %s\n",
+		strings.Join(opts.Revisions, ", "), opts.Namespace, opts.IngressNamespace)
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		fmt.Printf("  %-16s %s\n", name, cluster.Endpoints[name])
+	}
+	fmt.Printf("cluster up in %s; kubeconfig: %s\n", time.Since(start).Round(100*time.Millisecond), cluster.Kubeconfig)
+	return nil
+}
