@@ -10,7 +10,12 @@ TEST_TIMEOUT ?= 20m
 
 DEVCLUSTER = $(GO) run ./hack/devcluster
 
-.PHONY: all build test unit fmt-check vet tools cluster-up cluster-down demo clean
+# POD_START_DELAY models container start time on kwok's fake node.
+POD_START_DELAY ?= 1s
+# SIMULATED=1 starts only etcd and kube-apiserver with the simulated mesh.
+SIMULATED ?=
+
+.PHONY: all build test test-e2e fmt-check vet tools cluster-up cluster-down demo clean
 
 all: build
 
@@ -33,10 +38,15 @@ vet:
 test: fmt-check vet tools
 	KUBEBUILDER_ASSETS="$$($(DEVCLUSTER) assets)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## cluster-up: start etcd and kube-apiserver in the background with the
-## simulated AKS mesh; kubeconfig in $(DEV_DIR)/kubeconfig.
+## test-e2e: only the tests against the full local control plane.
+test-e2e: tools
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/...
+
+## cluster-up: start the local control plane in the background (etcd,
+## kube-apiserver, controller-manager, scheduler, kwok, a real istiod per
+## revision, the ingress gateway); kubeconfig in $(DEV_DIR)/kubeconfig.
 cluster-up: tools
-	$(DEVCLUSTER) up --dir $(DEV_DIR) --revisions "$(REVISIONS)"
+	$(DEVCLUSTER) up --dir $(DEV_DIR) --revisions "$(REVISIONS)" --pod-start-delay $(POD_START_DELAY) $(if $(SIMULATED),--simulated)
 
 ## cluster-down: stop every process cluster-up started and remove its data.
 cluster-down:

@@ -19,12 +19,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "starting a local control plane (etcd, kube-apiserver, Istio CRDs, simulated AKS mesh: $REVISIONS)"
+step "starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok, istiod $REVISIONS)"
 go run ./hack/devcluster up --dir "$DEV_DIR" --revisions "$REVISIONS"
 
 step "the cluster meshops will manage"
-kubectl get deployments,services -n aks-istio-system
+kubectl get nodes
+kubectl get deployments -n aks-istio-system
 kubectl get mutatingwebhookconfigurations
+
+step "a namespace on revision asm-1-28: a server-side dry-run pod is injected by the real istiod"
+kubectl create namespace demo-injection
+kubectl label namespace demo-injection istio.io/rev=asm-1-28
+kubectl run probe -n demo-injection --image=registry.example/probe:1 --dry-run=server \
+	-o jsonpath='{.metadata.annotations.sidecar\.istio\.io/status}{"\n"}' | grep -o '"revision":"[^"]*"'
+kubectl run probe -n demo-injection --image=registry.example/probe:1 --dry-run=server \
+	-o jsonpath='{range .spec.initContainers[*]}{.name}{"  "}{.image}{"  restartPolicy="}{.restartPolicy}{"\n"}{end}'
 
 step "meshops validate --show: what meshops understood of $REPO"
 "$MESHOPS" validate --repo-path "$REPO" --show

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -22,11 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/meshops/meshops/test/binaries"
 	"github.com/meshops/meshops/test/controlplane"
-	"github.com/meshops/meshops/test/crds"
 	"github.com/meshops/meshops/test/simmesh"
 )
 
@@ -64,7 +63,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] | down [--dir DIR]")
+	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] [--simulated] [--pod-start-delay D] | down [--dir DIR]")
 	os.Exit(2)
 }
 
@@ -93,38 +92,44 @@ func tools(ctx context.Context, names []string) error {
 func up(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ExitOnError)
 	dir := fs.String("dir", ".dev", "state folder: PKI, data, logs, PID files, kubeconfig")
-	revisions := fs.String("revisions", "asm-1-28 asm-1-29", "control-plane revisions of the simulated mesh")
+	revisions := fs.String("revisions", "asm-1-28 asm-1-29", "control-plane revisions")
+	simulated := fs.Bool("simulated", false, "objects only: etcd and kube-apiserver with the simulated AKS mesh, no controllers, kwok or istiod")
+	podDelay := fs.Duration("pod-start-delay", time.Second, "how long kwok takes to start a pod's containers")
 	_ = fs.Parse(args)
 
 	start := time.Now()
-	cluster, err := controlplane.Up(ctx, controlplane.Options{StateDir: *dir, Log: os.Stdout})
+	opts := controlplane.Options{
+		StateDir: *dir, Log: os.Stdout, Full: !*simulated,
+		Revisions: strings.Fields(*revisions), PodStartDelay: *podDelay,
+	}
+	cluster, err := controlplane.Up(ctx, opts)
 	if err != nil {
 		return err
 	}
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
+	if *simulated {
+		scheme := runtime.NewScheme()
+		_ = clientgoscheme.AddToScheme(scheme)
+		c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		sim := simmesh.DefaultOptions()
+		sim.Revisions = opts.Revisions
+		if err := simmesh.Install(ctx, c, sim); err != nil {
+			return fmt.Errorf("installing the simulated mesh: %w", err)
+		}
+		fmt.Printf("installed the simulated AKS mesh: revisions %s in %s, gateway in %s\n",
+			strings.Join(sim.Revisions, ", "), sim.Namespace, sim.IngressNamespace)
 	}
-	list, err := crds.Load(ctx)
-	if err != nil {
-		return err
+	names := make([]string, 0, len(cluster.Endpoints))
+	for n := range cluster.Endpoints {
+		names = append(names, n)
 	}
-	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{CRDs: list}); err != nil {
-		return fmt.Errorf("installing CRDs: %w", err)
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("  %-24s %s\n", n, cluster.Endpoints[n])
 	}
-	fmt.Printf("installed %d CRDs (Istio, Gateway API)\n", len(list))
-	opts := simmesh.DefaultOptions()
-	opts.Revisions = strings.Fields(*revisions)
-	if err := simmesh.Install(ctx, c, opts); err != nil {
-		return fmt.Errorf("installing the simulated mesh: %w", err)
-	}
-	fmt.Printf("installed the simulated AKS mesh: revisions %s in %s, gateway in %s\n",
-		strings.Join(opts.Revisions, ", "), opts.Namespace, opts.IngressNamespace)
-	for _, name := range []string{"etcd", "kube-apiserver"} {
-		fmt.Printf("  %-16s %s\n", name, cluster.Endpoints[name])
-	}
-	fmt.Printf("cluster up in %s; kubeconfig: %s\n", time.Since(start).Round(100*time.Millisecond), cluster.Kubeconfig)
+	fmt.Printf("cluster up in %s; kubeconfig: %s; logs: %s\n", time.Since(start).Round(100*time.Millisecond),
+		cluster.Kubeconfig, filepath.Join(cluster.StateDir, "logs"))
 	return nil
 }

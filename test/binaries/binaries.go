@@ -10,6 +10,7 @@ package binaries
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,13 +82,19 @@ var (
 		Name: "pilot-discovery", ToolModule: "hack/tools/istio", Module: "istio.io/istio",
 		Package: "istio.io/istio/pilot/cmd/pilot-discovery",
 	}
+	// Istioctl renders each local revision's install from Istio's own charts
+	// and is the tests' oracle for the tag webhook. meshops never runs it.
+	Istioctl = Tool{
+		Name: "istioctl", ToolModule: "hack/tools/istio", Module: "istio.io/istio",
+		Package: "istio.io/istio/istioctl/cmd/istioctl",
+	}
 )
 
 // ByName maps binary names to tools, for the command line.
 var ByName = map[string]Tool{}
 
 func init() {
-	for _, t := range []Tool{KubeAPIServer, KubeControllerManager, KubeScheduler, Etcd, Kwok, Istiod} {
+	for _, t := range []Tool{KubeAPIServer, KubeControllerManager, KubeScheduler, Etcd, Kwok, Istiod, Istioctl} {
 		ByName[t.Name] = t
 	}
 }
@@ -255,4 +262,28 @@ func EnvtestAssets() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// ModuleDir returns the module cache folder of module at the version the
+// tool module pins, downloading it through the module proxy if needed.
+func ModuleDir(ctx context.Context, toolModule, module string) (string, error) {
+	version, err := ModuleVersion(toolModule, module)
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w: %s", module, version, err, stderr.String())
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
+	}
+	if info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	}
+	return info.Dir, nil
 }

@@ -16,13 +16,22 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/meshops/meshops/test/binaries"
+	"github.com/meshops/meshops/test/crds"
+	"github.com/meshops/meshops/test/simmesh"
 )
 
 // Options configures a control plane. Zero values take the defaults noted.
@@ -34,6 +43,30 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Log receives progress lines. Default io.Discard.
 	Log io.Writer
+
+	// Full adds kube-controller-manager, kube-scheduler, kwok with one fake
+	// node, a real istiod process per revision (its install rendered from
+	// Istio's charts, an istiod-<rev> Deployment standing for it) and the
+	// ingress gateway. Without it only etcd and the API server run, with
+	// the CRDs installed.
+	Full bool
+	// Revisions run side by side when Full. Default asm-1-28, asm-1-29.
+	Revisions []string
+	// ProxyTags maps a revision to the proxy image tag it injects, so tests
+	// can see which revision injected a pod. Default: the revision's
+	// numbers with patch 0 (asm-1-29 → 1.29.0).
+	ProxyTags map[string]string
+	// PodStartDelay is how long kwok waits before a pod turns ready,
+	// standing in for container start. Default 1s; negative means none.
+	PodStartDelay time.Duration
+}
+
+// ProxyTag is the proxy image tag rev injects under these options.
+func (o Options) ProxyTag(rev string) string {
+	if t, ok := o.ProxyTags[rev]; ok {
+		return t
+	}
+	return simmesh.Options{}.ProxyTag(rev)
 }
 
 // Cluster is a running control plane.
@@ -43,6 +76,8 @@ type Cluster struct {
 	Config     *rest.Config
 	// Endpoints names what runs where, for people reading cluster-up output.
 	Endpoints map[string]string
+	// Istiods are the running revisions (Full only).
+	Istiods map[string]*Istiod
 }
 
 // Up starts etcd and kube-apiserver, waits until the API server is ready
@@ -57,6 +92,12 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if len(opts.Revisions) == 0 {
+		opts.Revisions = []string{"asm-1-28", "asm-1-29"}
+	}
+	if opts.PodStartDelay == 0 {
+		opts.PodStartDelay = time.Second
 	}
 	dir, err := filepath.Abs(opts.StateDir)
 	if err != nil {
@@ -84,7 +125,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
-	c := &Cluster{StateDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Endpoints: map[string]string{}}
+	c := &Cluster{StateDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Endpoints: map[string]string{}, Istiods: map[string]*Istiod{}}
 	fail := func(err error) (*Cluster, error) {
 		_ = Down(dir, io.Discard)
 		return nil, err
@@ -163,7 +204,140 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
 		return fail(err)
 	}
+	c.Config.QPS, c.Config.Burst = 200, 400
+	if opts.Full {
+		if err := c.startWorkers(ctx, opts, certs); err != nil {
+			return fail(err)
+		}
+	}
+	list, err := crds.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: list}); err != nil {
+		return fail(fmt.Errorf("installing CRDs: %w", err))
+	}
+	fmt.Fprintf(opts.Log, "installed %d CRDs (Istio, Gateway API)\n", len(list))
+	if opts.Full {
+		if err := c.installMesh(ctx, opts); err != nil {
+			return fail(err)
+		}
+	}
 	return c, nil
+}
+
+// startWorkers starts what makes workloads really run: the controllers,
+// the scheduler and kwok's fake node.
+func (c *Cluster) startWorkers(ctx context.Context, opts Options, certs pki) error {
+	fmt.Fprintln(opts.Log, "starting kube-controller-manager, kube-scheduler, kwok")
+	if err := c.startControllerManager(c.Kubeconfig, certs); err != nil {
+		return err
+	}
+	if err := c.startScheduler(c.Kubeconfig); err != nil {
+		return err
+	}
+	if err := c.startKwok(ctx, c.Kubeconfig, opts.PodStartDelay); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	kubeletVersion, err := binaries.KubeAPIServer.Version()
+	if err != nil {
+		return err
+	}
+	if err := createNode(ctx, cs, kubeletVersion); err != nil {
+		return fmt.Errorf("creating node %s: %w", NodeName, err)
+	}
+	if err := waitNodeReady(ctx, cs, opts.ReadyTimeout); err != nil {
+		return fmt.Errorf("%w (logs: %s)", err, filepath.Join(c.StateDir, "logs"))
+	}
+	c.Endpoints["node"] = NodeName + " (kwok, kubelet " + kubeletVersion + ")"
+	return nil
+}
+
+// installMesh installs each revision with its istiod and the ingress gateway.
+func (c *Cluster) installMesh(ctx context.Context, opts Options) error {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	cl, err := client.New(c.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	if err := ensureNamespace(ctx, cl, IstioNamespace); err != nil {
+		return err
+	}
+	// One after the other: the first istiod creates the root CA that the
+	// next one reads.
+	for _, rev := range opts.Revisions {
+		fmt.Fprintf(opts.Log, "installing revision %s (proxy %s) and starting its istiod\n", rev, opts.ProxyTag(rev))
+		ist, err := c.installRevision(ctx, cl, rev, opts.ProxyTag(rev))
+		if err != nil {
+			return fmt.Errorf("revision %s: %w", rev, err)
+		}
+		if err := waitCABundle(ctx, cs, rev, opts.ReadyTimeout); err != nil {
+			return err
+		}
+		c.Istiods[rev] = ist
+	}
+	sim := simmesh.DefaultOptions()
+	sim.Revisions = opts.Revisions
+	objs, err := simmesh.Render(sim)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.GetNamespace() != sim.IngressNamespace && !(o.GetKind() == "Namespace" && o.GetName() == sim.IngressNamespace) {
+			continue
+		}
+		if err := cl.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		}
+	}
+	if err := simmesh.SetLoadBalancerIP(ctx, cl, sim.IngressNamespace, sim.IngressName, sim.IngressIP); err != nil {
+		return err
+	}
+	for _, ns := range []string{IstioNamespace, sim.IngressNamespace} {
+		if err := waitDeploymentsReady(ctx, cs, ns, opts.ReadyTimeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitDeploymentsReady waits until every Deployment in ns is rolled out
+// and available, so cluster-up returns only once the mesh looks healthy.
+func waitDeploymentsReady(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		list, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		var pending []string
+		for _, d := range list.Items {
+			want := int32(1)
+			if d.Spec.Replicas != nil {
+				want = *d.Spec.Replicas
+			}
+			st := d.Status
+			if st.ObservedGeneration < d.Generation || st.UpdatedReplicas != want || st.AvailableReplicas != want {
+				pending = append(pending, d.Name)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Deployments in %s not available after %s: %s", ns, timeout, strings.Join(pending, ", "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Down stops every process recorded in stateDir and removes its data. It is
@@ -179,7 +353,15 @@ func Down(stateDir string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, sub := range []string{"etcd", "pki", "run", "apiserver-certs", "kubeconfig"} {
+	entries, _ := os.ReadDir(stateDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "istiod-") {
+			if err := os.RemoveAll(filepath.Join(stateDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sub := range []string{"etcd", "pki", "run", "apiserver-certs", "kubeconfig", "kwok.yaml"} {
 		if err := os.RemoveAll(filepath.Join(stateDir, sub)); err != nil {
 			return err
 		}

@@ -44,31 +44,58 @@ func TestUpServesAuthenticatedAPIAndDownLeavesNoProcessOrPortBehind(t *testing.T
 		t.Error("an unauthenticated client could list namespaces; RBAC must refuse it")
 	}
 
-	var pids []int
-	for _, name := range []string{"etcd", "kube-apiserver"} {
-		data, err := os.ReadFile(pidFile(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pid, _ := strconv.Atoi(string(data))
-		pids = append(pids, pid)
-	}
-	if err := Down(dir, nil); err != nil {
+	assertDownLeavesNothing(t, c, []string{"etcd", "kube-apiserver"})
+}
+
+// The full set (controllers, scheduler, kwok, one istiod per revision) is
+// stopped as completely as the API server alone.
+func TestFullUpStartsEveryComponentAndDownStopsThemAll(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Up(context.Background(), Options{StateDir: dir, Full: true})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pid := range pids {
+	t.Cleanup(func() { _ = Down(dir, nil) })
+	if len(c.Istiods) != 2 || c.Istiods["asm-1-28"] == nil || c.Istiods["asm-1-29"] == nil {
+		t.Fatalf("istiods = %v, want asm-1-28 and asm-1-29", c.Istiods)
+	}
+	assertDownLeavesNothing(t, c, []string{"etcd", "kube-apiserver", "kube-controller-manager",
+		"kube-scheduler", "kwok", "istiod-asm-1-28", "istiod-asm-1-29"})
+}
+
+func assertDownLeavesNothing(t *testing.T, c *Cluster, names []string) {
+	t.Helper()
+	var pids []int
+	for _, name := range names {
+		data, err := os.ReadFile(pidFile(c.StateDir, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		pid, _ := strconv.Atoi(string(data))
+		if !alive(pid) {
+			t.Errorf("%s (pid %d) is not running before Down", name, pid)
+		}
+		pids = append(pids, pid)
+	}
+	if err := Down(c.StateDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, pid := range pids {
 		if alive(pid) {
-			t.Errorf("pid %d still running after Down", pid)
+			t.Errorf("%s (pid %d) still running after Down", names[i], pid)
 		}
 	}
 	for name, endpoint := range c.Endpoints {
 		host := strings.TrimPrefix(strings.TrimPrefix(endpoint, "https://"), "http://")
+		if !strings.Contains(host, ":") {
+			continue
+		}
 		if conn, err := net.Dial("tcp", host); err == nil {
 			conn.Close()
 			t.Errorf("%s still listens on %s after Down", name, host)
 		}
 	}
-	if _, err := os.Stat(fmt.Sprintf("%s/etcd", dir)); !os.IsNotExist(err) {
+	if _, err := os.Stat(fmt.Sprintf("%s/etcd", c.StateDir)); !os.IsNotExist(err) {
 		t.Errorf("etcd data left behind after Down: %v", err)
 	}
 }

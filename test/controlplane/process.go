@@ -99,39 +99,14 @@ func stopAll(stateDir string, grace time.Duration) ([]string, error) {
 	var stopped []string
 	var errs []error
 	for i := len(names) - 1; i >= 0; i-- {
-		name := names[i]
-		data, err := os.ReadFile(pidFile(stateDir, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
+		wasRunning, err := stop(stateDir, names[i], grace)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: bad pid file: %w", name, err))
-			continue
+		if wasRunning {
+			stopped = append(stopped, names[i])
 		}
-		if alive(pid) {
-			_ = syscall.Kill(-pid, syscall.SIGTERM)
-			deadline := time.Now().Add(grace)
-			for alive(pid) && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
-			if alive(pid) {
-				_ = syscall.Kill(-pid, syscall.SIGKILL)
-				for i := 0; alive(pid) && i < 100; i++ {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-			if alive(pid) {
-				errs = append(errs, fmt.Errorf("%s (pid %d) did not stop", name, pid))
-				continue
-			}
-			stopped = append(stopped, name)
-		}
-		_ = os.Remove(pidFile(stateDir, name))
 	}
 	if len(errs) == 0 {
 		_ = os.Remove(startOrder(stateDir))
@@ -148,4 +123,45 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// stopOne stops one recorded process; it is not an error if it already exited.
+func stopOne(stateDir, name string, grace time.Duration) error {
+	_, err := stop(stateDir, name, grace)
+	return err
+}
+
+// stop ends the recorded process name, SIGTERM then SIGKILL after grace,
+// and removes its PID file. It reports whether the process was running.
+func stop(stateDir, name string, grace time.Duration) (bool, error) {
+	data, err := os.ReadFile(pidFile(stateDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return false, fmt.Errorf("%s: bad pid file: %w", name, err)
+	}
+	wasRunning := alive(pid)
+	if wasRunning {
+		// The whole session, so helpers a program forked go too.
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		deadline := time.Now().Add(grace)
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if alive(pid) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			for i := 0; alive(pid) && i < 100; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		if alive(pid) {
+			return true, fmt.Errorf("%s (pid %d) did not stop", name, pid)
+		}
+	}
+	return wasRunning, os.Remove(pidFile(stateDir, name))
 }

@@ -9,12 +9,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 
@@ -56,7 +54,7 @@ func Load(ctx context.Context) ([]*apiextensionsv1.CustomResourceDefinition, err
 // Load reads the source's CRDs from the module cache, downloading the module
 // through the Go module proxy when it is not there yet.
 func (s Source) Load(ctx context.Context) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	dir, err := moduleDir(ctx, s.Module)
+	dir, err := binaries.ModuleDir(ctx, pinModule, s.Module)
 	if err != nil {
 		return nil, err
 	}
@@ -113,26 +111,4 @@ func readFile(path string) ([]*apiextensionsv1.CustomResourceDefinition, error) 
 		}
 		out = append(out, crd)
 	}
-}
-
-func moduleDir(ctx context.Context, module string) (string, error) {
-	version, err := binaries.ModuleVersion(pinModule, module)
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", module+"@"+version)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w: %s", module, version, err, stderr.String())
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return "", fmt.Errorf("go mod download %s@%s: %w", module, version, err)
-	}
-	if info.Error != "" || info.Dir == "" {
-		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
-	}
-	return info.Dir, nil
 }

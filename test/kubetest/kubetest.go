@@ -116,15 +116,21 @@ func (e *Env) Stop() error { return e.env.Stop() }
 
 var nsCounter atomic.Int64
 
-// Namespace creates a namespace with a unique name derived from the test's
-// and the given labels, and deletes it when the test ends.
-func (e *Env) Namespace(t testing.TB, labels map[string]string) string {
-	t.Helper()
+// UniqueName derives a valid, unique namespace name from the test's name,
+// so a leftover object tells which test made it.
+func UniqueName(t testing.TB) string {
 	base := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	if len(base) > 40 {
 		base = base[:40]
 	}
-	name := fmt.Sprintf("%s-%d-%s", strings.Trim(base, "-"), nsCounter.Add(1), utilrand.String(4))
+	return fmt.Sprintf("%s-%d-%s", strings.Trim(base, "-"), nsCounter.Add(1), utilrand.String(4))
+}
+
+// Namespace creates a namespace with a unique name derived from the test's
+// and the given labels, and deletes it when the test ends.
+func (e *Env) Namespace(t testing.TB, labels map[string]string) string {
+	t.Helper()
+	name := UniqueName(t)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)

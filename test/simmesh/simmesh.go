@@ -110,10 +110,16 @@ func Render(opts Options) ([]*unstructured.Unstructured, error) {
 	if err := tmpl.Execute(&buf, opts); err != nil {
 		return nil, fmt.Errorf("rendering simulated mesh: %w", err)
 	}
-	r := utilyaml.NewYAMLReader(bufio.NewReader(&buf))
+	return Decode(&buf)
+}
+
+// Decode reads a multi-document YAML stream into objects, skipping empty
+// documents.
+func Decode(r io.Reader) ([]*unstructured.Unstructured, error) {
+	yr := utilyaml.NewYAMLReader(bufio.NewReader(r))
 	var objs []*unstructured.Unstructured
 	for {
-		doc, err := r.Read()
+		doc, err := yr.Read()
 		if errors.Is(err, io.EOF) {
 			return objs, nil
 		}
@@ -122,7 +128,7 @@ func Render(opts Options) ([]*unstructured.Unstructured, error) {
 		}
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, fmt.Errorf("simulated mesh: %w", err)
+			return nil, err
 		}
 		if len(u.Object) == 0 {
 			continue
@@ -152,15 +158,21 @@ func Install(ctx context.Context, c client.Client, opts Options) error {
 	if err := SetDeploymentReady(ctx, c, opts.IngressNamespace, opts.IngressName, true); err != nil {
 		return err
 	}
+	return SetLoadBalancerIP(ctx, c, opts.IngressNamespace, opts.IngressName, opts.IngressIP)
+}
+
+// SetLoadBalancerIP writes the address a cloud load balancer would into a
+// LoadBalancer Service's status: no cloud controller runs here.
+func SetLoadBalancerIP(ctx context.Context, c client.Client, namespace, name, ip string) error {
 	lb := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Service",
-		"metadata": map[string]any{"name": opts.IngressName, "namespace": opts.IngressNamespace},
+		"metadata": map[string]any{"name": name, "namespace": namespace},
 		"status": map[string]any{"loadBalancer": map[string]any{
-			"ingress": []any{map[string]any{"ip": opts.IngressIP}},
+			"ingress": []any{map[string]any{"ip": ip}},
 		}},
 	}}
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(lb), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("Service %s/%s status: %w", opts.IngressNamespace, opts.IngressName, err)
+		return fmt.Errorf("Service %s/%s status: %w", namespace, name, err)
 	}
 	return nil
 }

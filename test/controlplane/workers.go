@@ -1,0 +1,228 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshops/meshops/test/binaries"
+)
+
+// NeverReadyLabel on a pod keeps kwok from ever marking it ready: the way
+// tests make a workload's rollout fail.
+const NeverReadyLabel = "meshops.test/never-ready"
+
+// NodeName is the one fake node kwok runs every pod on.
+const NodeName = "kwok-node-0"
+
+// controllers are the kube-controller-manager controllers the mesh needs.
+// node-lifecycle removes the not-ready taint from new nodes: without it
+// every pod stays Pending. disruption keeps PodDisruptionBudget status.
+var controllers = []string{
+	"deployment-controller", "replicaset-controller", "statefulset-controller",
+	"daemonset-controller", "job-controller", "cronjob-controller", "namespace-controller",
+	"garbage-collector-controller", "serviceaccount-controller",
+	"root-ca-certificate-publisher-controller", "endpointslice-controller",
+	"pod-garbage-collector-controller", "node-lifecycle-controller", "disruption-controller",
+}
+
+func (c *Cluster) startControllerManager(kubeconfig string, certs pki) error {
+	bin, err := binaries.KubeControllerManager.Path()
+	if err != nil {
+		return err
+	}
+	p := process{Name: "kube-controller-manager", Path: bin, Dir: c.StateDir, Args: []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--leader-elect=false",
+		"--use-service-account-credentials=false",
+		"--service-account-private-key-file=" + certs.ServiceAccountKey(),
+		"--root-ca-file=" + certs.CACert(),
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+		"--controllers=" + strings.Join(controllers, ","),
+		// kwok nodes heartbeat; a short grace period only adds churn.
+		"--node-monitor-grace-period=40s",
+	}}
+	_, err = p.start(c.StateDir)
+	return err
+}
+
+func (c *Cluster) startScheduler(kubeconfig string) error {
+	bin, err := binaries.KubeScheduler.Path()
+	if err != nil {
+		return err
+	}
+	p := process{Name: "kube-scheduler", Path: bin, Dir: c.StateDir, Args: []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1",
+		"--secure-port=0",
+	}}
+	_, err = p.start(c.StateDir)
+	return err
+}
+
+// kwokStages are the Stage documents of kwok's "fast" set. The bare binary
+// has none built in, so they are read from the kwok module.
+var kwokStages = []string{
+	"kustomize/stage/node/fast/node-initialize.yaml",
+	"kustomize/stage/node/heartbeat/node-heartbeat.yaml",
+	"kustomize/stage/pod/fast/pod-ready.yaml",
+	"kustomize/stage/pod/fast/pod-complete.yaml",
+	"kustomize/stage/pod/fast/pod-delete.yaml",
+}
+
+func (c *Cluster) startKwok(ctx context.Context, kubeconfig string, podStartDelay time.Duration) error {
+	bin, err := binaries.Kwok.Path()
+	if err != nil {
+		return err
+	}
+	dir, err := binaries.ModuleDir(ctx, binaries.Kwok.ToolModule, binaries.Kwok.Module)
+	if err != nil {
+		return err
+	}
+	// A configuration read from a file is not defaulted: parallelism and
+	// the list pager must be set explicitly or kwok does nothing.
+	docs := []string{`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+`}
+	for _, rel := range kwokStages {
+		data, err := os.ReadFile(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(rel, "pod-ready.yaml") {
+			if data, err = slowAndSelectivePodReady(data, podStartDelay); err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+		}
+		docs = append(docs, string(data))
+	}
+	cfg := filepath.Join(c.StateDir, "kwok.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Join(docs, "\n---\n")), 0o644); err != nil {
+		return err
+	}
+	p := process{Name: "kwok", Path: bin, Dir: c.StateDir, Args: []string{
+		"--kubeconfig=" + kubeconfig,
+		"--manage-all-nodes=true",
+		"--cidr=10.244.0.0/16",
+		"--node-ip=127.0.0.1",
+		"--config=" + cfg,
+		"--server-address=127.0.0.1:0",
+	}}
+	_, err = p.start(c.StateDir)
+	return err
+}
+
+// slowAndSelectivePodReady adds a delay before a pod turns ready, standing
+// in for container start time, and leaves pods carrying NeverReadyLabel
+// Pending for ever, for failure tests.
+func slowAndSelectivePodReady(data []byte, delay time.Duration) ([]byte, error) {
+	stage := map[string]any{}
+	if err := yaml.Unmarshal(data, &stage); err != nil {
+		return nil, err
+	}
+	exprs, found, err := unstructured.NestedSlice(stage, "spec", "selector", "matchExpressions")
+	if err != nil || !found {
+		return nil, fmt.Errorf("pod-ready stage has no selector (found=%v): %v", found, err)
+	}
+	exprs = append(exprs, map[string]any{
+		"key":      fmt.Sprintf(`.metadata.labels["%s"]`, NeverReadyLabel),
+		"operator": "DoesNotExist",
+	})
+	if err := unstructured.SetNestedSlice(stage, exprs, "spec", "selector", "matchExpressions"); err != nil {
+		return nil, err
+	}
+	if delay > 0 {
+		if err := unstructured.SetNestedField(stage, delay.Milliseconds(), "spec", "delay", "durationMilliseconds"); err != nil {
+			return nil, err
+		}
+	}
+	return yaml.Marshal(stage)
+}
+
+// createNode registers the fake node. Its kubelet version must be a real
+// one: with kwok's default string istiod cannot parse it and injects a
+// classic sidecar instead of the native one real 1.33+ nodes get.
+func createNode(ctx context.Context, cs kubernetes.Interface, kubeletVersion string) error {
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        NodeName,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+			Labels: map[string]string{
+				"kubernetes.io/hostname": NodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+				"type": "kwok",
+			},
+		},
+		Status: corev1.NodeStatus{
+			Capacity: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"),
+				corev1.ResourcePods: resource.MustParse("2000"),
+			},
+			Allocatable: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"),
+				corev1.ResourcePods: resource.MustParse("2000"),
+			},
+			NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64"},
+		},
+	}
+	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Status is a subresource: the create dropped it.
+	created.Status = node.Status
+	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+// waitNodeReady waits until kwok has taken the node and the
+// controller-manager has lifted its not-ready taint.
+func waitNodeReady(ctx context.Context, cs kubernetes.Interface, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		n, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err == nil {
+			ready := false
+			for _, cond := range n.Status.Conditions {
+				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+					ready = true
+				}
+			}
+			if ready && len(n.Spec.Taints) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s not ready and untainted: %w", NodeName, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

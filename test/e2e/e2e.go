@@ -1,0 +1,267 @@
+// Package e2e is the harness for tests against the real local control
+// plane: kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kwok
+// and a real istiod per revision (test/controlplane with Full). Deployments
+// really roll and istiod really injects, so a test can check on real pods
+// which revision injected them. One control plane per test package.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/meshops/meshops/test/controlplane"
+	"github.com/meshops/meshops/test/kubetest"
+)
+
+// Env is a running control plane and a clientset for it.
+type Env struct {
+	Cluster   *controlplane.Cluster
+	Clientset kubernetes.Interface
+	Options   controlplane.Options
+}
+
+// Main starts the control plane, runs the package's tests and stops it:
+//
+//	var env *e2e.Env
+//	func TestMain(m *testing.M) { e2e.Main(m, &env, controlplane.Options{}) }
+//
+// StateDir defaults to a temporary folder.
+func Main(m *testing.M, env **Env, opts controlplane.Options) {
+	opts.Full = true
+	if opts.StateDir == "" {
+		dir, err := os.MkdirTemp("", "meshops-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		opts.StateDir = dir
+	}
+	c, err := controlplane.Up(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: starting the control plane: %v\n", err)
+		os.Exit(1)
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		_ = controlplane.Down(opts.StateDir, nil)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*env = &Env{Cluster: c, Clientset: cs, Options: opts}
+	code := m.Run()
+	if err := controlplane.Down(opts.StateDir, nil); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: stopping the control plane: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// Namespace creates a namespace with a unique name and the given labels
+// (e.g. istio.io/rev=<tag>) and deletes it when the test ends.
+func (e *Env) Namespace(t testing.TB, lbls map[string]string) string {
+	t.Helper()
+	name := kubetest.UniqueName(t)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls}}
+	if _, err := e.Clientset.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = e.Clientset.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return name
+}
+
+// DeploymentOptions shape a test workload.
+type DeploymentOptions struct {
+	Replicas int32
+	// NeverReady keeps its pods from ever turning ready (kwok skips them).
+	NeverReady bool
+	// Labels are added to the pod template.
+	Labels map[string]string
+}
+
+// CreateDeployment creates a Deployment whose pods kwok runs.
+func (e *Env) CreateDeployment(t testing.TB, ns, name string, o DeploymentOptions) *appsv1.Deployment {
+	t.Helper()
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	podLabels := map[string]string{"app": name}
+	for k, v := range o.Labels {
+		podLabels[k] = v
+	}
+	if o.NeverReady {
+		podLabels[controlplane.NeverReadyLabel] = "true"
+	}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(o.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}},
+				},
+			},
+		},
+	}
+	created, err := e.Clientset.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating Deployment %s/%s: %v", ns, name, err)
+	}
+	return created
+}
+
+// WaitRolledOut waits until the Deployment's rollout is complete, as
+// `kubectl rollout status` judges it.
+func (e *Env) WaitRolledOut(ctx context.Context, ns, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		d, err := e.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		want := ptr.Deref(d.Spec.Replicas, 1)
+		s := d.Status
+		last = fmt.Sprintf("generation %d observed %d, replicas %d updated %d ready %d available %d (want %d)",
+			d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, want)
+		if s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want &&
+			s.ReadyReplicas == want && s.AvailableReplicas == want {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("Deployment %s/%s not rolled out after %s: %s", ns, name, timeout, last)
+}
+
+// Sidecar is what istiod injected into one pod.
+type Sidecar struct {
+	Pod      string
+	Revision string
+	Image    string
+	// Native is true when istio-proxy runs as an init container with
+	// restartPolicy Always, as on Kubernetes 1.33+ nodes.
+	Native bool
+	Ready  bool
+}
+
+// Sidecars reads the injected sidecar of every live pod matching selector.
+func (e *Env) Sidecars(ctx context.Context, ns string, selector map[string]string) ([]Sidecar, error) {
+	pods, err := e.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})
+	if err != nil {
+		return nil, err
+	}
+	var out []Sidecar
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		out = append(out, SidecarOf(&p))
+	}
+	return out, nil
+}
+
+// SidecarOf reads the sidecar istiod injected into pod.
+func SidecarOf(p *corev1.Pod) Sidecar {
+	s := Sidecar{Pod: p.Name}
+	var status struct {
+		Revision string `json:"revision"`
+	}
+	if err := json.Unmarshal([]byte(p.Annotations["sidecar.istio.io/status"]), &status); err == nil {
+		s.Revision = status.Revision
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == "istio-proxy" {
+			s.Image = c.Image
+			s.Native = c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		}
+	}
+	for _, c := range p.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			s.Image = c.Image
+		}
+	}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+			s.Ready = true
+		}
+	}
+	return s
+}
+
+// SetTagByHand points revision tag at rev the way istioctl's tag webhook
+// does, written directly with client-go: copies the revision injector's
+// webhooks, labelled istio.io/tag=<tag> and istio.io/rev=<rev>, with the
+// namespace selector matching the tag. The harness needs it before and
+// besides meshops' own tag code; meshops' conformance tests compare theirs
+// with istioctl's output instead.
+func (e *Env) SetTagByHand(ctx context.Context, tag, rev string) error {
+	injector, err := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx,
+		"istio-sidecar-injector-"+rev+"-"+controlplane.IstioNamespace, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	name := "istio-revision-tag-" + tag + "-" + controlplane.IstioNamespace
+	wh := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			"istio.io/tag": tag, "istio.io/rev": rev, "app": "sidecar-injector",
+		}},
+	}
+	for _, h := range injector.Webhooks {
+		h := *h.DeepCopy()
+		replaceRev := func(sel *metav1.LabelSelector) {
+			if sel == nil {
+				return
+			}
+			for i, r := range sel.MatchExpressions {
+				if r.Key == "istio.io/rev" && r.Operator == metav1.LabelSelectorOpIn {
+					sel.MatchExpressions[i].Values = []string{tag}
+				}
+			}
+		}
+		replaceRev(h.NamespaceSelector)
+		replaceRev(h.ObjectSelector)
+		wh.Webhooks = append(wh.Webhooks, h)
+	}
+	existing, err := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		existing.Labels, existing.Webhooks = wh.Labels, wh.Webhooks
+		_, err = e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Update(ctx, existing, metav1.UpdateOptions{})
+		return err
+	}
+	_, err = e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx, wh, metav1.CreateOptions{})
+	return err
+}
+
+// RolloutRestart does what `kubectl rollout restart` does.
+func (e *Env) RolloutRestart(ctx context.Context, ns, name string) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`,
+		time.Now().Format(time.RFC3339Nano))
+	_, err := e.Clientset.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
+// MakeRevisionUnhealthy scales the revision's istiod-<rev> stand-in
+// Deployment to zero, which is what meshops reads as control-plane health.
+// Its istiod process keeps running; use Cluster.StopIstiod to stop that too.
+func (e *Env) MakeRevisionUnhealthy(ctx context.Context, rev string) error {
+	patch := []byte(`{"spec":{"replicas":0}}`)
+	_, err := e.Clientset.AppsV1().Deployments(controlplane.IstioNamespace).Patch(ctx, "istiod-"+rev,
+		types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
