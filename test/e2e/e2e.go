@@ -7,7 +7,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/kubetest"
 )
@@ -149,15 +149,11 @@ func (e *Env) WaitRolledOut(ctx context.Context, ns, name string, timeout time.D
 	return fmt.Errorf("Deployment %s/%s not rolled out after %s: %s", ns, name, timeout, last)
 }
 
-// Sidecar is what istiod injected into one pod.
+// Sidecar is what istiod injected into one pod, and whether it is ready.
 type Sidecar struct {
-	Pod      string
-	Revision string
-	Image    string
-	// Native is true when istio-proxy runs as an init container with
-	// restartPolicy Always, as on Kubernetes 1.33+ nodes.
-	Native bool
-	Ready  bool
+	mesh.Sidecar
+	Pod   string
+	Ready bool
 }
 
 // Sidecars reads the injected sidecar of every live pod matching selector.
@@ -176,26 +172,10 @@ func (e *Env) Sidecars(ctx context.Context, ns string, selector map[string]strin
 	return out, nil
 }
 
-// SidecarOf reads the sidecar istiod injected into pod.
+// SidecarOf reads the sidecar istiod injected into pod (mesh.SidecarOf,
+// the same reading meshops does) and the pod's readiness.
 func SidecarOf(p *corev1.Pod) Sidecar {
-	s := Sidecar{Pod: p.Name}
-	var status struct {
-		Revision string `json:"revision"`
-	}
-	if err := json.Unmarshal([]byte(p.Annotations["sidecar.istio.io/status"]), &status); err == nil {
-		s.Revision = status.Revision
-	}
-	for _, c := range p.Spec.InitContainers {
-		if c.Name == "istio-proxy" {
-			s.Image = c.Image
-			s.Native = c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-		}
-	}
-	for _, c := range p.Spec.Containers {
-		if c.Name == "istio-proxy" {
-			s.Image = c.Image
-		}
-	}
+	s := Sidecar{Sidecar: mesh.SidecarOf(p), Pod: p.Name}
 	for _, cond := range p.Status.Conditions {
 		if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
 			s.Ready = true
