@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/test/binaries"
 	"github.com/meshops/meshops/test/simmesh"
 )
@@ -166,7 +167,7 @@ func (c *Cluster) startIstiod(ctx context.Context, ist *Istiod, ports map[string
 			"ISTIOD_CUSTOM_HOST=localhost",
 			"CLUSTER_ID=Kubernetes",
 			// istiod patches caBundle only into webhooks it is told about.
-			"INJECTION_WEBHOOK_CONFIG_NAME=istio-sidecar-injector-" + ist.Revision + "-" + IstioNamespace,
+			"INJECTION_WEBHOOK_CONFIG_NAME=" + mesh.InjectorWebhookName(ist.Revision, IstioNamespace),
 			"VALIDATION_WEBHOOK_CONFIG_NAME=istio-validator-" + ist.Revision + "-" + IstioNamespace,
 			"PILOT_ENABLE_GATEWAY_API=false",
 			"PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER=false",
@@ -191,7 +192,7 @@ func (c *Cluster) StopIstiod(rev string) error {
 // waitCABundle waits until istiod has patched its CA into the injector
 // webhook: before that the apiserver cannot call it.
 func waitCABundle(ctx context.Context, cs kubernetes.Interface, rev string, timeout time.Duration) error {
-	name := "istio-sidecar-injector-" + rev + "-" + IstioNamespace
+	name := mesh.InjectorWebhookName(rev, IstioNamespace)
 	deadline := time.Now().Add(timeout)
 	for {
 		wh, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})

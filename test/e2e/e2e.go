@@ -192,14 +192,14 @@ func SidecarOf(p *corev1.Pod) Sidecar {
 // with istioctl's output instead.
 func (e *Env) SetTagByHand(ctx context.Context, tag, rev string) error {
 	injector, err := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx,
-		"istio-sidecar-injector-"+rev+"-"+controlplane.IstioNamespace, metav1.GetOptions{})
+		mesh.InjectorWebhookName(rev, controlplane.IstioNamespace), metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
-	name := "istio-revision-tag-" + tag + "-" + controlplane.IstioNamespace
+	name := mesh.TagWebhookName(tag, controlplane.IstioNamespace)
 	wh := &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-			"istio.io/tag": tag, "istio.io/rev": rev, "app": "sidecar-injector",
+			mesh.TagLabel: tag, mesh.RevisionLabel: rev, "app": "sidecar-injector",
 		}},
 	}
 	for _, h := range injector.Webhooks {

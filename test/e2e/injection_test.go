@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
 )
@@ -57,7 +58,7 @@ func TestTagDecidesInjectingRevisionAndRolloutRestartMovesPods(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		_ = env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(),
-			"istio-revision-tag-"+tag+"-"+controlplane.IstioNamespace, metav1.DeleteOptions{})
+			mesh.TagWebhookName(tag, controlplane.IstioNamespace), metav1.DeleteOptions{})
 	})
 	ns := env.Namespace(t, map[string]string{"istio.io/rev": tag})
 	env.CreateDeployment(t, ns, "frontend", e2e.DeploymentOptions{Replicas: 2})
