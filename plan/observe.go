@@ -1,0 +1,256 @@
+// Package plan observes the live cluster, diffs it against the config repo
+// and orders the steps that make them match. Observation is one read-only
+// pass; every decision after it is a pure function of the snapshot.
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/mesh"
+)
+
+// ObserveOptions say where the mesh lives. DefaultObserveOptions gives the
+// AKS add-on's layout.
+type ObserveOptions struct {
+	// IstioNamespace runs the istiod-<rev> Deployments. Default aks-istio-system.
+	IstioNamespace string
+}
+
+// DefaultObserveOptions is the AKS layout.
+func DefaultObserveOptions() ObserveOptions {
+	return ObserveOptions{IstioNamespace: "aks-istio-system"}
+}
+
+// Snapshot is the cluster as meshops saw it in one pass.
+type Snapshot struct {
+	// ControlPlanes by revision: every istiod Deployment found, plus every
+	// revision that has only an injector webhook.
+	ControlPlanes map[string]mesh.ControlPlane
+	// Tags by tag name.
+	Tags map[string]Tag
+	// Namespaces by name, with their mesh labels.
+	Namespaces map[string]Namespace
+	// Workloads sorted by namespace, kind and name.
+	Workloads []Workload
+	// Injectors are every injecting webhook configuration, for overlap checks.
+	Injectors []*admissionregistrationv1.MutatingWebhookConfiguration
+}
+
+// Tag is one revision tag's webhook and where it points.
+type Tag struct {
+	Name     string
+	Webhook  string
+	Revision string
+}
+
+// Namespace is a namespace's mesh labels.
+type Namespace struct {
+	Name string
+	// Rev is its istio.io/rev label (a revision or a tag), "" when unset.
+	Rev string
+	// Injection is its istio-injection label, which wins over istio.io/rev.
+	Injection string
+}
+
+// WorkloadKind is what controls a workload's pods.
+type WorkloadKind string
+
+const (
+	KindDeployment  WorkloadKind = "Deployment"
+	KindStatefulSet WorkloadKind = "StatefulSet"
+	KindDaemonSet   WorkloadKind = "DaemonSet"
+	KindJob         WorkloadKind = "Job"
+	KindCronJob     WorkloadKind = "CronJob"
+	// KindPod is a bare pod: nothing recreates it.
+	KindPod WorkloadKind = "Pod"
+)
+
+// Workload is the pods under one controlling owner and what runs in them.
+type Workload struct {
+	Kind      WorkloadKind
+	Namespace string
+	Name      string
+	Pods      []Pod
+}
+
+// Pod is one pod's phase and sidecar.
+type Pod struct {
+	Name    string
+	Phase   corev1.PodPhase
+	Sidecar mesh.Sidecar
+}
+
+// Revisions counts the workload's injected pods per revision ("" for pods
+// injected by a proxy that did not say).
+func (w Workload) Revisions() map[string]int {
+	out := map[string]int{}
+	for _, p := range w.Pods {
+		if p.Sidecar.Injected {
+			out[p.Sidecar.Revision]++
+		}
+	}
+	return out
+}
+
+// ID is Kind/namespace/name, as plans and logs name workloads.
+func (w Workload) ID() string { return fmt.Sprintf("%s/%s/%s", w.Kind, w.Namespace, w.Name) }
+
+// Observe reads the cluster once. It lists each kind once, cluster-wide,
+// so its number of API requests does not grow with the number of objects.
+func Observe(ctx context.Context, c client.Reader, opts ObserveOptions) (*Snapshot, error) {
+	if opts.IstioNamespace == "" {
+		opts.IstioNamespace = DefaultObserveOptions().IstioNamespace
+	}
+	s := &Snapshot{
+		ControlPlanes: map[string]mesh.ControlPlane{},
+		Tags:          map[string]Tag{},
+		Namespaces:    map[string]Namespace{},
+	}
+
+	var webhooks admissionregistrationv1.MutatingWebhookConfigurationList
+	if err := c.List(ctx, &webhooks); err != nil {
+		return nil, fmt.Errorf("listing MutatingWebhookConfigurations: %w", err)
+	}
+	injectorOf := map[string]bool{}
+	for i := range webhooks.Items {
+		wh := &webhooks.Items[i]
+		if !isSidecarInjector(wh) {
+			continue
+		}
+		s.Injectors = append(s.Injectors, wh)
+		if tag := wh.Labels[mesh.TagLabel]; tag != "" {
+			rev, _ := mesh.TagTarget(wh)
+			s.Tags[tag] = Tag{Name: tag, Webhook: wh.Name, Revision: rev}
+			continue
+		}
+		if rev := wh.Labels[mesh.RevisionLabel]; rev != "" {
+			injectorOf[rev] = true
+		}
+	}
+
+	var istiods appsv1.DeploymentList
+	if err := c.List(ctx, &istiods, client.InNamespace(opts.IstioNamespace), client.MatchingLabels{"app": "istiod"}); err != nil {
+		return nil, fmt.Errorf("listing istiod Deployments in %s: %w", opts.IstioNamespace, err)
+	}
+	for i := range istiods.Items {
+		d := &istiods.Items[i]
+		rev := d.Labels[mesh.RevisionLabel]
+		if rev == "" {
+			continue
+		}
+		s.ControlPlanes[rev] = mesh.ControlPlaneFromDeployment(rev, d, injectorOf[rev])
+	}
+	for rev := range injectorOf {
+		if _, ok := s.ControlPlanes[rev]; !ok {
+			s.ControlPlanes[rev] = mesh.ControlPlaneFromDeployment(rev, nil, true)
+		}
+	}
+
+	var namespaces corev1.NamespaceList
+	if err := c.List(ctx, &namespaces); err != nil {
+		return nil, fmt.Errorf("listing Namespaces: %w", err)
+	}
+	for _, ns := range namespaces.Items {
+		s.Namespaces[ns.Name] = Namespace{Name: ns.Name, Rev: ns.Labels[mesh.RevisionLabel], Injection: ns.Labels["istio-injection"]}
+	}
+
+	workloads, err := observeWorkloads(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	s.Workloads = workloads
+	return s, nil
+}
+
+// isSidecarInjector tells Istio's injector webhooks (revision and tag ones)
+// from every other mutating webhook: their entries are named
+// *sidecar-injector.istio.io.
+func isSidecarInjector(wh *admissionregistrationv1.MutatingWebhookConfiguration) bool {
+	for _, h := range wh.Webhooks {
+		if strings.HasSuffix(h.Name, "sidecar-injector.istio.io") {
+			return true
+		}
+	}
+	return false
+}
+
+// observeWorkloads groups every pod under its controlling owner, following
+// ReplicaSets up to their Deployment and Jobs up to their CronJob.
+func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods); err != nil {
+		return nil, fmt.Errorf("listing Pods: %w", err)
+	}
+	var replicaSets appsv1.ReplicaSetList
+	if err := c.List(ctx, &replicaSets); err != nil {
+		return nil, fmt.Errorf("listing ReplicaSets: %w", err)
+	}
+	var jobs batchv1.JobList
+	if err := c.List(ctx, &jobs); err != nil {
+		return nil, fmt.Errorf("listing Jobs: %w", err)
+	}
+	parent := map[types.UID]*metav1.OwnerReference{}
+	for i := range replicaSets.Items {
+		if ref := metav1.GetControllerOf(&replicaSets.Items[i]); ref != nil && ref.Kind == "Deployment" {
+			parent[replicaSets.Items[i].UID] = ref
+		}
+	}
+	for i := range jobs.Items {
+		if ref := metav1.GetControllerOf(&jobs.Items[i]); ref != nil && ref.Kind == "CronJob" {
+			parent[jobs.Items[i].UID] = ref
+		}
+	}
+
+	type key struct {
+		kind      WorkloadKind
+		namespace string
+		name      string
+	}
+	byKey := map[key]*Workload{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		k := key{KindPod, p.Namespace, p.Name}
+		if ref := metav1.GetControllerOf(p); ref != nil {
+			k = key{WorkloadKind(ref.Kind), p.Namespace, ref.Name}
+			if up, ok := parent[ref.UID]; ok {
+				k = key{WorkloadKind(up.Kind), p.Namespace, up.Name}
+			}
+		}
+		w := byKey[k]
+		if w == nil {
+			w = &Workload{Kind: k.kind, Namespace: k.namespace, Name: k.name}
+			byKey[k] = w
+		}
+		w.Pods = append(w.Pods, Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p)})
+	}
+	out := make([]Workload, 0, len(byKey))
+	for _, w := range byKey {
+		sort.Slice(w.Pods, func(i, j int) bool { return w.Pods[i].Name < w.Pods[j].Name })
+		out = append(out, *w)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Name < b.Name
+	})
+	return out, nil
+}
