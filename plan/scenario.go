@@ -1,0 +1,161 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meshops/meshops/mesh"
+)
+
+// Scenario is the one-line kind of change a plan makes, said at its top.
+type Scenario string
+
+const (
+	ScenarioInSync             Scenario = "in sync"
+	ScenarioFreshInstall       Scenario = "fresh install"
+	ScenarioUpgrade            Scenario = "upgrade"
+	ScenarioRollback           Scenario = "rollback"
+	ScenarioResume             Scenario = "resume"
+	ScenarioProxyPatch         Scenario = "proxy patch"
+	ScenarioPolicyOnly         Scenario = "policy-only"
+	ScenarioDrift              Scenario = "drift"
+	ScenarioTargetNotInstalled Scenario = "target not installed"
+	ScenarioTargetUnhealthy    Scenario = "target unhealthy"
+	ScenarioRevisionInUse      Scenario = "revision in use"
+)
+
+// Desired is what the config repo asks of the mesh's control planes.
+type Desired struct {
+	// Versions are the revisions that should exist.
+	Versions []string
+	// Target is the revision the tag should point at.
+	Target string
+	// Tag is the revision tag mesh namespaces are labelled with.
+	Tag string
+	// MinReadyIstiod is the target's ready-replica floor. Default 1.
+	MinReadyIstiod int32
+	// Pattern orders revision names. Default mesh.DefaultPattern().
+	Pattern mesh.RevisionPattern
+}
+
+// Changes are what the manifest diff found, for the scenarios that are not
+// about revisions.
+type Changes struct {
+	// Policies: the repo changes managed objects (a new commit).
+	Policies bool
+	// Drift: managed objects differ from the repo with no change in it
+	// (someone edited them by hand).
+	Drift bool
+	// ProxyPatch: workloads on the target revision run an older proxy
+	// image than the target injects today.
+	ProxyPatch bool
+}
+
+// Classification is the scenario and what it rests on.
+type Classification struct {
+	Scenario Scenario
+	// From is the revision the tag points at now ("" without a tag); To is
+	// the target.
+	From, To string
+	// Blocked plans stop after the gate; Reason says why in words.
+	Blocked bool
+	Reason  string
+	// Restart are the workloads on the tag whose pods run another revision
+	// than the target: a restart moves them.
+	Restart []string
+	// Stranded are workloads on a revision leaving Versions that no restart
+	// of this plan will move (labelled with the revision itself, or bare
+	// pods and Jobs): removing the revision would break them.
+	Stranded []string
+}
+
+// Classify decides the scenario from the snapshot and the repo. It is pure:
+// the same inputs always give the same answer.
+func Classify(s *Snapshot, d Desired, ch Changes) Classification {
+	c := Classification{To: d.Target}
+	if t, ok := s.Tags[d.Tag]; ok {
+		c.From = t.Revision
+	}
+	c.Restart, c.Stranded = sortWorkloads(s, d)
+
+	cp, ok := s.ControlPlanes[d.Target]
+	if !ok || !cp.Found {
+		return c.block(ScenarioTargetNotInstalled, fmt.Sprintf("target revision %s is not installed yet: waiting for istiod-%s to appear", d.Target, d.Target))
+	}
+	if healthy, why := cp.Healthy(d.MinReadyIstiod); !healthy {
+		return c.block(ScenarioTargetUnhealthy, "target revision is unhealthy: "+why)
+	}
+	if len(c.Stranded) > 0 {
+		return c.block(ScenarioRevisionInUse, fmt.Sprintf("workloads still run on revisions leaving versions and no restart will move them: %s", strings.Join(c.Stranded, ", ")))
+	}
+	switch {
+	case c.From == "":
+		c.Scenario, c.Reason = ScenarioFreshInstall, fmt.Sprintf("tag %s does not exist yet: create it on %s", d.Tag, d.Target)
+	case c.From != d.Target && compareRevisions(d.Pattern, d.Target, c.From) > 0:
+		c.Scenario, c.Reason = ScenarioUpgrade, fmt.Sprintf("upgrade %s → %s", c.From, d.Target)
+	case c.From != d.Target:
+		c.Scenario, c.Reason = ScenarioRollback, fmt.Sprintf("rollback %s → %s", c.From, d.Target)
+	case len(c.Restart) > 0:
+		c.Scenario, c.Reason = ScenarioResume, fmt.Sprintf("tag already on %s; %d workloads still on another revision", d.Target, len(c.Restart))
+	case ch.ProxyPatch:
+		c.Scenario, c.Reason = ScenarioProxyPatch, fmt.Sprintf("%s injects a newer proxy than some workloads run", d.Target)
+	case ch.Policies:
+		c.Scenario, c.Reason = ScenarioPolicyOnly, "policies change; the mesh revisions stay"
+	case ch.Drift:
+		c.Scenario, c.Reason = ScenarioDrift, "managed objects were changed by hand; restore them from git"
+	default:
+		c.Scenario, c.Reason = ScenarioInSync, fmt.Sprintf("tag %s on %s, every workload on it", d.Tag, d.Target)
+	}
+	return c
+}
+
+func (c Classification) block(s Scenario, reason string) Classification {
+	c.Scenario, c.Blocked, c.Reason = s, true, reason
+	return c
+}
+
+// sortWorkloads finds the workloads to restart and those stranded on a
+// revision that leaves Versions.
+func sortWorkloads(s *Snapshot, d Desired) (restart, stranded []string) {
+	for _, w := range s.Workloads {
+		onTag := s.Namespaces[w.Namespace].Rev == d.Tag && d.Tag != ""
+		restartable := w.Kind == KindDeployment || w.Kind == KindStatefulSet || w.Kind == KindDaemonSet
+		for rev := range w.Revisions() {
+			if rev == d.Target {
+				continue
+			}
+			switch {
+			case onTag && restartable:
+				restart = append(restart, w.ID())
+			case !slices.Contains(d.Versions, rev):
+				stranded = append(stranded, fmt.Sprintf("%s (on %s)", w.ID(), revisionOrUnknown(rev)))
+			}
+		}
+	}
+	// A workload with pods on two other revisions is listed once.
+	slices.Sort(restart)
+	slices.Sort(stranded)
+	return slices.Compact(restart), slices.Compact(stranded)
+}
+
+func revisionOrUnknown(rev string) string {
+	if rev == "" {
+		return "an unknown revision"
+	}
+	return rev
+}
+
+// compareRevisions orders by the pattern's numbers, falling back to the
+// names when one does not follow it (validation reports that separately).
+func compareRevisions(p mesh.RevisionPattern, a, b string) int {
+	if p.String() == "" {
+		p = mesh.DefaultPattern()
+	}
+	ra, errA := p.Parse(a)
+	rb, errB := p.Parse(b)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return mesh.Compare(ra, rb)
+}
