@@ -61,6 +61,8 @@ type Namespace struct {
 	Rev string
 	// Injection is its istio-injection label, which wins over istio.io/rev.
 	Injection string
+	// Labels are all its labels, for matching webhook selectors.
+	Labels map[string]string
 }
 
 // WorkloadKind is what controls a workload's pods.
@@ -162,7 +164,7 @@ func Observe(ctx context.Context, c client.Reader, opts ObserveOptions) (*Snapsh
 		return nil, fmt.Errorf("listing Namespaces: %w", err)
 	}
 	for _, ns := range namespaces.Items {
-		s.Namespaces[ns.Name] = Namespace{Name: ns.Name, Rev: ns.Labels[mesh.RevisionLabel], Injection: ns.Labels["istio-injection"]}
+		s.Namespaces[ns.Name] = Namespace{Name: ns.Name, Rev: ns.Labels[mesh.RevisionLabel], Injection: ns.Labels["istio-injection"], Labels: ns.Labels}
 	}
 
 	workloads, err := observeWorkloads(ctx, c)

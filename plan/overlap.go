@@ -1,0 +1,110 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/meshops/meshops/mesh"
+)
+
+// Overlap is two injector webhook configurations that would both inject
+// the same pod: the condition istioctl's analyzer reports as IST0139. The
+// pod would get two sidecars or fail admission, so it blocks the plan.
+type Overlap struct {
+	First, Second string
+	// Namespace and PodLabels describe a pod both would inject.
+	Namespace string
+	PodLabels map[string]string
+}
+
+func (o Overlap) String() string {
+	return fmt.Sprintf("webhooks %s and %s would both inject pods in namespace %s with labels %v", o.First, o.Second, o.Namespace, o.PodLabels)
+}
+
+// Overlaps finds injector webhooks that would both inject a pod, trying
+// every namespace of the snapshot with the pod labels that steer Istio's
+// injection: none, istio.io/rev set to each revision or tag known, and
+// sidecar.istio.io/inject=true. Each pair is reported once.
+func Overlaps(s *Snapshot) []Overlap {
+	values := map[string]bool{}
+	for rev := range s.ControlPlanes {
+		values[rev] = true
+	}
+	for tag := range s.Tags {
+		values[tag] = true
+	}
+	podLabelSets := []map[string]string{{}, {"sidecar.istio.io/inject": "true"}}
+	for _, v := range sortedKeys(values) {
+		podLabelSets = append(podLabelSets, map[string]string{mesh.RevisionLabel: v})
+	}
+	nsNames := make([]string, 0, len(s.Namespaces))
+	for n := range s.Namespaces {
+		nsNames = append(nsNames, n)
+	}
+	sort.Strings(nsNames)
+
+	seen := map[[2]string]bool{}
+	var out []Overlap
+	for _, nsName := range nsNames {
+		nsLabels := labels.Set(s.Namespaces[nsName].Labels)
+		for _, podLabels := range podLabelSets {
+			var injecting []string
+			for _, wh := range s.Injectors {
+				if injects(wh, nsLabels, labels.Set(podLabels)) {
+					injecting = append(injecting, wh.Name)
+				}
+			}
+			sort.Strings(injecting)
+			for i := 0; i < len(injecting); i++ {
+				for j := i + 1; j < len(injecting); j++ {
+					pair := [2]string{injecting[i], injecting[j]}
+					if seen[pair] {
+						continue
+					}
+					seen[pair] = true
+					out = append(out, Overlap{First: pair[0], Second: pair[1], Namespace: nsName, PodLabels: podLabels})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// injects reports whether any sidecar-injector entry of wh selects a pod
+// with podLabels in a namespace with nsLabels.
+func injects(wh *admissionregistrationv1.MutatingWebhookConfiguration, nsLabels, podLabels labels.Set) bool {
+	for _, h := range wh.Webhooks {
+		if matches(h.NamespaceSelector, nsLabels) && matches(h.ObjectSelector, podLabels) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches applies a webhook selector as the API server does: nil selects
+// everything.
+func matches(sel *metav1.LabelSelector, set labels.Set) bool {
+	if sel == nil {
+		return true
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		// The API server refuses invalid selectors on write; a webhook
+		// that still has one is unusable and injects nothing.
+		return false
+	}
+	return s.Matches(set)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
