@@ -1,0 +1,159 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshops/meshops/configs"
+)
+
+// ObjectAction is what applying the repo would do to one object.
+type ObjectAction string
+
+const (
+	ObjectCreate    ObjectAction = "create"
+	ObjectUpdate    ObjectAction = "update"
+	ObjectUnchanged ObjectAction = "unchanged"
+)
+
+// ObjectChange is one managed object's difference between repo and cluster.
+type ObjectChange struct {
+	Manifest configs.Manifest
+	Action   ObjectAction
+	// Diff is a unified diff of the live object against what the apply
+	// would leave, as YAML with secret-like values masked; empty when
+	// unchanged.
+	Diff string
+}
+
+// DiffManifests asks the API server, by server-side dry-run apply through
+// rm, what applying each manifest would change. The server applies defaults
+// and the real CRD schemas, and fields other managers own stay as they are
+// on both sides, so they never show as drift. Every object is tried; the
+// error joins each failure, prefixed by the manifest's file and line.
+func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest) ([]ObjectChange, error) {
+	var out []ObjectChange
+	var errs []error
+	for _, m := range manifests {
+		entry, live, merged, err := rm.Diff(ctx, m.Unstructured.DeepCopy(), ssa.DefaultDiffOptions())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: %w", m.Source, m.ID(), err))
+			continue
+		}
+		ch := ObjectChange{Manifest: m}
+		switch entry.Action {
+		case ssa.CreatedAction:
+			ch.Action = ObjectCreate
+			ch.Diff, err = unifiedDiff(m.ID(), nil, merged)
+		case ssa.ConfiguredAction:
+			ch.Action = ObjectUpdate
+			ch.Diff, err = unifiedDiff(m.ID(), live, merged)
+		default:
+			ch.Action = ObjectUnchanged
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
+			continue
+		}
+		out = append(out, ch)
+	}
+	return out, errors.Join(errs...)
+}
+
+// unifiedDiff renders before → after as a unified YAML diff, without the
+// server's bookkeeping fields and with secrets masked.
+func unifiedDiff(id string, before, after *unstructured.Unstructured) (string, error) {
+	a, err := diffYAML(before)
+	if err != nil {
+		return "", err
+	}
+	b, err := diffYAML(after)
+	if err != nil {
+		return "", err
+	}
+	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		FromFile: "live/" + id, ToFile: "git/" + id, Context: 3,
+	})
+}
+
+func diffYAML(u *unstructured.Unstructured) (string, error) {
+	if u == nil {
+		return "", nil
+	}
+	c := u.DeepCopy()
+	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(c.Object, "status")
+	Mask(c)
+	data, err := yaml.Marshal(c.Object)
+	return string(data), err
+}
+
+// MaskMarker replaces every secret-like value in plans and logs.
+const MaskMarker = "***masked***"
+
+// secretKey matches map keys whose values must never be shown: keys that
+// end in a secret's name (password, bearerToken, clientSecret, privateKey,
+// apiKey) and key files (tls.key). Plain "key" is not one: it is the
+// condition key of AuthorizationPolicy rules, and references such as
+// secretName or credentialName name a secret without holding it.
+var secretKey = regexp.MustCompile(`(?i)(token|password|passwd|secret|private[-_]?key|api[-_]?key)$|\.key$|\.pem$`)
+
+// Mask replaces, in place, the values of a Secret's data and stringData and
+// of every field whose key looks secret, so that neither a plan, a log line
+// nor a PR comment carries them.
+func Mask(u *unstructured.Unstructured) {
+	if u.GetKind() == "Secret" && u.GetAPIVersion() == "v1" {
+		for _, f := range []string{"data", "stringData"} {
+			if m, ok := u.Object[f].(map[string]any); ok {
+				for k := range m {
+					m[k] = MaskMarker
+				}
+			}
+		}
+	}
+	for k, v := range u.Object {
+		if k != "metadata" {
+			u.Object[k] = maskValue(v, k)
+		}
+	}
+	// Names and labels identify the object and are never secret; an
+	// annotation can hold a credential.
+	if ann := u.GetAnnotations(); len(ann) > 0 {
+		for k := range ann {
+			if secretKey.MatchString(k) {
+				ann[k] = MaskMarker
+			}
+		}
+		u.SetAnnotations(ann)
+	}
+}
+
+func maskValue(v any, key string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, child := range t {
+			t[k] = maskValue(child, k)
+		}
+		return t
+	case []any:
+		for i := range t {
+			t[i] = maskValue(t[i], key)
+		}
+		return t
+	default:
+		if secretKey.MatchString(key) {
+			return MaskMarker
+		}
+		return v
+	}
+}

@@ -1,0 +1,174 @@
+package plan
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/configs"
+)
+
+func loadExample(t *testing.T) *configs.Config {
+	t.Helper()
+	opts := configs.DefaultOptions()
+	opts.RepoPath = "../configs/examples/aro-hcp-dev"
+	cfg, err := configs.Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func ensureNamespaces(t *testing.T, manifests []configs.Manifest) {
+	t.Helper()
+	for _, m := range manifests {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.GetNamespace()}}
+		if err := env.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func count(changes []ObjectChange) map[ObjectAction]int {
+	out := map[ObjectAction]int{}
+	for _, c := range changes {
+		out[c.Action]++
+	}
+	return out
+}
+
+func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testing.T) {
+	ctx := context.Background()
+	cfg := loadExample(t)
+	ensureNamespaces(t, cfg.Manifests)
+	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}),
+		ssa.Owner{Field: "meshops", Group: "meshops.io"})
+
+	changes, err := DiffManifests(ctx, rm, cfg.Manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(changes); got[ObjectCreate] != len(cfg.Manifests) {
+		t.Fatalf("first diff: %v, want %d creates", got, len(cfg.Manifests))
+	}
+	var objs []*unstructured.Unstructured
+	for _, m := range cfg.Manifests {
+		objs = append(objs, m.Unstructured.DeepCopy())
+	}
+	if _, err := rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions()); err != nil {
+		t.Fatal(err)
+	}
+	if changes, err = DiffManifests(ctx, rm, cfg.Manifests); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(changes); got[ObjectUnchanged] != len(cfg.Manifests) {
+		t.Fatalf("diff after apply: %v, want all unchanged", got)
+	}
+
+	// Someone edits a field meshops owns, and another manager adds a label
+	// meshops does not set: only the first is drift.
+	ap := &unstructured.Unstructured{}
+	ap.SetAPIVersion("security.istio.io/v1")
+	ap.SetKind("AuthorizationPolicy")
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "maestro", Name: "allow-cluster-service"}, ap); err != nil {
+		t.Fatal(err)
+	}
+	rules, _, _ := unstructured.NestedSlice(ap.Object, "spec", "rules")
+	from := rules[0].(map[string]any)["from"].([]any)
+	from[0].(map[string]any)["source"].(map[string]any)["principals"] = []any{"cluster.local/ns/attacker/sa/default"}
+	_ = unstructured.SetNestedSlice(ap.Object, rules, "spec", "rules")
+	if err := env.Client.Update(ctx, ap, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	pa := &unstructured.Unstructured{}
+	pa.SetAPIVersion("security.istio.io/v1beta1")
+	pa.SetKind("PeerAuthentication")
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "maestro", Name: "default"}, pa); err != nil {
+		t.Fatal(err)
+	}
+	pa.SetLabels(map[string]string{"team": "maestro"})
+	if err := env.Client.Update(ctx, pa, client.FieldOwner("other-controller")); err != nil {
+		t.Fatal(err)
+	}
+
+	if changes, err = DiffManifests(ctx, rm, cfg.Manifests); err != nil {
+		t.Fatal(err)
+	}
+	var updated []string
+	for _, c := range changes {
+		if c.Action == ObjectUpdate {
+			updated = append(updated, c.Manifest.ID())
+			if !strings.Contains(c.Diff, "-        - cluster.local/ns/attacker/sa/default") ||
+				!strings.Contains(c.Diff, "+        - cluster.local/ns/clusters-service/sa/clusters-service") {
+				t.Errorf("diff does not show the principal coming back:\n%s", c.Diff)
+			}
+		}
+	}
+	if strings.Join(updated, ",") != "AuthorizationPolicy/maestro/allow-cluster-service" {
+		t.Errorf("updated = %v, want only the hand-edited policy (the other manager's label is not drift)", updated)
+	}
+}
+
+func TestDiffManifestsNamesTheFileOfASchemaError(t *testing.T) {
+	cfg := loadExample(t)
+	ensureNamespaces(t, cfg.Manifests)
+	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}),
+		ssa.Owner{Field: "meshops", Group: "meshops.io"})
+	bad := cfg.Manifests[1]
+	bad.Unstructured = bad.Unstructured.DeepCopy()
+	bad.SetName("schema-error")
+	_ = unstructured.SetNestedField(bad.Object, "MAYBE", "spec", "action")
+	_, err := DiffManifests(context.Background(), rm, []configs.Manifest{bad})
+	if err == nil {
+		t.Fatal("a policy with action MAYBE passed the dry run")
+	}
+	if !strings.Contains(err.Error(), bad.Source.String()) || !strings.Contains(err.Error(), "spec.action") {
+		t.Errorf("error must name the file and field: %v", err)
+	}
+}
+
+func TestMaskHidesSecretValuesButNotPolicyKeys(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "creds", "annotations": map[string]any{"bearerToken": "abc", "owner": "team"}},
+		"data":     map[string]any{"tls.crt": "Y2VydA==", "anything": "c2VjcmV0"},
+	}}
+	Mask(u)
+	if u.Object["data"].(map[string]any)["anything"] != MaskMarker || u.GetAnnotations()["bearerToken"] != MaskMarker {
+		t.Errorf("secret values shown: %v", u.Object)
+	}
+	if u.GetAnnotations()["owner"] != "team" || u.GetName() != "creds" {
+		t.Errorf("non-secret metadata masked: %v", u.Object["metadata"])
+	}
+
+	ap := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+		"metadata": map[string]any{"name": "p"},
+		"spec": map[string]any{
+			"rules":  []any{map[string]any{"when": []any{map[string]any{"key": "request.auth.claims[iss]", "values": []any{"x"}}}}},
+			"config": map[string]any{"clientSecret": "s3cr3t", "apiKey": "k", "password": "p", "secretName": "ref", "tls.key": "pem"},
+		},
+	}}
+	Mask(ap)
+	cfg := ap.Object["spec"].(map[string]any)["config"].(map[string]any)
+	for _, k := range []string{"clientSecret", "apiKey", "password", "tls.key"} {
+		if cfg[k] != MaskMarker {
+			t.Errorf("%s = %v, want masked", k, cfg[k])
+		}
+	}
+	if cfg["secretName"] != "ref" {
+		t.Errorf("secretName is a reference, not a secret: got %v", cfg["secretName"])
+	}
+	when := ap.Object["spec"].(map[string]any)["rules"].([]any)[0].(map[string]any)["when"].([]any)[0].(map[string]any)
+	if when["key"] != "request.auth.claims[iss]" {
+		t.Errorf("a policy condition key was masked: %v", when)
+	}
+}
