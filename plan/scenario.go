@@ -120,13 +120,15 @@ func (c Classification) block(s Scenario, reason string) Classification {
 func sortWorkloads(s *Snapshot, d Desired) (restart, stranded []string) {
 	for _, w := range s.Workloads {
 		onTag := s.Namespaces[w.Namespace].Rev == d.Tag && d.Tag != ""
-		restartable := w.Kind == KindDeployment || w.Kind == KindStatefulSet || w.Kind == KindDaemonSet
 		for rev := range w.Revisions() {
-			if rev == d.Target {
+			// A proxy that names no revision (a gateway deployed with its own
+			// istio-proxy container, a very old injector) says nothing to
+			// move or strand: only revisions we can name count.
+			if rev == d.Target || rev == "" {
 				continue
 			}
 			switch {
-			case onTag && restartable:
+			case onTag && restartable(w.Kind):
 				restart = append(restart, w.ID())
 			case !slices.Contains(d.Versions, rev):
 				stranded = append(stranded, fmt.Sprintf("%s (on %s)", w.ID(), revisionOrUnknown(rev)))

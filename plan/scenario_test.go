@@ -89,6 +89,8 @@ func TestClassify(t *testing.T) {
 			desired: only29, want: ScenarioRevisionInUse, blocked: true, stranded: []string{"Pod/app/debug (on asm-1-28)"}},
 		{name: "a pinned namespace on a revision that stays is left alone", snap: snapshot("asm-1-29",
 			workload(KindDeployment, "legacy", "old", "asm-1-28")), desired: both, want: ScenarioInSync},
+		{name: "a proxy that names no revision neither blocks nor restarts", snap: snapshot("asm-1-29",
+			workload(KindDeployment, "gateway", "ingress", "")), desired: only29, want: ScenarioInSync},
 		{name: "proxy patch", snap: snapshot("asm-1-29", workload(KindDeployment, "app", "web", "asm-1-29")), desired: both,
 			changes: Changes{ProxyPatch: true}, want: ScenarioProxyPatch},
 		{name: "policy-only", snap: snapshot("asm-1-29"), desired: both, changes: Changes{Policies: true, Drift: true}, want: ScenarioPolicyOnly},

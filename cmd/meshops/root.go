@@ -32,7 +32,7 @@ on control-plane health, with rollback.`,
 	pf.StringVar(&g.context, "context", "", "kubeconfig context to use")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
-	root.AddCommand(newVersionCommand(), newValidateCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newPlanCommand(g))
 	return root
 }
 

@@ -1,0 +1,290 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/mesh"
+)
+
+// Phase groups steps; phases run in the order of Phases.
+type Phase string
+
+const (
+	PhaseValidate   Phase = "validate"
+	PhaseGate       Phase = "gate"
+	PhaseMeshConfig Phase = "mesh-config"
+	PhasePolicies   Phase = "policies"
+	PhaseNamespaces Phase = "namespaces"
+	PhaseTag        Phase = "tag"
+	PhaseRestarts   Phase = "restarts"
+	PhaseVerify     Phase = "verify"
+	PhasePrune      Phase = "prune"
+)
+
+// Phases in execution order.
+var Phases = []Phase{PhaseValidate, PhaseGate, PhaseMeshConfig, PhasePolicies, PhaseNamespaces, PhaseTag, PhaseRestarts, PhaseVerify, PhasePrune}
+
+// Action is what a step does.
+type Action string
+
+const (
+	ActionCheck   Action = "check"
+	ActionCreate  Action = "create"
+	ActionUpdate  Action = "update"
+	ActionDelete  Action = "delete"
+	ActionLabel   Action = "label"
+	ActionFlip    Action = "flip"
+	ActionRestart Action = "restart"
+)
+
+// Step is one thing the executor does, in order.
+type Step struct {
+	Phase  Phase  `json:"phase"`
+	Action Action `json:"action"`
+	// Target is the object or workload, as Kind/namespace/name.
+	Target string `json:"target"`
+	// Reason says why, in words.
+	Reason string `json:"reason"`
+	// Diff is a unified diff, for object changes.
+	Diff string `json:"diff,omitempty"`
+	// Source is the manifest's file:line, for object changes.
+	Source string `json:"source,omitempty"`
+}
+
+// Changes reports whether the step changes the cluster; checks do not.
+func (s Step) Changes() bool { return s.Action != ActionCheck }
+
+// Plan is the ordered, reviewable list of steps that make the cluster
+// match the repo. It is data: renderers and the executor only read it.
+type Plan struct {
+	Commit   string   `json:"commit,omitempty"`
+	Tag      string   `json:"tag"`
+	From     string   `json:"from,omitempty"`
+	Target   string   `json:"target"`
+	Scenario Scenario `json:"scenario"`
+	Blocked  bool     `json:"blocked"`
+	Reason   string   `json:"reason"`
+	Steps    []Step   `json:"steps"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Pending reports whether applying the plan would change anything.
+func (p *Plan) Pending() bool {
+	return slices.ContainsFunc(p.Steps, Step.Changes)
+}
+
+// Inputs is everything Build decides from; Build itself does no I/O.
+type Inputs struct {
+	Config   *configs.Config
+	Snapshot *Snapshot
+	Objects  []ObjectChange
+	// Commit is the repo commit planned from; LastApplied the one the
+	// cluster last converged to. Object changes at the same commit are drift.
+	Commit, LastApplied string
+	// Probe is what a new pod on the tag gets injected today, when known.
+	Probe *mesh.Sidecar
+}
+
+// Build orders the steps that make the cluster match the repo.
+func Build(in Inputs) *Plan {
+	cfg := in.Config
+	ext := cfg.Settings.Extensions
+	d := Desired{
+		Versions:       cfg.Istio.VersionNames(),
+		Target:         cfg.Istio.Target.Name,
+		Tag:            cfg.Istio.Tag,
+		MinReadyIstiod: int32(ext.MinReadyIstiod),
+		Pattern:        cfg.RevisionPattern(),
+	}
+	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
+	patched := proxyPatched(in.Snapshot, d, ext.Namespaces, in.Probe)
+	ch := Changes{
+		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied),
+		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied,
+		ProxyPatch: len(patched) > 0,
+	}
+	cl := Classify(in.Snapshot, d, ch)
+	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
+
+	p.add(PhaseValidate, ActionCheck, "config", fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests)), "", "")
+	cp := in.Snapshot.ControlPlanes[d.Target]
+	_, why := cp.Healthy(d.MinReadyIstiod)
+	if cl.Blocked {
+		p.add(PhaseGate, ActionCheck, "revision/"+d.Target, "BLOCKED: "+cl.Reason, "", "")
+		return p
+	}
+	p.add(PhaseGate, ActionCheck, "revision/"+d.Target, why, "", "")
+
+	p.addObjects(in.Objects, ext.IstioSystemNamespace)
+	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
+	switch {
+	case cl.From == "":
+		p.add(PhaseTag, ActionCreate, "MutatingWebhookConfiguration/"+mesh.TagWebhookName(d.Tag, ext.IstioSystemNamespace),
+			fmt.Sprintf("create tag %s on %s", d.Tag, d.Target), "", "")
+	case cl.From != d.Target:
+		p.add(PhaseTag, ActionFlip, "MutatingWebhookConfiguration/"+mesh.TagWebhookName(d.Tag, ext.IstioSystemNamespace),
+			fmt.Sprintf("move tag %s from %s to %s, after the injection probe shows %s", d.Tag, cl.From, d.Target, d.Target), "", "")
+	}
+	restarts := slices.Clone(cl.Restart)
+	for _, w := range patched {
+		if !slices.Contains(restarts, w) {
+			restarts = append(restarts, w)
+		}
+	}
+	orderWorkloads(restarts, ext.Restart.NamespaceOrder)
+	for _, w := range restarts {
+		reason := "pods run another revision than " + d.Target
+		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
+			reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, mesh.ImageTag(in.Probe.Image))
+		}
+		p.add(PhaseRestarts, ActionRestart, w, reason, "", "")
+	}
+	p.Warnings = append(p.Warnings, unrestartable(in.Snapshot, d)...)
+	if len(restarts) > 0 || cl.From != d.Target {
+		p.add(PhaseVerify, ActionCheck, "mesh", fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target), "", "")
+	}
+	return p
+}
+
+func (p *Plan) add(phase Phase, action Action, target, reason, diff, source string) {
+	p.Steps = append(p.Steps, Step{Phase: phase, Action: action, Target: target, Reason: reason, Diff: diff, Source: source})
+}
+
+// addObjects adds object changes in safe order: the per-revision mesh
+// ConfigMaps first, then ALLOW and other policies, then default-deny, so a
+// deny never lands before the allows of the same commit.
+func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
+	var meshConfig, policies, denies []ObjectChange
+	for _, c := range objects {
+		if c.Action == ObjectUnchanged {
+			continue
+		}
+		switch {
+		case c.Manifest.GetKind() == "ConfigMap" && c.Manifest.GetNamespace() == istioNamespace:
+			meshConfig = append(meshConfig, c)
+		case isDefaultDeny(c.Manifest):
+			denies = append(denies, c)
+		default:
+			policies = append(policies, c)
+		}
+	}
+	for _, group := range []struct {
+		phase   Phase
+		changes []ObjectChange
+		reason  string
+	}{
+		{PhaseMeshConfig, meshConfig, "per-revision mesh config"},
+		{PhasePolicies, policies, "as in git"},
+		{PhasePolicies, denies, "default deny, after the ALLOW policies it relies on"},
+	} {
+		for _, c := range group.changes {
+			action, reason := ActionUpdate, group.reason+": differs from git"
+			if c.Action == ObjectCreate {
+				action, reason = ActionCreate, group.reason+": missing"
+			}
+			p.add(group.phase, action, c.Manifest.ID(), reason, c.Diff, c.Manifest.Source.String())
+		}
+	}
+}
+
+// isDefaultDeny is the allow-nothing pattern: an AuthorizationPolicy with
+// an empty spec.
+func isDefaultDeny(m configs.Manifest) bool {
+	if m.GetKind() != "AuthorizationPolicy" {
+		return false
+	}
+	spec, ok := m.Object["spec"].(map[string]any)
+	return !ok || len(spec) == 0
+}
+
+func (p *Plan) addNamespaces(s *Snapshot, tag string, namespaces []string) {
+	for _, name := range namespaces {
+		ns, ok := s.Namespaces[name]
+		switch {
+		case !ok:
+			p.Warnings = append(p.Warnings, fmt.Sprintf("namespace %s is listed in meshops.namespaces but does not exist; create it (meshops does not create namespaces)", name))
+		case ns.Injection != "":
+			p.Warnings = append(p.Warnings, fmt.Sprintf("namespace %s has istio-injection=%s, which wins over istio.io/rev; remove it so the tag applies", name, ns.Injection))
+		case ns.Rev != tag:
+			p.add(PhaseNamespaces, ActionLabel, "Namespace/"+name, fmt.Sprintf("istio.io/rev=%s (now %q)", tag, ns.Rev), "", "")
+		}
+	}
+}
+
+// proxyPatched lists the workloads in tag namespaces whose pods run the
+// target revision with another proxy image than it injects today.
+func proxyPatched(s *Snapshot, d Desired, namespaces []string, probe *mesh.Sidecar) []string {
+	if probe == nil || probe.Revision != d.Target || probe.Image == "" {
+		return nil
+	}
+	var out []string
+	for _, w := range s.Workloads {
+		if s.Namespaces[w.Namespace].Rev != d.Tag || !restartable(w.Kind) {
+			continue
+		}
+		for _, pod := range w.Pods {
+			if pod.Sidecar.Revision == d.Target && pod.Sidecar.Image != "" && mesh.ImageTag(pod.Sidecar.Image) != mesh.ImageTag(probe.Image) {
+				out = append(out, w.ID())
+				break
+			}
+		}
+	}
+	return out
+}
+
+func restartable(k WorkloadKind) bool {
+	return k == KindDeployment || k == KindStatefulSet || k == KindDaemonSet
+}
+
+// unrestartable warns of bare pods and Jobs on the tag that run another
+// revision: a restart cannot move them safely.
+func unrestartable(s *Snapshot, d Desired) []string {
+	var out []string
+	for _, w := range s.Workloads {
+		if s.Namespaces[w.Namespace].Rev != d.Tag || restartable(w.Kind) {
+			continue
+		}
+		for rev := range w.Revisions() {
+			if rev != d.Target {
+				out = append(out, fmt.Sprintf("%s runs %s and is not restarted: delete it or let it finish to move it to %s", w.ID(), revisionOrUnknown(rev), d.Target))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// orderWorkloads sorts workload IDs (Kind/namespace/name) by the configured
+// namespace order first, then by namespace and ID.
+func orderWorkloads(ids []string, order []string) {
+	rank := func(id string) (int, string) {
+		ns := namespaceOf(id)
+		if i := slices.Index(order, ns); i >= 0 {
+			return i, ns
+		}
+		return len(order), ns
+	}
+	sort.SliceStable(ids, func(i, j int) bool {
+		ri, ni := rank(ids[i])
+		rj, nj := rank(ids[j])
+		if ri != rj {
+			return ri < rj
+		}
+		if ni != nj {
+			return ni < nj
+		}
+		return ids[i] < ids[j]
+	})
+}
+
+func namespaceOf(id string) string {
+	if parts := strings.SplitN(id, "/", 3); len(parts) == 3 {
+		return parts[1]
+	}
+	return ""
+}
