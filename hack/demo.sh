@@ -38,5 +38,15 @@ kubectl run probe -n demo-injection --image=registry.example/probe:1 --dry-run=s
 step "meshops validate --show: what meshops understood of $REPO"
 "$MESHOPS" validate --repo-path "$REPO" --show
 
+step "workloads on the mesh: three namespaces the example repo manages"
+for ns in aro-hcp clusters-service maestro; do kubectl create namespace "$ns"; done
+
+step "meshops plan: what a sync would do to this cluster (exit code 2: changes pending)"
+set +e
+"$MESHOPS" plan --repo-path "$REPO"
+code=$?
+set -e
+[ "$code" -eq 2 ] || { echo "meshops plan exited $code, expected 2"; exit 1; }
+
 step "done"
-echo "meshops plan and sync are not built yet (issues #5, #6): the demo stops after validation."
+echo "meshops sync is not built yet (issue #6): the demo stops after the plan."
