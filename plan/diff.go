@@ -51,7 +51,8 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 		switch entry.Action {
 		case ssa.CreatedAction:
 			ch.Action = ObjectCreate
-			ch.Diff, err = unifiedDiff(m.ID(), nil, merged)
+			// The dry run returns no object for a create: show the manifest.
+			ch.Diff, err = unifiedDiff(m.ID(), nil, m.Unstructured)
 		case ssa.ConfiguredAction:
 			ch.Action = ObjectUpdate
 			ch.Diff, err = unifiedDiff(m.ID(), live, merged)
@@ -78,8 +79,14 @@ func unifiedDiff(id string, before, after *unstructured.Unstructured) (string, e
 	if err != nil {
 		return "", err
 	}
+	lines := func(s string) []string {
+		if s == "" {
+			return nil // a create: no live lines, not one empty line
+		}
+		return difflib.SplitLines(s)
+	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		A: lines(a), B: lines(b),
 		FromFile: "live/" + id, ToFile: "git/" + id, Context: 3,
 	})
 }

@@ -59,6 +59,11 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	if got := count(changes); got[ObjectCreate] != len(cfg.Manifests) {
 		t.Fatalf("first diff: %v, want %d creates", got, len(cfg.Manifests))
 	}
+	for _, c := range changes {
+		if !strings.Contains(c.Diff, "+++ git/"+c.Manifest.ID()) || !strings.Contains(c.Diff, "+  name: "+c.Manifest.GetName()) {
+			t.Errorf("create of %s shows no diff of the whole object:\n%s", c.Manifest.ID(), c.Diff)
+		}
+	}
 	var objs []*unstructured.Unstructured
 	for _, m := range cfg.Manifests {
 		objs = append(objs, m.Unstructured.DeepCopy())
