@@ -92,3 +92,20 @@ func TestOverlaps(t *testing.T) {
 		})
 	}
 }
+
+func TestClassifyBlocksOnOverlappingInjectorsNamingBoth(t *testing.T) {
+	inj := injectors(t)
+	s := snapshot("asm-1-28")
+	s.Namespaces["app"] = Namespace{Name: "app", Rev: "prod-stable", Labels: map[string]string{mesh.RevisionLabel: "prod-stable"}}
+	s.Injectors = []*admissionregistrationv1.MutatingWebhookConfiguration{
+		inj["asm-1-28"], inj["asm-1-29"],
+		tagWebhook(inj["asm-1-28"], "istio-revision-tag-prod-stable-aks-istio-system", "prod-stable"),
+		tagWebhook(inj["asm-1-29"], "istio-revision-tag-prod-canary-aks-istio-system", "prod-stable"),
+	}
+	c := Classify(s, Desired{Versions: []string{"asm-1-28", "asm-1-29"}, Target: "asm-1-29", Tag: "prod-stable"}, Changes{})
+	if !c.Blocked || c.Scenario != ScenarioWebhookOverlap ||
+		!strings.Contains(c.Reason, "istio-revision-tag-prod-canary-aks-istio-system") ||
+		!strings.Contains(c.Reason, "istio-revision-tag-prod-stable-aks-istio-system") {
+		t.Errorf("Classify() = %+v; want blocked naming both webhooks", c)
+	}
+}

@@ -23,6 +23,7 @@ const (
 	ScenarioTargetNotInstalled Scenario = "target not installed"
 	ScenarioTargetUnhealthy    Scenario = "target unhealthy"
 	ScenarioRevisionInUse      Scenario = "revision in use"
+	ScenarioWebhookOverlap     Scenario = "webhook overlap"
 )
 
 // Desired is what the config repo asks of the mesh's control planes.
@@ -79,6 +80,15 @@ func Classify(s *Snapshot, d Desired, ch Changes) Classification {
 	}
 	c.Restart, c.Stranded = sortWorkloads(s, d)
 
+	// Two injectors for one pod (IST0139) make every restart a gamble on
+	// which one wins: nothing moves until a person removes one.
+	if overlaps := Overlaps(s); len(overlaps) > 0 {
+		msgs := make([]string, len(overlaps))
+		for i, o := range overlaps {
+			msgs[i] = o.String()
+		}
+		return c.block(ScenarioWebhookOverlap, strings.Join(msgs, "; ")+": delete the webhook that should not inject")
+	}
 	cp, ok := s.ControlPlanes[d.Target]
 	if !ok || !cp.Found {
 		return c.block(ScenarioTargetNotInstalled, fmt.Sprintf("target revision %s is not installed yet: waiting for istiod-%s to appear", d.Target, d.Target))
