@@ -88,8 +88,10 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 				err = plan.RenderText(w, p, plan.TextOptions{Color: color, Diffs: true})
 			case "json":
 				err = plan.RenderJSON(w, p)
+			case "markdown":
+				err = plan.RenderMarkdown(w, p, plan.MarkdownOptions{})
 			default:
-				err = fmt.Errorf("--format %q: expected text or json", format)
+				err = fmt.Errorf("--format %q: expected text, markdown or json", format)
 			}
 			if err != nil {
 				return &exitError{code: 1, err: err}
@@ -101,7 +103,7 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, markdown or json")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plan to this file instead of stdout")
 	return cmd
 }

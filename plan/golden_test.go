@@ -1,0 +1,168 @@
+package plan
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshops/meshops/configs"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// aroHCPRepo builds a config repo from the real ARO HCP fixtures, with a
+// meshops.yaml that names the cluster and exempts the two namespaces the
+// fixtures leave without default deny (see the configs tests).
+func aroHCPRepo(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixtures string
+	for ; ; dir = filepath.Dir(dir) {
+		candidate := filepath.Join(dir, "shared", "fixtures", "aro-hcp")
+		if _, err := os.Stat(candidate); err == nil {
+			fixtures = candidate
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("shared/fixtures/aro-hcp not found beside the checkout")
+		}
+	}
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS(fixtures)); err != nil {
+		t.Fatal(err)
+	}
+	settings := `values: config/config.yaml
+manifests: mesh
+cloud: dev
+environment: dev
+region: westus3
+regionShort: usw3
+stamp: 1
+meshops:
+  namespaces: [aro-hcp, clusters-service, maestro]
+  restart:
+    namespaceOrder: [maestro, clusters-service, aro-hcp]
+  defaultDenyExemptions:
+  - {namespace: aro-hcp-admin-api, reason: "admin API is reached only through the ops gateway"}
+  - {namespace: fleet, reason: "only its metrics port is in the mesh"}
+`
+	if err := os.WriteFile(filepath.Join(repo, "meshops.yaml"), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+// The ARO HCP upgrade asm-1-28 → asm-1-29: the tag on asm-1-28, two
+// workloads each in aro-hcp, clusters-service and maestro on it, and every
+// manifest of the fixtures still to create.
+func aroHCPUpgradePlan(t *testing.T) *Plan {
+	t.Helper()
+	opts := configs.DefaultOptions()
+	opts.RepoPath = aroHCPRepo(t)
+	cfg, err := configs.Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot("asm-1-28",
+		workload(KindDeployment, "aro-hcp", "aro-hcp-frontend", "asm-1-28", "asm-1-28"),
+		workload(KindDeployment, "aro-hcp", "aro-hcp-backend", "asm-1-28"),
+		workload(KindDeployment, "clusters-service", "clusters-service", "asm-1-28", "asm-1-28"),
+		workload(KindDeployment, "clusters-service", "ocm-backend", "asm-1-28"),
+		workload(KindDeployment, "maestro", "maestro", "asm-1-28"),
+		workload(KindStatefulSet, "maestro", "maestro-db", "asm-1-28"),
+	)
+	for _, ns := range []string{"aro-hcp", "clusters-service", "maestro"} {
+		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	var objects []ObjectChange
+	for _, m := range cfg.Manifests {
+		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects = append(objects, ObjectChange{Manifest: m, Action: ObjectCreate, Diff: diff})
+	}
+	return Build(Inputs{Config: cfg, Snapshot: snap, Objects: objects, Commit: "c3f02f9ef9f1"})
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./plan -run Golden -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered plan; review and rerun with -update if intended.\n--- got ---\n%s", path, got)
+	}
+}
+
+func TestGoldenPlansOfTheAROHCPUpgrade(t *testing.T) {
+	p := aroHCPUpgradePlan(t)
+	if p.Scenario != ScenarioUpgrade {
+		t.Fatalf("scenario %q, want upgrade", p.Scenario)
+	}
+	var text, md, js bytes.Buffer
+	if err := RenderText(&text, p, TextOptions{Diffs: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, p, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "aro-hcp-upgrade.txt", text.Bytes())
+	golden(t, "aro-hcp-upgrade.md", md.Bytes())
+	golden(t, "aro-hcp-upgrade.json", js.Bytes())
+	if strings.Count(md.String(), "<details>") != strings.Count(md.String(), "</details>") {
+		t.Error("unbalanced <details> in the Markdown plan")
+	}
+}
+
+func TestGoldenMarkdownOfABlockedPlan(t *testing.T) {
+	p := aroHCPUpgradePlan(t)
+	blocked := *p
+	blocked.Blocked, blocked.Scenario = true, ScenarioTargetUnhealthy
+	blocked.Reason = "target revision is unhealthy: istiod-asm-1-29: 0 ready and 0 available of 2 replicas (at least 1 needed)"
+	blocked.Steps = p.Steps[:1]
+	blocked.Steps = append(blocked.Steps, Step{Phase: PhaseGate, Action: ActionCheck, Target: "revision/asm-1-29", Reason: "BLOCKED: " + blocked.Reason})
+	var md bytes.Buffer
+	if err := RenderMarkdown(&md, &blocked, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(md.String(), "### :no_entry: Blocked") {
+		t.Errorf("a blocked plan must say so first:\n%s", md.String())
+	}
+	golden(t, "blocked.md", md.Bytes())
+}
+
+func TestMarkdownTooLongForACommentDropsDiffsWithANote(t *testing.T) {
+	p := aroHCPUpgradePlan(t)
+	var full, cut bytes.Buffer
+	if err := RenderMarkdown(&full, p, MarkdownOptions{MaxBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&cut, p, MarkdownOptions{MaxBytes: full.Len() - 1, FullPlanHint: "the plan artifact"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(cut.String(), "```diff") || !strings.Contains(cut.String(), "see the plan artifact for the full plan") {
+		t.Errorf("cut plan must drop diffs and say where the full plan is:\n%s", cut.String())
+	}
+	if !strings.Contains(cut.String(), "| policies |") {
+		t.Error("cut plan lost its summary table")
+	}
+}
