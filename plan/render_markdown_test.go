@@ -1,0 +1,50 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/renderer/html"
+)
+
+// The Markdown plan is valid CommonMark (with GitHub's tables): parsed by a
+// real CommonMark parser, every <details> closes, every diff stays inside
+// its own fenced block, and no step text leaks into a code block.
+func TestMarkdownPlanParsesAsCommonMarkWithBalancedDetailsAndDiffBlocks(t *testing.T) {
+	p := aroHCPUpgradePlan(t)
+	var md bytes.Buffer
+	if err := RenderMarkdown(&md, p, MarkdownOptions{MaxBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	gm := goldmark.New(goldmark.WithExtensions(extension.Table), goldmark.WithRendererOptions(html.WithUnsafe()))
+	if err := gm.Convert(md.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	doc := out.String()
+	open, closed := strings.Count(doc, "<details>"), strings.Count(doc, "</details>")
+	if open != closed || open == 0 {
+		t.Errorf("<details> %d opened, %d closed", open, closed)
+	}
+	diffs := 0
+	for _, s := range p.Steps {
+		if s.Diff != "" {
+			diffs++
+		}
+	}
+	if got := strings.Count(doc, `<code class="language-diff">`); got != diffs {
+		t.Errorf("%d diff code blocks rendered, want %d (a fence was not closed or opened)", got, diffs)
+	}
+	if !strings.Contains(doc, "<table>") {
+		t.Error("the summary table did not render as a table")
+	}
+	// Each restart step is list text, outside any code block.
+	for _, s := range p.Steps {
+		if s.Phase == PhaseRestarts && !strings.Contains(doc, "<strong>restart</strong> <code>"+s.Target+"</code>") {
+			t.Errorf("restart of %s not rendered as a list item", s.Target)
+		}
+	}
+}
