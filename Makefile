@@ -15,7 +15,7 @@ POD_START_DELAY ?= 1s
 # SIMULATED=1 starts only etcd and kube-apiserver with the simulated mesh.
 SIMULATED ?=
 
-.PHONY: all build test test-e2e fmt-check vet tools cluster-up cluster-down demo clean
+.PHONY: all build test test-e2e bench fmt-check vet tools cluster-up cluster-down demo clean
 
 all: build
 
@@ -41,6 +41,10 @@ test: fmt-check vet tools
 ## test-e2e: only the tests against the full local control plane.
 test-e2e: tools
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/...
+
+## bench: benchmarks against the real API server (not part of make test).
+bench: tools
+	KUBEBUILDER_ASSETS="$$($(DEVCLUSTER) assets)" $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./plan/...
 
 ## cluster-up: start the local control plane in the background (etcd,
 ## kube-apiserver, controller-manager, scheduler, kwok, a real istiod per

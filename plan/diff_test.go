@@ -16,7 +16,7 @@ import (
 	"github.com/meshops/meshops/configs"
 )
 
-func loadExample(t *testing.T) *configs.Config {
+func loadExample(t testing.TB) *configs.Config {
 	t.Helper()
 	opts := configs.DefaultOptions()
 	opts.RepoPath = "../configs/examples/aro-hcp-dev"

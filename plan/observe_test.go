@@ -137,7 +137,7 @@ func TestObserveGroupsPodsByControllingOwnerWithTheirRevision(t *testing.T) {
 }
 
 // countingClient returns a client whose every HTTP request is counted.
-func countingClient(t *testing.T) (client.Client, *atomic.Int64) {
+func countingClient(t testing.TB) (client.Client, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	cfg := rest.CopyConfig(env.Config)
