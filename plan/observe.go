@@ -105,6 +105,12 @@ func (w Workload) Revisions() map[string]int {
 	return out
 }
 
+// onTag reports whether w's namespace joins the mesh through tag, so that
+// a restart moves it to wherever the tag points.
+func (s *Snapshot) onTag(w Workload, tag string) bool {
+	return tag != "" && s.Namespaces[w.Namespace].Rev == tag
+}
+
 // ID is Kind/namespace/name, as plans and logs name workloads.
 func (w Workload) ID() string { return fmt.Sprintf("%s/%s/%s", w.Kind, w.Namespace, w.Name) }
 

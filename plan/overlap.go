@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -30,22 +32,13 @@ func (o Overlap) String() string {
 // injection: none, istio.io/rev set to each revision or tag known, and
 // sidecar.istio.io/inject=true. Each pair is reported once.
 func Overlaps(s *Snapshot) []Overlap {
-	values := map[string]bool{}
-	for rev := range s.ControlPlanes {
-		values[rev] = true
-	}
-	for tag := range s.Tags {
-		values[tag] = true
-	}
 	podLabelSets := []map[string]string{{}, {"sidecar.istio.io/inject": "true"}}
-	for _, v := range sortedKeys(values) {
+	values := slices.AppendSeq(slices.Collect(maps.Keys(s.ControlPlanes)), maps.Keys(s.Tags))
+	slices.Sort(values)
+	for _, v := range slices.Compact(values) {
 		podLabelSets = append(podLabelSets, map[string]string{mesh.RevisionLabel: v})
 	}
-	nsNames := make([]string, 0, len(s.Namespaces))
-	for n := range s.Namespaces {
-		nsNames = append(nsNames, n)
-	}
-	sort.Strings(nsNames)
+	nsNames := slices.Sorted(maps.Keys(s.Namespaces))
 
 	seen := map[[2]string]bool{}
 	var out []Overlap
@@ -98,13 +91,4 @@ func matches(sel *metav1.LabelSelector, set labels.Set) bool {
 		return false
 	}
 	return s.Matches(set)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -101,7 +101,7 @@ func Build(in Inputs) *Plan {
 		Pattern:        cfg.RevisionPattern(),
 	}
 	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
-	patched := proxyPatched(in.Snapshot, d, ext.Namespaces, in.Probe)
+	patched := proxyPatched(in.Snapshot, d, in.Probe)
 	ch := Changes{
 		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied),
 		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied,
@@ -111,12 +111,11 @@ func Build(in Inputs) *Plan {
 	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
 	p.add(PhaseValidate, ActionCheck, "config", fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests)), "", "")
-	cp := in.Snapshot.ControlPlanes[d.Target]
-	_, why := cp.Healthy(d.MinReadyIstiod)
 	if cl.Blocked {
 		p.add(PhaseGate, ActionCheck, "revision/"+d.Target, "BLOCKED: "+cl.Reason, "", "")
 		return p
 	}
+	_, why := in.Snapshot.ControlPlanes[d.Target].Healthy(d.MinReadyIstiod)
 	p.add(PhaseGate, ActionCheck, "revision/"+d.Target, why, "", "")
 
 	p.addObjects(in.Objects, ext.IstioSystemNamespace)
@@ -217,13 +216,13 @@ func (p *Plan) addNamespaces(s *Snapshot, tag string, namespaces []string) {
 
 // proxyPatched lists the workloads in tag namespaces whose pods run the
 // target revision with another proxy image than it injects today.
-func proxyPatched(s *Snapshot, d Desired, namespaces []string, probe *mesh.Sidecar) []string {
+func proxyPatched(s *Snapshot, d Desired, probe *mesh.Sidecar) []string {
 	if probe == nil || probe.Revision != d.Target || probe.Image == "" {
 		return nil
 	}
 	var out []string
 	for _, w := range s.Workloads {
-		if s.Namespaces[w.Namespace].Rev != d.Tag || !restartable(w.Kind) {
+		if !s.onTag(w, d.Tag) || !restartable(w.Kind) {
 			continue
 		}
 		for _, pod := range w.Pods {
@@ -245,7 +244,7 @@ func restartable(k WorkloadKind) bool {
 func unrestartable(s *Snapshot, d Desired) []string {
 	var out []string
 	for _, w := range s.Workloads {
-		if s.Namespaces[w.Namespace].Rev != d.Tag || restartable(w.Kind) {
+		if !s.onTag(w, d.Tag) || restartable(w.Kind) {
 			continue
 		}
 		for rev := range w.Revisions() {

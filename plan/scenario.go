@@ -129,7 +129,7 @@ func (c Classification) block(s Scenario, reason string) Classification {
 // revision that leaves Versions.
 func sortWorkloads(s *Snapshot, d Desired) (restart, stranded []string) {
 	for _, w := range s.Workloads {
-		onTag := s.Namespaces[w.Namespace].Rev == d.Tag && d.Tag != ""
+		onTag := s.onTag(w, d.Tag)
 		for rev := range w.Revisions() {
 			// A proxy that names no revision (a gateway deployed with its own
 			// istio-proxy container, a very old injector) says nothing to
