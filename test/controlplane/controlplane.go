@@ -147,7 +147,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		},
 	}
 	fmt.Fprintf(opts.Log, "starting etcd on %s\n", etcdURL)
-	if _, err := etcd.start(dir); err != nil {
+	if err := etcd.start(dir); err != nil {
 		return fail(err)
 	}
 	if err := waitHTTP(ctx, nil, etcdURL+"/health", opts.ReadyTimeout, func() bool { return running(dir, "etcd") }); err != nil {
@@ -181,7 +181,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		},
 	}
 	fmt.Fprintf(opts.Log, "starting kube-apiserver on %s\n", apiURL)
-	if _, err := apiserver.start(dir); err != nil {
+	if err := apiserver.start(dir); err != nil {
 		return fail(err)
 	}
 	cfg := &rest.Config{
@@ -230,13 +230,13 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 // the scheduler and kwok's fake node.
 func (c *Cluster) startWorkers(ctx context.Context, opts Options, certs pki) error {
 	fmt.Fprintln(opts.Log, "starting kube-controller-manager, kube-scheduler, kwok")
-	if err := c.startControllerManager(c.Kubeconfig, certs); err != nil {
+	if err := c.startControllerManager(certs); err != nil {
 		return err
 	}
-	if err := c.startScheduler(c.Kubeconfig); err != nil {
+	if err := c.startScheduler(); err != nil {
 		return err
 	}
-	if err := c.startKwok(ctx, c.Kubeconfig, opts.PodStartDelay); err != nil {
+	if err := c.startKwok(ctx, opts.PodStartDelay); err != nil {
 		return err
 	}
 	cs, err := kubernetes.NewForConfig(c.Config)
@@ -367,15 +367,6 @@ func Down(stateDir string, log io.Writer) error {
 		}
 	}
 	return nil
-}
-
-func running(stateDir, name string) bool {
-	data, err := os.ReadFile(pidFile(stateDir, name))
-	if err != nil {
-		return false
-	}
-	pid, _ := strconv.Atoi(string(data))
-	return alive(pid)
 }
 
 // waitHTTP polls url until it answers 200, the process dies, or timeout.

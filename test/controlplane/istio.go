@@ -173,7 +173,7 @@ func (c *Cluster) startIstiod(ctx context.Context, ist *Istiod, ports map[string
 			"PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER=false",
 		},
 	}
-	if _, err := p.start(c.StateDir); err != nil {
+	if err := p.start(c.StateDir); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, nil, ist.ReadyURL, 60*time.Second, func() bool { return running(c.StateDir, p.Name) }); err != nil {
@@ -186,7 +186,8 @@ func (c *Cluster) startIstiod(ctx context.Context, ist *Istiod, ports map[string
 // StopIstiod stops one revision's istiod process, for tests of an
 // unhealthy control plane.
 func (c *Cluster) StopIstiod(rev string) error {
-	return stopOne(c.StateDir, "istiod-"+rev, 10*time.Second)
+	_, err := stop(c.StateDir, "istiod-"+rev, 10*time.Second)
+	return err
 }
 
 // waitCABundle waits until istiod has patched its CA into the injector

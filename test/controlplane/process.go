@@ -31,15 +31,15 @@ func pidFile(stateDir, name string) string { return filepath.Join(stateDir, "run
 func startOrder(stateDir string) string    { return filepath.Join(stateDir, "run", "order") }
 func logFile(stateDir, name string) string { return filepath.Join(stateDir, "logs", name+".log") }
 
-func (p process) start(stateDir string) (int, error) {
+func (p process) start(stateDir string) error {
 	for _, d := range []string{filepath.Join(stateDir, "run"), filepath.Join(stateDir, "logs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	logf, err := os.OpenFile(logFile(stateDir, p.Name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer logf.Close()
 	cmd := exec.Command(p.Path, p.Args...)
@@ -48,22 +48,22 @@ func (p process) start(stateDir string) (int, error) {
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("starting %s: %w", p.Name, err)
+		return fmt.Errorf("starting %s: %w", p.Name, err)
 	}
 	pid := cmd.Process.Pid
 	// Reap the child if it exits while we still run, so a crash shows as a
 	// dead PID rather than a zombie that still answers signal 0.
 	go func() { _ = cmd.Wait() }()
 	if err := os.WriteFile(pidFile(stateDir, p.Name), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return pid, err
+		return err
 	}
 	f, err := os.OpenFile(startOrder(stateDir), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return pid, err
+		return err
 	}
 	defer f.Close()
 	_, err = fmt.Fprintln(f, p.Name)
-	return pid, err
+	return err
 }
 
 // alive reports whether pid is a running process (not a zombie).
@@ -125,25 +125,15 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// stopOne stops one recorded process; it is not an error if it already exited.
-func stopOne(stateDir, name string, grace time.Duration) error {
-	_, err := stop(stateDir, name, grace)
-	return err
-}
-
 // stop ends the recorded process name, SIGTERM then SIGKILL after grace,
 // and removes its PID file. It reports whether the process was running.
 func stop(stateDir, name string, grace time.Duration) (bool, error) {
-	data, err := os.ReadFile(pidFile(stateDir, name))
+	pid, err := readPID(stateDir, name)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return false, fmt.Errorf("%s: bad pid file: %w", name, err)
 	}
 	wasRunning := alive(pid)
 	if wasRunning {
@@ -164,4 +154,23 @@ func stop(stateDir, name string, grace time.Duration) (bool, error) {
 		}
 	}
 	return wasRunning, os.Remove(pidFile(stateDir, name))
+}
+
+// readPID reads the PID file of a recorded process.
+func readPID(stateDir, name string) (int, error) {
+	data, err := os.ReadFile(pidFile(stateDir, name))
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("%s: bad pid file: %w", name, err)
+	}
+	return pid, nil
+}
+
+// running reports whether the recorded process name is alive.
+func running(stateDir, name string) bool {
+	pid, err := readPID(stateDir, name)
+	return err == nil && alive(pid)
 }

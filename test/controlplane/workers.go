@@ -37,15 +37,15 @@ var controllers = []string{
 	"pod-garbage-collector-controller", "node-lifecycle-controller", "disruption-controller",
 }
 
-func (c *Cluster) startControllerManager(kubeconfig string, certs pki) error {
+func (c *Cluster) startControllerManager(certs pki) error {
 	bin, err := binaries.KubeControllerManager.Path()
 	if err != nil {
 		return err
 	}
 	p := process{Name: "kube-controller-manager", Path: bin, Dir: c.StateDir, Args: []string{
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
+		"--kubeconfig=" + c.Kubeconfig,
+		"--authentication-kubeconfig=" + c.Kubeconfig,
+		"--authorization-kubeconfig=" + c.Kubeconfig,
 		"--leader-elect=false",
 		"--use-service-account-credentials=false",
 		"--service-account-private-key-file=" + certs.ServiceAccountKey(),
@@ -56,25 +56,23 @@ func (c *Cluster) startControllerManager(kubeconfig string, certs pki) error {
 		// kwok nodes heartbeat; a short grace period only adds churn.
 		"--node-monitor-grace-period=40s",
 	}}
-	_, err = p.start(c.StateDir)
-	return err
+	return p.start(c.StateDir)
 }
 
-func (c *Cluster) startScheduler(kubeconfig string) error {
+func (c *Cluster) startScheduler() error {
 	bin, err := binaries.KubeScheduler.Path()
 	if err != nil {
 		return err
 	}
 	p := process{Name: "kube-scheduler", Path: bin, Dir: c.StateDir, Args: []string{
-		"--kubeconfig=" + kubeconfig,
-		"--authentication-kubeconfig=" + kubeconfig,
-		"--authorization-kubeconfig=" + kubeconfig,
+		"--kubeconfig=" + c.Kubeconfig,
+		"--authentication-kubeconfig=" + c.Kubeconfig,
+		"--authorization-kubeconfig=" + c.Kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
 	}}
-	_, err = p.start(c.StateDir)
-	return err
+	return p.start(c.StateDir)
 }
 
 // kwokStages are the Stage documents of kwok's "fast" set. The bare binary
@@ -87,7 +85,7 @@ var kwokStages = []string{
 	"kustomize/stage/pod/fast/pod-delete.yaml",
 }
 
-func (c *Cluster) startKwok(ctx context.Context, kubeconfig string, podStartDelay time.Duration) error {
+func (c *Cluster) startKwok(ctx context.Context, podStartDelay time.Duration) error {
 	bin, err := binaries.Kwok.Path()
 	if err != nil {
 		return err
@@ -125,15 +123,14 @@ options:
 		return err
 	}
 	p := process{Name: "kwok", Path: bin, Dir: c.StateDir, Args: []string{
-		"--kubeconfig=" + kubeconfig,
+		"--kubeconfig=" + c.Kubeconfig,
 		"--manage-all-nodes=true",
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
 		"--config=" + cfg,
 		"--server-address=127.0.0.1:0",
 	}}
-	_, err = p.start(c.StateDir)
-	return err
+	return p.start(c.StateDir)
 }
 
 // slowAndSelectivePodReady adds a delay before a pod turns ready, standing
