@@ -1,0 +1,231 @@
+// Package state is what meshops remembers in the cluster between runs: the
+// last commit it converged to, what it applied (the inventory that drives
+// pruning), revisions that failed a rollout, and the progress of the
+// rollout under way, so a re-run after a crash resumes instead of starting
+// over. The record is one ConfigMap, so it needs nothing but core RBAC and
+// survives meshops' own pod.
+package state
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Defaults for Store.
+const (
+	DefaultNamespace = "meshops-system"
+	DefaultName      = "meshops-state"
+
+	recordKey    = "record.json"
+	inventoryKey = "inventory.gz"
+)
+
+// Result of the last run.
+type Result string
+
+const (
+	ResultSucceeded  Result = "succeeded"
+	ResultFailed     Result = "failed"
+	ResultRolledBack Result = "rolled back"
+	ResultBlocked    Result = "blocked"
+)
+
+// Record is meshops' memory of one cluster.
+type Record struct {
+	// LastAppliedCommit is the config commit the cluster last converged to.
+	// A plan at the same commit that still finds object changes is drift.
+	LastAppliedCommit string `json:"lastAppliedCommit,omitempty"`
+	LastResult        Result `json:"lastResult,omitempty"`
+	LastError         string `json:"lastError,omitempty"`
+	// LastRun is when the last run ended; NextRun when the loop runs next.
+	LastRun time.Time `json:"lastRun,omitzero"`
+	NextRun time.Time `json:"nextRun,omitzero"`
+	// Suspended stops the loop from acting; it still plans and reports.
+	Suspended bool `json:"suspended,omitempty"`
+	// BadRevisions failed a rollout and were rolled back, by revision.
+	BadRevisions map[string]BadRevision `json:"badRevisions,omitempty"`
+	// Progress is the rollout under way, or the last one.
+	Progress *Progress `json:"progress,omitempty"`
+	// Inventory is every object meshops applied from git. It is stored
+	// compressed beside the record: 10,000 policies would otherwise come
+	// close to a ConfigMap's 1 MiB limit.
+	Inventory object.ObjMetadataSet `json:"-"`
+}
+
+// BadRevision is a revision whose rollout failed and was rolled back. The
+// loop does not try it again on its own: only a new commit, or a sync with
+// --retry-bad-revision, does, so one bad release does not restart the
+// whole mesh back and forth every few minutes.
+type BadRevision struct {
+	Commit string    `json:"commit"`
+	Error  string    `json:"error"`
+	Time   time.Time `json:"time"`
+}
+
+// Progress is the rollout under way.
+type Progress struct {
+	Commit string `json:"commit"`
+	// PlanDigest identifies the plan being executed.
+	PlanDigest string `json:"planDigest"`
+	From       string `json:"from,omitempty"`
+	Target     string `json:"target"`
+	// Step is the index of the step reached in the plan, and StepTarget
+	// what it touches, for people reading the record.
+	Step       int       `json:"step"`
+	StepTarget string    `json:"stepTarget,omitempty"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished,omitzero"`
+	// Restarted are the workloads restarted onto Target by this rollout, in
+	// order, so a rollback can return them in reverse.
+	Restarted []string `json:"restarted,omitempty"`
+}
+
+// Store reads and writes the record in a ConfigMap.
+type Store struct {
+	Client client.Client
+	// Namespace and Name of the ConfigMap; defaults DefaultNamespace and
+	// DefaultName.
+	Namespace, Name string
+}
+
+func (s *Store) key() client.ObjectKey {
+	ns, name := s.Namespace, s.Name
+	if ns == "" {
+		ns = DefaultNamespace
+	}
+	if name == "" {
+		name = DefaultName
+	}
+	return client.ObjectKey{Namespace: ns, Name: name}
+}
+
+// Load returns the record; an empty one when none was written yet.
+func (s *Store) Load(ctx context.Context) (*Record, error) {
+	var cm corev1.ConfigMap
+	err := s.Client.Get(ctx, s.key(), &cm)
+	if apierrors.IsNotFound(err) {
+		return &Record{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state ConfigMap %s: %w", s.key(), err)
+	}
+	return decode(&cm)
+}
+
+// Update reads the record, lets change edit it, and writes it back,
+// retrying when another writer got there first. It creates the ConfigMap,
+// and its namespace, on first use.
+func (s *Store) Update(ctx context.Context, change func(*Record)) (*Record, error) {
+	key := s.key()
+	for attempt := 0; ; attempt++ {
+		var cm corev1.ConfigMap
+		err := s.Client.Get(ctx, key, &cm)
+		exists := err == nil
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading state ConfigMap %s: %w", key, err)
+		}
+		rec := &Record{}
+		if exists {
+			if rec, err = decode(&cm); err != nil {
+				return nil, err
+			}
+		}
+		change(rec)
+		if err := encode(rec, &cm); err != nil {
+			return nil, err
+		}
+		if exists {
+			err = s.Client.Update(ctx, &cm)
+		} else {
+			cm.Namespace, cm.Name = key.Namespace, key.Name
+			cm.Labels = map[string]string{"app.kubernetes.io/name": "meshops", "app.kubernetes.io/component": "state"}
+			if err = s.ensureNamespace(ctx, key.Namespace); err == nil {
+				err = s.Client.Create(ctx, &cm)
+			}
+		}
+		if (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing state ConfigMap %s: %w", key, err)
+		}
+		return rec, nil
+	}
+}
+
+func (s *Store) ensureNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := s.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s for meshops' state: %w", name, err)
+	}
+	return nil
+}
+
+func decode(cm *corev1.ConfigMap) (*Record, error) {
+	rec := &Record{}
+	if raw := cm.Data[recordKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), rec); err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s/%s: %s is not a meshops record: %w", cm.Namespace, cm.Name, recordKey, err)
+		}
+	}
+	if gz := cm.BinaryData[inventoryKey]; len(gz) > 0 {
+		r, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s/%s: %s: %w", cm.Namespace, cm.Name, inventoryKey, err)
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("state ConfigMap %s/%s: %s: %w", cm.Namespace, cm.Name, inventoryKey, err)
+		}
+		for line := range strings.Lines(string(data)) {
+			id, err := object.ParseObjMetadata(strings.TrimSpace(line))
+			if err != nil {
+				return nil, fmt.Errorf("state ConfigMap %s/%s: inventory entry %q: %w", cm.Namespace, cm.Name, line, err)
+			}
+			rec.Inventory = append(rec.Inventory, id)
+		}
+	}
+	return rec, nil
+}
+
+func encode(rec *Record, cm *corev1.ConfigMap) error {
+	raw, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[recordKey] = string(raw)
+	ids := make([]string, len(rec.Inventory))
+	for i, id := range rec.Inventory {
+		ids[i] = id.String()
+	}
+	slices.Sort(ids)
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	for _, id := range ids {
+		fmt.Fprintln(w, id)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if cm.BinaryData == nil {
+		cm.BinaryData = map[string][]byte{}
+	}
+	cm.BinaryData[inventoryKey] = buf.Bytes()
+	return nil
+}

@@ -1,0 +1,100 @@
+package state_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/kubetest"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) { kubetest.Main(m, &env) }
+
+func policyID(ns, name string) object.ObjMetadata {
+	return object.ObjMetadata{Namespace: ns, Name: name, GroupKind: schema.GroupKind{Group: "security.istio.io", Kind: "AuthorizationPolicy"}}
+}
+
+// The record survives a round trip through the API server, the ConfigMap
+// and its namespace are created on first use, and an inventory of 10,000
+// policies stays far below a ConfigMap's 1 MiB limit.
+func TestStoreCreatesRecordAndKeepsLargeInventoryCompressed(t *testing.T) {
+	ctx := context.Background()
+	store := &state.Store{Client: env.Client, Namespace: kubetest.UniqueName(t)}
+
+	rec, err := store.Load(ctx)
+	if err != nil || rec.LastAppliedCommit != "" || len(rec.Inventory) != 0 {
+		t.Fatalf("load before any write = %+v, %v; want an empty record", rec, err)
+	}
+	var inv object.ObjMetadataSet
+	for i := range 10000 {
+		inv = append(inv, policyID(fmt.Sprintf("ns-%d", i%500), fmt.Sprintf("allow-workload-%d", i)))
+	}
+	when := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	if _, err := store.Update(ctx, func(r *state.Record) {
+		r.LastAppliedCommit = "abc123"
+		r.Inventory = inv
+		r.BadRevisions = map[string]state.BadRevision{"asm-1-29": {Commit: "abc123", Error: "boom", Time: when}}
+		r.Progress = &state.Progress{Commit: "abc123", Target: "asm-1-29", Step: 4, Restarted: []string{"Deployment/a/b"}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastAppliedCommit != "abc123" || len(got.Inventory) != len(inv) || !got.BadRevisions["asm-1-29"].Time.Equal(when) ||
+		got.Progress == nil || got.Progress.Step != 4 || got.Progress.Restarted[0] != "Deployment/a/b" {
+		t.Fatalf("round trip lost data: %+v", got)
+	}
+	if !object.ObjMetadataSet(got.Inventory).Equal(inv) {
+		t.Error("inventory changed in the round trip")
+	}
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: store.Namespace, Name: state.DefaultName}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	size := len(cm.Data["record.json"]) + len(cm.BinaryData["inventory.gz"])
+	if size > 256<<10 {
+		t.Errorf("record with 10,000 inventory entries takes %d bytes, want well under the 1 MiB ConfigMap limit", size)
+	}
+}
+
+// Two writers never lose each other's change: Update retries on conflict.
+func TestStoreUpdateKeepsConcurrentChanges(t *testing.T) {
+	ctx := context.Background()
+	store := &state.Store{Client: env.Client, Namespace: kubetest.UniqueName(t)}
+	errs := make(chan error, 2)
+	for _, commit := range []string{"one", "two"} {
+		go func() {
+			_, err := store.Update(ctx, func(r *state.Record) {
+				if r.BadRevisions == nil {
+					r.BadRevisions = map[string]state.BadRevision{}
+				}
+				r.BadRevisions[commit] = state.BadRevision{Commit: commit}
+			})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.BadRevisions) != 2 {
+		t.Errorf("after two concurrent updates: %v, want both", got.BadRevisions)
+	}
+}
