@@ -5,9 +5,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/state"
 )
 
 // Phase groups steps; phases run in the order of Phases.
@@ -53,6 +58,26 @@ type Step struct {
 	Diff string `json:"diff,omitempty"`
 	// Source is the manifest's file:line, for object changes.
 	Source string `json:"source,omitempty"`
+	// Object identifies the object of a create, update or delete, so the
+	// executor acts on exactly what was reviewed.
+	Object *ObjectRef `json:"object,omitempty"`
+}
+
+// ObjectRef identifies one Kubernetes object in a plan.
+type ObjectRef struct {
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func refOf(id object.ObjMetadata) *ObjectRef {
+	return &ObjectRef{Group: id.GroupKind.Group, Kind: id.GroupKind.Kind, Namespace: id.Namespace, Name: id.Name}
+}
+
+// Metadata is the ref in the form fluxcd/pkg/ssa and the inventory use.
+func (r ObjectRef) Metadata() object.ObjMetadata {
+	return object.ObjMetadata{Namespace: r.Namespace, Name: r.Name, GroupKind: schema.GroupKind{Group: r.Group, Kind: r.Kind}}
 }
 
 // Changes reports whether the step changes the cluster; checks do not.
@@ -87,6 +112,12 @@ type Inputs struct {
 	Commit, LastApplied string
 	// Probe is what a new pod on the tag gets injected today, when known.
 	Probe *mesh.Sidecar
+	// Inventory is what meshops applied before; what left git is pruned.
+	Inventory object.ObjMetadataSet
+	// BadRevisions failed a rollout and were rolled back; the target is not
+	// tried again at the commit that failed unless RetryBadRevision.
+	BadRevisions     map[string]state.BadRevision
+	RetryBadRevision bool
 }
 
 // Build orders the steps that make the cluster match the repo.
@@ -108,6 +139,11 @@ func Build(in Inputs) *Plan {
 		ProxyPatch: len(patched) > 0,
 	}
 	cl := Classify(in.Snapshot, d, ch)
+	if bad, ok := in.BadRevisions[d.Target]; ok && !cl.Blocked && !in.RetryBadRevision && bad.Commit == in.Commit &&
+		(cl.From != d.Target || len(cl.Restart) > 0) {
+		cl = cl.block(ScenarioBadRevision, fmt.Sprintf("%s failed a rollout at %s and was rolled back (%s); push a new commit or run meshops sync --retry-bad-revision",
+			d.Target, bad.Time.UTC().Format(time.RFC3339), bad.Error))
+	}
 	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
 	p.add(PhaseValidate, ActionCheck, "config", fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests)), "", "")
@@ -146,7 +182,30 @@ func Build(in Inputs) *Plan {
 	if len(restarts) > 0 || cl.From != d.Target {
 		p.add(PhaseVerify, ActionCheck, "mesh", fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target), "", "")
 	}
+	for _, id := range Stale(in.Inventory, cfg.Manifests) {
+		p.Steps = append(p.Steps, Step{Phase: PhasePrune, Action: ActionDelete, Target: objectID(id),
+			Reason: "left git; meshops applied it, so meshops deletes it", Object: refOf(id)})
+	}
 	return p
+}
+
+// Stale is what meshops applied before and git no longer holds, sorted.
+func Stale(inventory object.ObjMetadataSet, manifests []configs.Manifest) []object.ObjMetadata {
+	current := make(object.ObjMetadataSet, 0, len(manifests))
+	for _, m := range manifests {
+		current = append(current, object.UnstructuredToObjMetadata(m.Unstructured))
+	}
+	stale := inventory.Diff(current)
+	sort.Slice(stale, func(i, j int) bool { return objectID(stale[i]) < objectID(stale[j]) })
+	return stale
+}
+
+// objectID names an object as configs.Manifest.ID does: Kind/namespace/name.
+func objectID(id object.ObjMetadata) string {
+	if id.Namespace == "" {
+		return id.GroupKind.Kind + "/" + id.Name
+	}
+	return id.GroupKind.Kind + "/" + id.Namespace + "/" + id.Name
 }
 
 func (p *Plan) add(phase Phase, action Action, target, reason, diff, source string) {
@@ -185,7 +244,9 @@ func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
 			if c.Action == ObjectCreate {
 				action, reason = ActionCreate, group.reason+": missing"
 			}
-			p.add(group.phase, action, c.Manifest.ID(), reason, c.Diff, c.Manifest.Source.String())
+			id := object.UnstructuredToObjMetadata(c.Manifest.Unstructured)
+			p.Steps = append(p.Steps, Step{Phase: group.phase, Action: action, Target: c.Manifest.ID(), Reason: reason,
+				Diff: c.Diff, Source: c.Manifest.Source.String(), Object: refOf(id)})
 		}
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/state"
 )
 
 func change(t *testing.T, cfg *configs.Config, id string, action ObjectAction) ObjectChange {
@@ -115,5 +118,67 @@ func TestBuildRestartsWorkloadsWithAnOlderProxyOfTheTarget(t *testing.T) {
 	last := p.Steps[len(p.Steps)-2]
 	if last.Action != ActionRestart || last.Target != "Deployment/aro-hcp/frontend" || !strings.Contains(last.Reason, "1.29.2") {
 		t.Errorf("restart step = %+v", last)
+	}
+}
+
+// Objects meshops applied that left git are deleted last, after verify,
+// and named exactly; objects still in git are never pruned.
+func TestBuildPrunesWhatLeftGitLast(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-28", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"))
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	gone := ObjectRef{Group: "security.istio.io", Kind: "AuthorizationPolicy", Namespace: "maestro", Name: "allow-old-client"}
+	kept := object.UnstructuredToObjMetadata(cfg.Manifests[0].Unstructured)
+	p := Build(Inputs{Config: cfg, Snapshot: snap, Inventory: object.ObjMetadataSet{gone.Metadata(), kept}})
+
+	last := p.Steps[len(p.Steps)-1]
+	if last.Phase != PhasePrune || last.Action != ActionDelete || last.Target != "AuthorizationPolicy/maestro/allow-old-client" ||
+		last.Object == nil || *last.Object != gone {
+		t.Fatalf("last step = %+v, want the prune of %v", last, gone)
+	}
+	if p.Steps[len(p.Steps)-2].Phase != PhaseVerify {
+		t.Errorf("prune comes before verify: %+v", p.Steps)
+	}
+	for _, s := range p.Steps[:len(p.Steps)-1] {
+		if s.Action == ActionDelete {
+			t.Errorf("unexpected delete %+v", s)
+		}
+	}
+}
+
+// A revision that failed and was rolled back is not retried at the same
+// commit: the plan is blocked and says how to retry; a new commit or the
+// retry flag plans the upgrade again.
+func TestBuildDoesNotRetryABadRevisionAtTheSameCommit(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-28", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"))
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	bad := map[string]state.BadRevision{"asm-1-29": {Commit: "abc", Error: "Deployment/aro-hcp/frontend did not roll out"}}
+	for _, tc := range []struct {
+		name    string
+		commit  string
+		retry   bool
+		blocked bool
+	}{
+		{"same commit", "abc", false, true},
+		{"same commit with retry", "abc", true, false},
+		{"new commit", "def", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Build(Inputs{Config: cfg, Snapshot: snap, Commit: tc.commit, BadRevisions: bad, RetryBadRevision: tc.retry})
+			if p.Blocked != tc.blocked {
+				t.Fatalf("blocked = %v (%s), want %v", p.Blocked, p.Reason, tc.blocked)
+			}
+			if tc.blocked && (p.Scenario != ScenarioBadRevision || !strings.Contains(p.Reason, "--retry-bad-revision") || !strings.Contains(p.Reason, "did not roll out")) {
+				t.Errorf("blocked plan: %s: %s", p.Scenario, p.Reason)
+			}
+			if !tc.blocked && p.Scenario != ScenarioUpgrade {
+				t.Errorf("scenario %s, want upgrade", p.Scenario)
+			}
+		})
 	}
 }

@@ -24,6 +24,9 @@ const (
 	ScenarioTargetUnhealthy    Scenario = "target unhealthy"
 	ScenarioRevisionInUse      Scenario = "revision in use"
 	ScenarioWebhookOverlap     Scenario = "webhook overlap"
+	// ScenarioBadRevision: the target failed a rollout at this commit and
+	// was rolled back; it waits for a new commit or an explicit retry.
+	ScenarioBadRevision Scenario = "bad revision"
 )
 
 // Desired is what the config repo asks of the mesh's control planes.

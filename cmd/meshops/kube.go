@@ -3,13 +3,44 @@ package main
 import (
 	"fmt"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/state"
 )
+
+// fieldManager is meshops' server-side apply field manager.
+const fieldManager = "meshops"
+
+// cluster is everything the commands that talk to the cluster share.
+type cluster struct {
+	plan.Cluster
+	Store *state.Store
+}
+
+// connect builds the client, the fluxcd/pkg/ssa resource manager and the
+// state store.
+func (g *globalFlags) connect() (*cluster, error) {
+	c, err := g.kubeClient()
+	if err != nil {
+		return nil, err
+	}
+	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}),
+		ssa.Owner{Field: fieldManager, Group: "meshops.io"})
+	store := &state.Store{Client: c, Namespace: g.stateNamespace, Name: state.DefaultName}
+	return &cluster{
+		Cluster: plan.Cluster{Client: c, RM: rm, OwnerName: store.Name, OwnerNamespace: g.stateNamespace},
+		Store:   store,
+	}, nil
+}
 
 // kubeClient builds a client from --kubeconfig/--context (else $KUBECONFIG
 // or ~/.kube/config) with a dynamic REST mapper, so Istio kinds whose CRDs

@@ -5,8 +5,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
-	"github.com/fluxcd/pkg/ssa"
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -14,9 +12,6 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/plan"
 )
-
-// fieldManager is meshops' server-side apply field manager.
-const fieldManager = "meshops"
 
 func newPlanCommand(g *globalFlags) *cobra.Command {
 	var (
@@ -37,39 +32,18 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 			if err != nil {
 				return &exitError{code: 1, err: fmt.Errorf("%s: %w", cf.opts.RepoPath, err)}
 			}
-			c, err := g.kubeClient()
+			cl, err := g.connect()
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			ext := cfg.Settings.Extensions
-			snap, err := plan.Observe(ctx, c, plan.ObserveOptions{IstioNamespace: ext.IstioSystemNamespace})
+			rec, err := cl.Store.Load(ctx)
 			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("observing the cluster: %w", err)}
+				return &exitError{code: 1, err: err}
 			}
-			rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}),
-				ssa.Owner{Field: fieldManager, Group: "meshops.io"})
-			objects, err := plan.DiffManifests(ctx, rm, cfg.Manifests)
+			p, err := plan.Compute(ctx, cl.Cluster, cfg, plan.ComputeOptions{Commit: headCommit(cf.opts.RepoPath), Record: rec, Log: g.logger()})
 			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("dry-run of the manifests:\n%w", err)}
+				return &exitError{code: 1, err: err}
 			}
-			in := plan.Inputs{Config: cfg, Snapshot: snap, Objects: objects, Commit: headCommit(cf.opts.RepoPath)}
-			// The probe shows the proxy image the tag injects today: only
-			// meaningful once the tag is on the target.
-			if t, ok := snap.Tags[cfg.Istio.Tag]; ok && t.Revision == cfg.Istio.Target.Name {
-				for _, ns := range ext.Namespaces {
-					if snap.Namespaces[ns].Rev != cfg.Istio.Tag {
-						continue
-					}
-					probe, err := plan.Probe(ctx, c, ns)
-					if err != nil {
-						g.logger().Warn("injection probe failed", "namespace", ns, "error", err)
-						break
-					}
-					in.Probe = &probe
-					break
-				}
-			}
-			p := plan.Build(in)
 
 			var w io.Writer = cmd.OutOrStdout()
 			color := false

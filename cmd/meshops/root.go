@@ -5,6 +5,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/meshops/meshops/state"
 )
 
 // globalFlags are shared by every command.
@@ -13,6 +15,9 @@ type globalFlags struct {
 	context    string
 	logFormat  string
 	verbosity  int
+	// stateNamespace holds meshops' state ConfigMap; it also names the
+	// owner stamped on applied objects.
+	stateNamespace string
 }
 
 func newRootCommand() *cobra.Command {
@@ -32,6 +37,7 @@ on control-plane health, with rollback.`,
 	pf.StringVar(&g.context, "context", "", "kubeconfig context to use")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
+	pf.StringVar(&g.stateNamespace, "state-namespace", state.DefaultNamespace, "namespace of meshops' state record (created on first sync)")
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newPlanCommand(g))
 	return root
 }

@@ -1,0 +1,96 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/state"
+)
+
+// Cluster is how the planner reads the cluster: a client for lists and the
+// injection probe, and the resource manager for server-side dry runs.
+type Cluster struct {
+	Client client.Client
+	RM     *ssa.ResourceManager
+	// Owner is the name and namespace stamped on every applied object
+	// (fluxcd/pkg/ssa owner labels); pruning deletes only objects that
+	// carry them.
+	OwnerName, OwnerNamespace string
+}
+
+// ComputeOptions are what the planner needs besides the config.
+type ComputeOptions struct {
+	// Commit is the config commit being planned ("" outside git).
+	Commit string
+	// Record is meshops' state in the cluster (last commit, inventory, bad
+	// revisions); nil plans as if meshops never ran here.
+	Record           *state.Record
+	RetryBadRevision bool
+	Log              *slog.Logger
+}
+
+// Compute observes the cluster, diffs the config against it by server-side
+// dry run, probes injection and builds the plan. It changes nothing.
+func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOptions) (*Plan, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rec := opts.Record
+	if rec == nil {
+		rec = &state.Record{}
+	}
+	ext := cfg.Settings.Extensions
+	snap, err := Observe(ctx, c.Client, ObserveOptions{IstioNamespace: ext.IstioSystemNamespace})
+	if err != nil {
+		return nil, fmt.Errorf("observing the cluster: %w", err)
+	}
+	objects, err := DiffManifests(ctx, c.RM, Owned(c, cfg.Manifests))
+	if err != nil {
+		return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
+	}
+	in := Inputs{
+		Config: cfg, Snapshot: snap, Objects: objects,
+		Commit: opts.Commit, LastApplied: rec.LastAppliedCommit,
+		Inventory: rec.Inventory, BadRevisions: rec.BadRevisions, RetryBadRevision: opts.RetryBadRevision,
+	}
+	// The probe shows the proxy image the tag injects today: only
+	// meaningful once the tag is on the target.
+	if t, ok := snap.Tags[cfg.Istio.Tag]; ok && t.Revision == cfg.Istio.Target.Name {
+		for _, ns := range ext.Namespaces {
+			if snap.Namespaces[ns].Rev != cfg.Istio.Tag {
+				continue
+			}
+			probe, err := Probe(ctx, c.Client, ns)
+			if err != nil {
+				log.Warn("injection probe failed", "namespace", ns, "error", err)
+				break
+			}
+			in.Probe = &probe
+			break
+		}
+	}
+	return Build(in), nil
+}
+
+// Owned returns copies of the manifests with meshops' owner labels, as
+// they are applied: the dry run must see the same labels, or every object
+// would show a label diff.
+func Owned(c Cluster, manifests []configs.Manifest) []configs.Manifest {
+	out := make([]configs.Manifest, len(manifests))
+	objs := make([]*unstructured.Unstructured, len(manifests))
+	for i, m := range manifests {
+		m.Unstructured = m.Unstructured.DeepCopy()
+		out[i], objs[i] = m, m.Unstructured
+	}
+	if c.OwnerName != "" {
+		c.RM.SetOwnerLabels(objs, c.OwnerName, c.OwnerNamespace)
+	}
+	return out
+}
