@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/test/binaries"
 	"github.com/meshops/meshops/test/crds"
 	"github.com/meshops/meshops/test/simmesh"
@@ -321,13 +322,8 @@ func waitDeploymentsReady(ctx context.Context, cs kubernetes.Interface, ns strin
 		}
 		var pending []string
 		for _, d := range list.Items {
-			want := int32(1)
-			if d.Spec.Replicas != nil {
-				want = *d.Spec.Replicas
-			}
-			st := d.Status
-			if st.ObservedGeneration < d.Generation || st.UpdatedReplicas != want || st.AvailableReplicas != want {
-				pending = append(pending, d.Name)
+			if st := rollout.Deployment(&d); !st.Done {
+				pending = append(pending, d.Name+" ("+st.Message+")")
 			}
 		}
 		if len(pending) == 0 {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/kubetest"
 )
@@ -136,14 +137,11 @@ func (e *Env) WaitRolledOut(ctx context.Context, ns, name string, timeout time.D
 		if err != nil {
 			return err
 		}
-		want := ptr.Deref(d.Spec.Replicas, 1)
-		s := d.Status
-		last = fmt.Sprintf("generation %d observed %d, replicas %d updated %d ready %d available %d (want %d)",
-			d.Generation, s.ObservedGeneration, s.Replicas, s.UpdatedReplicas, s.ReadyReplicas, s.AvailableReplicas, want)
-		if s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.Replicas == want &&
-			s.ReadyReplicas == want && s.AvailableReplicas == want {
+		st := rollout.Deployment(d)
+		if st.Done {
 			return nil
 		}
+		last = st.Message
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("Deployment %s/%s not rolled out after %s: %s", ns, name, timeout, last)
