@@ -18,6 +18,9 @@ import (
 type Cluster struct {
 	Client client.Client
 	RM     *ssa.ResourceManager
+	// FieldManager is RM's server-side apply field manager, for the
+	// applies that do not go through RM (namespace labels).
+	FieldManager string
 	// Owner is the name and namespace stamped on every applied object
 	// (fluxcd/pkg/ssa owner labels); pruning deletes only objects that
 	// carry them.

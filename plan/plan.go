@@ -61,6 +61,12 @@ type Step struct {
 	// Object identifies the object of a create, update or delete, so the
 	// executor acts on exactly what was reviewed.
 	Object *ObjectRef `json:"object,omitempty"`
+	// Revision and Proxy are what a restart moves the workload to: the
+	// revision, and the proxy image tag when the restart is for a proxy
+	// patch. A workload already restarted for the same pair is waited for,
+	// never restarted again.
+	Revision string `json:"revision,omitempty"`
+	Proxy    string `json:"proxy,omitempty"`
 }
 
 // ObjectRef identifies one Kubernetes object in a plan.
@@ -172,11 +178,12 @@ func Build(in Inputs) *Plan {
 	}
 	orderWorkloads(restarts, ext.Restart.NamespaceOrder)
 	for _, w := range restarts {
-		reason := "pods run another revision than " + d.Target
+		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Target: w, Reason: "pods run another revision than " + d.Target, Revision: d.Target}
 		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
-			reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, mesh.ImageTag(in.Probe.Image))
+			step.Proxy = mesh.ImageTag(in.Probe.Image)
+			step.Reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, step.Proxy)
 		}
-		p.add(PhaseRestarts, ActionRestart, w, reason, "", "")
+		p.Steps = append(p.Steps, step)
 	}
 	p.Warnings = append(p.Warnings, unrestartable(in.Snapshot, d)...)
 	if len(restarts) > 0 || cl.From != d.Target {

@@ -5,13 +5,14 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
-
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/state"
@@ -29,6 +30,8 @@ type cluster struct {
 // connect builds the client, the fluxcd/pkg/ssa resource manager and the
 // state store.
 func (g *globalFlags) connect() (*cluster, error) {
+	// controller-runtime's client logs through its global logger.
+	ctrllog.SetLogger(logr.FromSlogHandler(g.logger().Handler()))
 	c, err := g.kubeClient()
 	if err != nil {
 		return nil, err
@@ -37,7 +40,7 @@ func (g *globalFlags) connect() (*cluster, error) {
 		ssa.Owner{Field: fieldManager, Group: "meshops.io"})
 	store := &state.Store{Client: c, Namespace: g.stateNamespace, Name: state.DefaultName}
 	return &cluster{
-		Cluster: plan.Cluster{Client: c, RM: rm, OwnerName: store.Name, OwnerNamespace: g.stateNamespace},
+		Cluster: plan.Cluster{Client: c, RM: rm, FieldManager: fieldManager, OwnerName: store.Name, OwnerNamespace: g.stateNamespace},
 		Store:   store,
 	}, nil
 }

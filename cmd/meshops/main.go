@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -29,9 +30,15 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+
+// runWith runs the command line with its output and errors going to the
+// given writers, and returns the exit code.
+func runWith(args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return 0
@@ -39,10 +46,10 @@ func run(args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(os.Stderr, "meshops: %v\n", ee.err)
+			fmt.Fprintf(stderr, "meshops: %v\n", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(os.Stderr, "meshops: %v\n", err)
+	fmt.Fprintf(stderr, "meshops: %v\n", err)
 	return 1
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -28,21 +29,9 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := configs.Load(ctx, cf.opts)
+			_, _, p, err := g.computePlan(ctx, cf.opts, false)
 			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("%s: %w", cf.opts.RepoPath, err)}
-			}
-			cl, err := g.connect()
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			rec, err := cl.Store.Load(ctx)
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			p, err := plan.Compute(ctx, cl.Cluster, cfg, plan.ComputeOptions{Commit: headCommit(cf.opts.RepoPath), Record: rec, Log: g.logger()})
-			if err != nil {
-				return &exitError{code: 1, err: err}
+				return err
 			}
 
 			var w io.Writer = cmd.OutOrStdout()
@@ -80,6 +69,33 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, markdown or json")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plan to this file instead of stdout")
 	return cmd
+}
+
+// computePlan loads the config, connects, reads meshops' record and plans:
+// what plan and sync share. Errors are exit code 1.
+func (g *globalFlags) computePlan(ctx context.Context, opts configs.Options, retryBadRevision bool) (*configs.Config, *cluster, *plan.Plan, error) {
+	fail := func(err error) (*configs.Config, *cluster, *plan.Plan, error) {
+		return nil, nil, nil, &exitError{code: 1, err: err}
+	}
+	cfg, err := configs.Load(ctx, opts)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", opts.RepoPath, err))
+	}
+	cl, err := g.connect()
+	if err != nil {
+		return fail(err)
+	}
+	rec, err := cl.Store.Load(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	p, err := plan.Compute(ctx, cl.Cluster, cfg, plan.ComputeOptions{
+		Commit: headCommit(opts.RepoPath), Record: rec, RetryBadRevision: retryBadRevision, Log: g.logger(),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return cfg, cl, p, nil
 }
 
 // headCommit is the config repo's HEAD, short, or "" outside a git checkout.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/rollout"
@@ -41,6 +43,9 @@ type Env struct {
 //
 // StateDir defaults to a temporary folder.
 func Main(m *testing.M, env **Env, opts controlplane.Options) {
+	// controller-runtime's client logs through its global logger; without
+	// one it prints a stack trace 30 s into the run.
+	ctrllog.SetLogger(logr.Discard())
 	opts.Full = true
 	if opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "meshops-e2e-")

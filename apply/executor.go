@@ -1,0 +1,376 @@
+// Package apply makes a plan.Plan true, safely: server-side apply of the
+// mesh config and policies through fluxcd/pkg/ssa, namespace labels, the
+// revision-tag flip between two gates, restarts that wait on each
+// workload's health, verification, pruning, and rollback when a rollout
+// fails. Every step is idempotent and progress is recorded in the cluster,
+// so a re-run after a crash resumes without restarting a workload twice.
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/state"
+)
+
+// Options tune the executor. Zero values take the documented defaults;
+// NewOptions fills them from the config repo's settings.
+type Options struct {
+	// IstioNamespace runs istiod and its webhooks. Default aks-istio-system.
+	IstioNamespace string
+	// IngressNamespace runs the ingress gateway checked by verify. Default
+	// aks-istio-ingress; verify skips the check when it holds no gateway.
+	IngressNamespace string
+	// MinReadyIstiod is the target's ready-replica floor for the gate. Default 1.
+	MinReadyIstiod int32
+	// Restart is the restart policy: batch size (default 1), per-workload
+	// timeout (default 5m), overall timeout (default 30m), bare pods.
+	Restart configs.Restart
+	// AutoRollback moves the tag and the moved workloads back when the
+	// rollout fails after the tag moved.
+	AutoRollback bool
+	// ForceConflicts takes fields another field manager owns; without it a
+	// conflict stops the apply naming the manager and field.
+	ForceConflicts bool
+	// PollInterval is how often rollouts and gates are re-read. Default 250ms.
+	PollInterval time.Duration
+	// ProbeNamespace holds the pre-flip revision probe: a namespace with no
+	// mesh label. Default the state store's namespace.
+	ProbeNamespace string
+	// Log receives structured progress; default discards.
+	Log *slog.Logger
+	// Progress is told of every step as it starts and ends (the CLI prints
+	// a line for each); may be nil.
+	Progress func(Event)
+}
+
+// NewOptions reads the executor's settings from the config repo.
+func NewOptions(cfg *configs.Config) Options {
+	ext := cfg.Settings.Extensions
+	return Options{
+		IstioNamespace:   ext.IstioSystemNamespace,
+		IngressNamespace: ext.IngressGatewayNamespace,
+		MinReadyIstiod:   int32(ext.MinReadyIstiod),
+		Restart:          ext.Restart,
+		AutoRollback:     ext.AutoRollback,
+	}
+}
+
+func (o *Options) defaults() {
+	if o.IstioNamespace == "" {
+		o.IstioNamespace = "aks-istio-system"
+	}
+	if o.IngressNamespace == "" {
+		o.IngressNamespace = "aks-istio-ingress"
+	}
+	if o.MinReadyIstiod < 1 {
+		o.MinReadyIstiod = 1
+	}
+	if o.Restart.BatchSize < 1 {
+		o.Restart.BatchSize = configs.DefaultRestartBatchSize
+	}
+	if o.Restart.WorkloadTimeout <= 0 {
+		o.Restart.WorkloadTimeout = configs.DefaultRestartWorkloadTimeout
+	}
+	if o.Restart.Timeout <= 0 {
+		o.Restart.Timeout = configs.DefaultRestartTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// EventStatus is where a step is.
+type EventStatus string
+
+const (
+	StepStarted  EventStatus = "started"
+	StepDone     EventStatus = "done"
+	StepSkipped  EventStatus = "skipped"
+	StepFailed   EventStatus = "failed"
+	StepRollback EventStatus = "rollback"
+)
+
+// Event reports one step's progress.
+type Event struct {
+	Index   int
+	Step    plan.Step
+	Status  EventStatus
+	Elapsed time.Duration
+	Message string
+}
+
+// Executor runs plans against one cluster.
+type Executor struct {
+	Cluster plan.Cluster
+	Store   *state.Store
+	Options Options
+}
+
+// Result is what one Execute did.
+type Result struct {
+	Applied, Labelled, Restarted, Pruned int
+	TagMoved                             bool
+	RolledBack                           bool
+	Duration                             time.Duration
+}
+
+// BlockedError is returned for a blocked plan; nothing was changed.
+type BlockedError struct{ Plan *plan.Plan }
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("plan blocked (%s): %s", e.Plan.Scenario, e.Plan.Reason)
+}
+
+// run is the state of one Execute.
+type run struct {
+	*Executor
+	p   *plan.Plan
+	cfg *configs.Config
+	log *slog.Logger
+	res Result
+	// gated is set once the target passed the gate in this run: nothing
+	// moves the tag or restarts a workload before it.
+	gated bool
+	// tagMoved is set once this run moved the tag, for rollback.
+	tagMoved bool
+	// restarted are the workloads moved to the target by this rollout
+	// (this run, or the interrupted one it resumes), in order. mu guards it
+	// and res against the restart workers.
+	restarted []string
+	mu        sync.Mutex
+}
+
+// Execute makes p true. cfg must be the config p was planned from. On
+// failure after the tag moved, with AutoRollback, the tag and the
+// workloads already moved go back and the target is remembered as bad.
+func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Config) (*Result, error) {
+	e.Options.defaults()
+	if e.Options.ProbeNamespace == "" {
+		e.Options.ProbeNamespace = e.Cluster.OwnerNamespace
+	}
+	start := time.Now()
+	r := &run{Executor: e, p: p, cfg: cfg, log: e.Options.Log.With("commit", p.Commit, "target", p.Target)}
+	if p.Blocked {
+		_, err := e.Store.Update(ctx, func(rec *state.Record) {
+			rec.LastResult, rec.LastError, rec.LastRun = state.ResultBlocked, p.Reason, time.Now()
+		})
+		return &r.res, errors.Join(&BlockedError{Plan: p}, err)
+	}
+	// Field conflicts are bad input: found before anything changes.
+	if err := r.preflight(ctx); err != nil {
+		return &r.res, err
+	}
+	if err := r.begin(ctx); err != nil {
+		return &r.res, err
+	}
+	err := r.steps(ctx)
+	// A cancelled run (SIGTERM, kill) is resumed by the next one, not
+	// rolled back.
+	if err != nil && ctx.Err() == nil && r.shouldRollBack() {
+		err = r.rollBack(ctx, err)
+	}
+	r.res.Duration = time.Since(start)
+	return &r.res, errors.Join(err, r.finish(ctx, err))
+}
+
+// digest identifies a plan by its steps, so a record shows which plan a
+// progress belongs to.
+func digest(p *plan.Plan) string {
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(struct {
+		Commit, Target string
+		Steps          []plan.Step
+	}{p.Commit, p.Target, p.Steps})
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// begin records the rollout's start. A rollout to the same target that was
+// interrupted is resumed: the workloads it already moved stay on its list,
+// so a rollback can still return them.
+func (r *run) begin(ctx context.Context) error {
+	rec, err := r.Store.Update(ctx, func(rec *state.Record) {
+		prev := rec.Progress
+		if prev != nil && prev.Finished.IsZero() && prev.Target == r.p.Target {
+			prev.Commit, prev.PlanDigest = r.p.Commit, digest(r.p)
+			return
+		}
+		rec.Progress = &state.Progress{Commit: r.p.Commit, PlanDigest: digest(r.p), From: r.p.From, Target: r.p.Target, Started: time.Now()}
+	})
+	if err != nil {
+		return err
+	}
+	// Objects count as applied before any is: one created by a run that
+	// later fails is still pruned once it leaves git.
+	if _, err := r.Store.Update(ctx, func(rec *state.Record) {
+		rec.Inventory = rec.Inventory.Union(inventory(r.cfg.Manifests))
+	}); err != nil {
+		return err
+	}
+	r.restarted = slices.Clone(rec.Progress.Restarted)
+	if rec.Progress.From != "" && rec.Progress.From != r.p.Target {
+		// The tag's previous revision is where a rollback returns, even when
+		// the resumed run finds the tag already moved.
+		r.p.From = rec.Progress.From
+	}
+	if len(r.restarted) > 0 {
+		r.log.Info("resuming an interrupted rollout", "moved", len(r.restarted))
+	}
+	return nil
+}
+
+func (r *run) steps(ctx context.Context) error {
+	restartsAt := -1
+	for i, s := range r.p.Steps {
+		if s.Phase == plan.PhaseRestarts {
+			// Restarts run as one batched phase.
+			if restartsAt < 0 {
+				restartsAt = i
+				if err := r.restarts(ctx, i); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := r.step(ctx, i, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) step(ctx context.Context, i int, s plan.Step) error {
+	start := time.Now()
+	r.report(Event{Index: i, Step: s, Status: StepStarted})
+	// Object applies are idempotent and may number thousands: the record
+	// follows only the steps a resume must know about.
+	if s.Phase != plan.PhaseMeshConfig && s.Phase != plan.PhasePolicies {
+		if err := r.progress(ctx, i, s.Target); err != nil {
+			return err
+		}
+	}
+	msg, err := r.do(ctx, s)
+	ev := Event{Index: i, Step: s, Status: StepDone, Elapsed: time.Since(start), Message: msg}
+	if err != nil {
+		ev.Status, ev.Message = StepFailed, err.Error()
+		r.report(ev)
+		return fmt.Errorf("step %d (%s %s %s): %w", i+1, s.Phase, s.Action, s.Target, err)
+	}
+	r.report(ev)
+	return nil
+}
+
+func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
+	switch {
+	case s.Phase == plan.PhaseValidate:
+		return "validated when planned", nil
+	case s.Phase == plan.PhaseGate:
+		return r.gate(ctx)
+	case s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies:
+		return r.applyObject(ctx, s)
+	case s.Phase == plan.PhaseNamespaces:
+		return r.labelNamespace(ctx, s)
+	case s.Phase == plan.PhaseTag:
+		return r.moveTag(ctx)
+	case s.Phase == plan.PhaseVerify:
+		return r.verify(ctx)
+	case s.Phase == plan.PhasePrune:
+		return r.prune(ctx, s)
+	}
+	return "", fmt.Errorf("the executor does not know phase %q; update meshops", s.Phase)
+}
+
+func (r *run) report(ev Event) {
+	if r.Options.Progress != nil {
+		r.Options.Progress(ev)
+	}
+	attrs := []any{"step", ev.Index + 1, "phase", ev.Step.Phase, "action", ev.Step.Action, "target", ev.Step.Target, "status", ev.Status}
+	if ev.Elapsed > 0 {
+		attrs = append(attrs, "elapsed", ev.Elapsed.Round(time.Millisecond).String())
+	}
+	if ev.Message != "" {
+		attrs = append(attrs, "message", ev.Message)
+	}
+	r.log.Info("step", attrs...)
+}
+
+func (r *run) progress(ctx context.Context, i int, target string) error {
+	_, err := r.Store.Update(ctx, func(rec *state.Record) {
+		if rec.Progress != nil {
+			rec.Progress.Step, rec.Progress.StepTarget = i, target
+		}
+	})
+	return err
+}
+
+// finish records the outcome. On success the inventory becomes exactly
+// what git holds and the commit counts as applied.
+func (r *run) finish(ctx context.Context, runErr error) error {
+	_, err := r.Store.Update(ctx, func(rec *state.Record) {
+		rec.LastRun = time.Now()
+		if rec.Progress != nil {
+			rec.Progress.Restarted = r.restarted
+		}
+		switch {
+		case runErr == nil:
+			rec.LastAppliedCommit, rec.LastResult, rec.LastError = r.p.Commit, state.ResultSucceeded, ""
+			rec.Inventory = inventory(r.cfg.Manifests)
+			delete(rec.BadRevisions, r.p.Target)
+			if rec.Progress != nil {
+				rec.Progress.Finished = time.Now()
+			}
+		case r.res.RolledBack:
+			rec.LastResult, rec.LastError = state.ResultRolledBack, runErr.Error()
+			if rec.BadRevisions == nil {
+				rec.BadRevisions = map[string]state.BadRevision{}
+			}
+			rec.BadRevisions[r.p.Target] = state.BadRevision{Commit: r.p.Commit, Error: runErr.Error(), Time: time.Now()}
+			if rec.Progress != nil {
+				rec.Progress.Finished = time.Now()
+			}
+		default:
+			// The progress stays open: a re-run resumes it.
+			rec.LastResult, rec.LastError = state.ResultFailed, runErr.Error()
+		}
+	})
+	return err
+}
+
+func inventory(manifests []configs.Manifest) object.ObjMetadataSet {
+	out := make(object.ObjMetadataSet, 0, len(manifests))
+	for _, m := range manifests {
+		out = append(out, object.UnstructuredToObjMetadata(m.Unstructured))
+	}
+	return out
+}
+
+// workloadID parses Kind/namespace/name.
+func workloadID(id string) (kind, namespace, name string, err error) {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 {
+		return "", "", "", fmt.Errorf("workload %q is not Kind/namespace/name", id)
+	}
+	return parts[0], parts[1], parts[2], nil
+}
+
+// key is the object key of a workload ID.
+func key(namespace, name string) client.ObjectKey {
+	return client.ObjectKey{Namespace: namespace, Name: name}
+}

@@ -1,0 +1,142 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/plan"
+)
+
+// manifest finds the manifest a step names, with meshops' owner labels as
+// the plan's dry run saw it.
+func (r *run) manifest(s plan.Step) (configs.Manifest, error) {
+	if s.Object == nil {
+		return configs.Manifest{}, fmt.Errorf("step names no object")
+	}
+	want := s.Object.Metadata()
+	for _, m := range r.cfg.Manifests {
+		if m.GroupKind() == want.GroupKind && m.GetNamespace() == want.Namespace && m.GetName() == want.Name {
+			return plan.Owned(r.Cluster, []configs.Manifest{m})[0], nil
+		}
+	}
+	return configs.Manifest{}, fmt.Errorf("%s is not in the config this plan was made from", s.Target)
+}
+
+// preflight dry-runs every object step for field conflicts, so that a
+// conflict stops the run before it changes anything.
+func (r *run) preflight(ctx context.Context) error {
+	if r.Options.ForceConflicts {
+		return nil
+	}
+	var errs []error
+	for _, s := range r.p.Steps {
+		if s.Object == nil || s.Action == plan.ActionDelete {
+			continue
+		}
+		m, err := r.manifest(s)
+		if err != nil {
+			return err
+		}
+		if err := r.conflicts(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// applyObject server-side applies one manifest through fluxcd/pkg/ssa. A
+// field another manager owns stops the apply, named, unless ForceConflicts:
+// ssa itself always forces ownership, so the check is a dry run without
+// force first. ssa's Force (delete and recreate on an immutable field) is
+// never used: a policy missing for even a moment changes who may talk to
+// whom.
+func (r *run) applyObject(ctx context.Context, s plan.Step) (string, error) {
+	m, err := r.manifest(s)
+	if err != nil {
+		return "", err
+	}
+	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", m.Source, err)
+	}
+	r.res.Applied++
+	return string(entry.Action), nil
+}
+
+// conflicts dry-runs the apply without forcing ownership; the API server
+// answers 409 naming every manager and field in the way.
+func (r *run) conflicts(ctx context.Context, m configs.Manifest) error {
+	obj := m.Unstructured.DeepCopy()
+	err := r.Cluster.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.DryRunAll)
+	if err == nil || !apierrors.IsConflict(err) {
+		// Other dry-run failures surface, with more context, from the apply.
+		return nil
+	}
+	var status apierrors.APIStatus
+	var causes []string
+	if errors.As(err, &status) && status.Status().Details != nil {
+		for _, c := range status.Status().Details.Causes {
+			causes = append(causes, fmt.Sprintf("%s (%s)", c.Field, c.Message))
+		}
+	}
+	if len(causes) == 0 {
+		causes = []string{err.Error()}
+	}
+	return fmt.Errorf("%s (%s): fields owned by another manager: %s; make git match, have that manager release the field, or run with --force-conflicts to take it",
+		m.ID(), m.Source, strings.Join(causes, "; "))
+}
+
+// labelNamespace sets istio.io/rev=<tag> by server-side apply of just that
+// label, so meshops owns the label and nothing else on the namespace.
+func (r *run) labelNamespace(ctx context.Context, s plan.Step) (string, error) {
+	name := strings.TrimPrefix(s.Target, "Namespace/")
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": name, "labels": map[string]any{"istio.io/rev": r.p.Tag}},
+	}}
+	if err := r.Cluster.Client.Patch(ctx, ns, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("labelling namespace %s: %w", name, err)
+	}
+	r.res.Labelled++
+	return "istio.io/rev=" + r.p.Tag, nil
+}
+
+// prune deletes an object that left git, only if it carries meshops' owner
+// labels: objects meshops never created are never deleted.
+func (r *run) prune(ctx context.Context, s plan.Step) (string, error) {
+	if s.Object == nil {
+		return "", fmt.Errorf("prune step names no object")
+	}
+	id := s.Object.Metadata()
+	mapping, err := r.Cluster.Client.RESTMapper().RESTMapping(id.GroupKind)
+	if err != nil {
+		return "", fmt.Errorf("finding the API of %s: %w", s.Target, err)
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(mapping.GroupVersionKind)
+	obj.SetNamespace(id.Namespace)
+	obj.SetName(id.Name)
+	entry, err := r.Cluster.RM.Delete(ctx, obj, ssa.DeleteOptions{
+		PropagationPolicy: metav1.DeletePropagationBackground,
+		Inclusions:        r.Cluster.RM.GetOwnerLabels(r.Cluster.OwnerName, r.Cluster.OwnerNamespace),
+	})
+	if apierrors.IsNotFound(err) {
+		return "already gone", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if entry.Action == ssa.DeletedAction {
+		r.res.Pruned++
+	}
+	return string(entry.Action), nil
+}

@@ -1,0 +1,319 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/rollout"
+	"github.com/meshops/meshops/state"
+)
+
+const (
+	// RestartedAtAnnotation is what `kubectl rollout restart` sets; the
+	// template change makes the controller replace every pod.
+	RestartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+	// RestartedForAnnotation records on the pod template what a meshops
+	// restart moves the workload to ("asm-1-29", or "asm-1-29@1.29.3" for a
+	// proxy patch). A re-run that finds it waits for that rollout instead of
+	// restarting the workload a second time.
+	RestartedForAnnotation = "meshops.io/restarted-for"
+)
+
+// workload is one restartable controller, read fresh.
+type workload struct {
+	id       string
+	obj      client.Object
+	template *corev1.PodTemplateSpec
+	selector *metav1.LabelSelector
+	status   func() rollout.Status
+}
+
+func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
+	kind, ns, name, err := workloadID(id)
+	if err != nil {
+		return nil, err
+	}
+	w := &workload{id: id}
+	switch plan.WorkloadKind(kind) {
+	case plan.KindDeployment:
+		d := &appsv1.Deployment{}
+		w.obj, w.template, w.status = d, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
+	case plan.KindStatefulSet:
+		s := &appsv1.StatefulSet{}
+		w.obj, w.template, w.status = s, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
+	case plan.KindDaemonSet:
+		d := &appsv1.DaemonSet{}
+		w.obj, w.template, w.status = d, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
+	default:
+		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, kind)
+	}
+	if err := r.Cluster.Client.Get(ctx, key(ns, name), w.obj); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", id, err)
+	}
+	switch o := w.obj.(type) {
+	case *appsv1.Deployment:
+		w.selector = o.Spec.Selector
+	case *appsv1.StatefulSet:
+		w.selector = o.Spec.Selector
+	case *appsv1.DaemonSet:
+		w.selector = o.Spec.Selector
+	}
+	return w, nil
+}
+
+func (w *workload) refresh(ctx context.Context, c client.Client) error {
+	return c.Get(ctx, client.ObjectKeyFromObject(w.obj), w.obj)
+}
+
+// restarts runs the restart steps, BatchSize at a time, in the plan's
+// order. The first failure stops new restarts; those under way are left to
+// finish their rollout in the cluster and counted as moved for a rollback.
+func (r *run) restarts(ctx context.Context, first int) error {
+	if !r.gated {
+		return fmt.Errorf("refusing to restart workloads: the gate has not passed in this run")
+	}
+	if err := r.progress(ctx, first, "restarts"); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.Timeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, r.Options.Restart.BatchSize)
+	)
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 }
+	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
+		s := r.p.Steps[i]
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil || failed() {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			r.report(Event{Index: i, Step: s, Status: StepStarted})
+			msg, err := r.restart(ctx, s, false)
+			ev := Event{Index: i, Step: s, Status: StepDone, Elapsed: time.Since(start), Message: msg}
+			if err != nil {
+				ev.Status, ev.Message = StepFailed, err.Error()
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				cancel()
+			}
+			r.report(ev)
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("restarts stopped: %w", errors.Join(errs...))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("restarts did not finish within %s", r.Options.Restart.Timeout)
+	}
+	return nil
+}
+
+// restart moves one workload to s.Revision: wait until it is fully
+// available and its PodDisruptionBudget allows a disruption, stamp the pod
+// template, record it as moved, then wait for the rollout and for every pod
+// to run the revision. A rollback does not wait for the workload to be
+// healthy first: the failed rollout is usually why it is not.
+func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, error) {
+	want := s.Revision
+	if want == "" {
+		want = r.p.Target
+	}
+	restartedFor := want
+	if s.Proxy != "" {
+		restartedFor += "@" + s.Proxy
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
+	defer cancel()
+	w, err := r.getWorkload(ctx, s.Target)
+	if err != nil {
+		return "", err
+	}
+	resumed := w.template.Annotations[RestartedForAnnotation] == restartedFor
+	if !resumed {
+		if !rollback {
+			if err := r.waitSafeToRestart(ctx, w); err != nil {
+				return "", err
+			}
+		}
+		if err := r.stamp(ctx, w, restartedFor); err != nil {
+			return "", err
+		}
+	}
+	if !rollback {
+		r.moved(ctx, s.Target)
+	}
+	if err := r.waitOnRevision(ctx, w, want, s.Proxy); err != nil {
+		return "", err
+	}
+	if resumed {
+		return "restarted by an earlier run; now on " + want, nil
+	}
+	r.countRestart()
+	return "on " + want, nil
+}
+
+func (r *run) countRestart() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Restarted++
+}
+
+// moved records a workload as moved by this rollout, in the cluster, so a
+// rollback after a crash still knows to return it.
+func (r *run) moved(ctx context.Context, id string) {
+	r.mu.Lock()
+	if slices.Contains(r.restarted, id) {
+		r.mu.Unlock()
+		return
+	}
+	r.restarted = append(r.restarted, id)
+	list := slices.Clone(r.restarted)
+	r.mu.Unlock()
+	if _, err := r.Store.Update(ctx, func(rec *state.Record) {
+		if rec.Progress != nil {
+			rec.Progress.Restarted = list
+		}
+	}); err != nil {
+		r.log.Error("recording a moved workload", "workload", id, "error", err)
+	}
+}
+
+func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
+		RestartedAtAnnotation, time.Now().UTC().Format(time.RFC3339), RestartedForAnnotation, restartedFor)
+	if err := r.Cluster.Client.Patch(ctx, w.obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return fmt.Errorf("restarting %s: %w", w.id, err)
+	}
+	r.log.Info("restarted", "workload", w.id, "for", restartedFor)
+	return nil
+}
+
+// waitSafeToRestart waits, within the workload's timeout, until it is fully
+// rolled out and available and no PodDisruptionBudget covering its pods is
+// at zero allowed disruptions: restarting then would be an outage.
+func (r *run) waitSafeToRestart(ctx context.Context, w *workload) error {
+	last, err := r.waitRolledOut(ctx, w, func() (string, error) { return r.pdbBlocks(ctx, w) })
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s not safe to restart within %s: %s: %w", w.id, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
+	}
+	return err
+}
+
+// waitRolledOut polls w until its rollout is complete and then, if given,
+// until check reports nothing more to wait for (""). It returns the last
+// thing it waited on, for the caller's timeout message.
+func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (string, error)) (string, error) {
+	var last string
+	for {
+		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return last, fmt.Errorf("reading %s: %w", w.id, err)
+		}
+		st := w.status()
+		last = st.Message
+		if st.Done {
+			waiting, err := check()
+			if err != nil || waiting == "" {
+				return last, err
+			}
+			last = waiting
+		}
+		if err := sleep(ctx, r.Options.PollInterval); err != nil {
+			return last, err
+		}
+	}
+}
+
+func (r *run) pdbBlocks(ctx context.Context, w *workload) (string, error) {
+	var pdbs policyv1.PodDisruptionBudgetList
+	if err := r.Cluster.Client.List(ctx, &pdbs, client.InNamespace(w.obj.GetNamespace())); err != nil {
+		return "", fmt.Errorf("listing PodDisruptionBudgets in %s: %w", w.obj.GetNamespace(), err)
+	}
+	podLabels := labels.Set(w.template.Labels)
+	for _, pdb := range pdbs.Items {
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(podLabels) {
+			continue
+		}
+		if pdb.Status.DisruptionsAllowed < 1 {
+			return fmt.Sprintf("PodDisruptionBudget %s allows no disruption now (%d of %d desired healthy)",
+				pdb.Name, pdb.Status.CurrentHealthy, pdb.Status.DesiredHealthy), nil
+		}
+	}
+	return "", nil
+}
+
+// waitOnRevision waits until the rollout is complete and every live pod
+// runs rev (and proxy, when set). Pods that came up on another revision
+// after the rollout completed fail at once: waiting will not fix them.
+func (r *run) waitOnRevision(ctx context.Context, w *workload, rev, proxy string) error {
+	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+	if err != nil {
+		return fmt.Errorf("%s: selector: %w", w.id, err)
+	}
+	last, err := r.waitRolledOut(ctx, w, func() (string, error) {
+		wrong, err := r.podsOffRevision(ctx, w.obj.GetNamespace(), sel, rev, proxy)
+		if err != nil || len(wrong) == 0 {
+			return "", err
+		}
+		return "", fmt.Errorf("%s rolled out but its pods came up on the wrong revision (want %s): %s", w.id, rev, strings.Join(wrong, ", "))
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s did not roll out onto %s within %s: %s: %w", w.id, rev, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
+	}
+	return err
+}
+
+func (r *run) podsOffRevision(ctx context.Context, ns string, sel labels.Selector, rev, proxy string) ([]string, error) {
+	var pods corev1.PodList
+	if err := r.Cluster.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing pods in %s: %w", ns, err)
+	}
+	var wrong []string
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		sc := mesh.SidecarOf(p)
+		switch {
+		case sc.Revision != rev:
+			wrong = append(wrong, fmt.Sprintf("%s on %q", p.Name, sc.Revision))
+		case proxy != "" && mesh.ImageTag(sc.Image) != proxy:
+			wrong = append(wrong, fmt.Sprintf("%s with proxy %s", p.Name, mesh.ImageTag(sc.Image)))
+		}
+	}
+	sort.Strings(wrong)
+	return wrong, nil
+}

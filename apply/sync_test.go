@@ -1,0 +1,181 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/apply"
+	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/state"
+)
+
+// An upgrade moves the tag and restarts every workload onto the target, in
+// batches, each one checked on its real pods; a second sync is a no-op;
+// and reverting targetVersion in git is a rollback by the same engine.
+func TestUpgradeMovesEveryWorkloadThenSecondSyncIsANoopAndRevertRollsBack(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 3)
+	f.writeRepo("asm-1-29")
+	f.onTag("asm-1-28")
+	ids := f.deployments(2, "asm-1-28")
+
+	p, res, err := f.sync(ctx, "c1", nil)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if p.Scenario != plan.ScenarioUpgrade || !res.TagMoved || res.Restarted != len(ids) || res.Applied != 2*len(f.namespaces) {
+		t.Errorf("scenario %s, result %+v; want an upgrade that moved the tag, restarted %d and applied %d", p.Scenario, res, len(ids), 2*len(f.namespaces))
+	}
+	if got := f.tagRevision(); got != "asm-1-29" {
+		t.Errorf("tag on %s, want asm-1-29", got)
+	}
+	f.waitRevision(ids, "asm-1-29")
+
+	before := templates(t, ids)
+	p, res, err = f.sync(ctx, "c1", nil)
+	if err != nil || p.Pending() || p.Scenario != plan.ScenarioInSync || res.Restarted != 0 {
+		t.Fatalf("second sync: scenario %s pending %v result %+v err %v; want in sync, nothing done", p.Scenario, p.Pending(), res, err)
+	}
+	if after := templates(t, ids); !equal(before, after) {
+		t.Errorf("second sync touched workloads: %v → %v", before, after)
+	}
+
+	f.writeRepo("asm-1-28")
+	p, res, err = f.sync(ctx, "c2", nil)
+	if err != nil {
+		t.Fatalf("revert sync: %v", err)
+	}
+	if p.Scenario != plan.ScenarioRollback || res.Restarted != len(ids) {
+		t.Errorf("revert: scenario %s, result %+v; want a rollback restarting %d", p.Scenario, res, len(ids))
+	}
+	if got := f.tagRevision(); got != "asm-1-28" {
+		t.Errorf("tag on %s after the revert, want asm-1-28", got)
+	}
+	f.waitRevision(ids, "asm-1-28")
+}
+
+// policies counts the AuthorizationPolicies in namespace.
+func policies(t *testing.T, f *meshFixture, namespace string) int {
+	t.Helper()
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(schemaAuthorizationPolicyList)
+	if err := f.cluster.Client.List(context.Background(), &list, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items)
+}
+
+func equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Nothing moves the tag or restarts a workload while the target is
+// unhealthy: a plan made while it is unhealthy is blocked, and a plan made
+// while healthy stops at the executor's own gate when the target fails in
+// between. Neither applies a policy.
+func TestNothingMovesWhileTheTargetIsUnhealthy(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 1)
+	f.writeRepo("asm-1-29")
+	f.onTag("asm-1-28")
+	ids := f.deployments(1, "asm-1-28")
+	before := templates(t, ids)
+
+	cfg := f.config()
+	healthyPlan := f.plan(cfg, "c1")
+	if healthyPlan.Blocked {
+		t.Fatalf("plan blocked while the target is healthy: %s", healthyPlan.Reason)
+	}
+	if err := env.MakeRevisionUnhealthy(ctx, "asm-1-29"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restoreRevision(t, "asm-1-29") })
+	waitUnhealthy(t, f, cfg)
+
+	_, _, err := f.sync(ctx, "c1", nil)
+	var blocked *apply.BlockedError
+	if !errors.As(err, &blocked) || blocked.Plan.Scenario != plan.ScenarioTargetUnhealthy {
+		t.Fatalf("sync with an unhealthy target: %v; want blocked (target unhealthy)", err)
+	}
+
+	ex := &apply.Executor{Cluster: f.cluster, Store: f.store, Options: apply.NewOptions(cfg)}
+	_, err = ex.Execute(ctx, healthyPlan, cfg)
+	if err == nil || !strings.Contains(err.Error(), "not ready, nothing moved") {
+		t.Fatalf("executing a plan made while healthy, after the target failed: %v; want the gate to stop it", err)
+	}
+	if got := f.tagRevision(); got != "asm-1-28" {
+		t.Errorf("tag moved to %s while the target was unhealthy", got)
+	}
+	if after := templates(t, ids); !equal(before, after) {
+		t.Errorf("workloads touched while the target was unhealthy: %v → %v", before, after)
+	}
+	if n := policies(t, f, f.namespaces[0]); n != 0 {
+		t.Errorf("%d policies applied although the gate failed", n)
+	}
+	rec, err := f.store.Load(ctx)
+	if err != nil || rec.LastResult != state.ResultFailed || !strings.Contains(rec.LastError, "not ready") {
+		t.Errorf("record after the failed gate: %+v, %v", rec, err)
+	}
+}
+
+// A field another manager owns is bad input: the run stops before changing
+// anything, naming the object, its file, the manager and the field.
+func TestFieldConflictStopsBeforeAnyChangeNamingManagerAndField(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 2)
+	f.writeRepo("asm-1-29")
+	f.onTag("asm-1-28")
+	ids := f.deployments(1, "asm-1-28")
+	before := templates(t, ids)
+
+	theirs := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+		"metadata": map[string]any{"name": "allow-peer", "namespace": f.namespaces[1]},
+		"spec":     map[string]any{"action": "DENY"},
+	}}
+	if err := f.cluster.Client.Patch(ctx, theirs, client.Apply, client.FieldOwner("platform-team")); err != nil {
+		t.Fatal(err)
+	}
+
+	_, res, err := f.sync(ctx, "c1", nil)
+	if err == nil {
+		t.Fatal("sync succeeded over another manager's field")
+	}
+	for _, want := range []string{"AuthorizationPolicy/" + f.namespaces[1] + "/allow-peer", "mesh/policies.yaml", "platform-team", ".spec.action", "--force-conflicts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
+		}
+	}
+	if res.Applied != 0 || res.TagMoved || res.Restarted != 0 {
+		t.Errorf("result %+v; want nothing done", res)
+	}
+	if got := f.tagRevision(); got != "asm-1-28" {
+		t.Errorf("tag moved to %s", got)
+	}
+	if after := templates(t, ids); !equal(before, after) {
+		t.Errorf("workloads touched: %v → %v", before, after)
+	}
+	if n := policies(t, f, f.namespaces[0]); n != 0 {
+		t.Errorf("%d policies applied in %s before the conflict stopped the run", n, f.namespaces[0])
+	}
+
+	// Forcing takes the field, as the flag says.
+	_, _, err = f.sync(ctx, "c1", func(o *apply.Options) { o.ForceConflicts = true })
+	if err != nil {
+		t.Fatalf("sync --force-conflicts: %v", err)
+	}
+}
