@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/meshops/meshops/mesh"
+
+	"github.com/meshops/meshops/test/fixtures"
 )
 
 // seedFiles adds the example repo's and, when present, the ARO HCP
@@ -20,22 +22,6 @@ func seedFiles(f *testing.F, globs ...string) {
 				f.Add(data)
 			}
 		}
-	}
-}
-
-// fixtureDirOrEmpty is fixtureDir for fuzz seeds, which do not skip.
-func fixtureDirOrEmpty() string {
-	dir, _ := os.Getwd()
-	for {
-		c := filepath.Join(dir, "shared", "fixtures", "aro-hcp")
-		if _, err := os.Stat(c); err == nil {
-			return c
-		}
-		if parent := filepath.Dir(dir); parent != dir {
-			dir = parent
-			continue
-		}
-		return ""
 	}
 }
 
@@ -58,7 +44,7 @@ func FuzzLoadManifests(f *testing.F) {
 	for _, doc := range goodRepo {
 		f.Add([]byte(doc))
 	}
-	seedFiles(f, "examples/*/mesh/*.yaml", filepath.Join(fixtureDirOrEmpty(), "mesh", "*.yaml"))
+	seedFiles(f, "examples/*/mesh/*.yaml", filepath.Join(fixtures.FindAROHCP(), "mesh", "*.yaml"))
 	for _, s := range []string{
 		"", "---", "---\n---\n", "- a\n", "a: &a [*a]\n", "%YAML 1.2\n---\na: 1\n", "--- |\n  x\n",
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ .Revision }}', namespace: aks-istio-system}\n",
@@ -99,7 +85,7 @@ func FuzzLoadManifests(f *testing.F) {
 
 func FuzzLoadValues(f *testing.F) {
 	f.Add([]byte(goodRepo["config/config.yaml"]))
-	seedFiles(f, "examples/*/config/config.yaml", filepath.Join(fixtureDirOrEmpty(), "config", "config.yaml"))
+	seedFiles(f, "examples/*/config/config.yaml", filepath.Join(fixtures.FindAROHCP(), "config", "config.yaml"))
 	for _, s := range []string{
 		"", "svc: {istio: {versions: [asm-1-28, asm-1-29]}}", "defaults: {svc: {istio: {versions: '{{ .ev2.x }}'}}}",
 		"defaults:\n  a: {{ .ev2.n }}\nclouds: {dev: {environments: {dev: {regions: {westus3: {a: 1}}}}}}\n",

@@ -4,29 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/meshops/meshops/test/fixtures"
 )
 
-// fixtureDir finds shared/fixtures/aro-hcp by walking up from the package
-// folder: in CI the clone has a copy of shared/ beside it (or above it), so
-// no fixed relative path is right everywhere.
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "fixtures", "aro-hcp")
-		if info, err := os.Stat(candidate); err == nil && info.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/fixtures/aro-hcp not found in any parent folder of the package: the ARO HCP fixture tests need a copy of shared/ beside the clone")
-		}
-		dir = parent
-	}
-}
+// fixtureDir is the ARO HCP fixtures folder (the test skips without it).
+func fixtureDir(t testing.TB) string { return fixtures.AROHCPDir(t) }
 
 // writeFiles creates files (slash paths → content) under a new temp dir.
 func writeFiles(t testing.TB, files map[string]string) string {

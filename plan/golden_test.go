@@ -10,54 +10,10 @@ import (
 	"testing"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/test/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// aroHCPRepo builds a config repo from the real ARO HCP fixtures, with a
-// meshops.yaml that names the cluster and exempts the two namespaces the
-// fixtures leave without default deny (see the configs tests).
-func aroHCPRepo(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fixtures string
-	for ; ; dir = filepath.Dir(dir) {
-		candidate := filepath.Join(dir, "shared", "fixtures", "aro-hcp")
-		if _, err := os.Stat(candidate); err == nil {
-			fixtures = candidate
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("shared/fixtures/aro-hcp not found beside the checkout")
-		}
-	}
-	repo := t.TempDir()
-	if err := os.CopyFS(repo, os.DirFS(fixtures)); err != nil {
-		t.Fatal(err)
-	}
-	settings := `values: config/config.yaml
-manifests: mesh
-cloud: dev
-environment: dev
-region: westus3
-regionShort: usw3
-stamp: 1
-meshops:
-  namespaces: [aro-hcp, clusters-service, maestro]
-  restart:
-    namespaceOrder: [maestro, clusters-service, aro-hcp]
-  defaultDenyExemptions:
-  - {namespace: aro-hcp-admin-api, reason: "admin API is reached only through the ops gateway"}
-  - {namespace: fleet, reason: "only its metrics port is in the mesh"}
-`
-	if err := os.WriteFile(filepath.Join(repo, "meshops.yaml"), []byte(settings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return repo
-}
 
 // The ARO HCP upgrade asm-1-28 → asm-1-29: the tag on asm-1-28, two
 // workloads each in aro-hcp, clusters-service and maestro on it, and every
@@ -65,7 +21,7 @@ meshops:
 func aroHCPUpgradePlan(t *testing.T) *Plan {
 	t.Helper()
 	opts := configs.DefaultOptions()
-	opts.RepoPath = aroHCPRepo(t)
+	opts.RepoPath = fixtures.AROHCPRepo(t)
 	cfg, err := configs.Load(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
