@@ -308,7 +308,7 @@ func (r *run) report(ev Event) {
 	if ev.Message != "" {
 		attrs = append(attrs, "message", ev.Message)
 	}
-	r.log.Info("step", attrs...)
+	r.log.Debug("step", attrs...)
 }
 
 func (r *run) progress(ctx context.Context, i int, target string) error {

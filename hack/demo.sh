@@ -38,15 +38,42 @@ kubectl run probe -n demo-injection --image=registry.example/probe:1 --dry-run=s
 step "meshops validate --show: what meshops understood of $REPO"
 "$MESHOPS" validate --repo-path "$REPO" --show
 
-step "workloads on the mesh: three namespaces the example repo manages"
+step "yesterday's state: the same repo with targetVersion asm-1-28, synced (a fresh install of tag prod-stable)"
 for ns in aro-hcp clusters-service maestro; do kubectl create namespace "$ns"; done
+OLD=$(mktemp -d)
+cp -r "$REPO"/. "$OLD"
+sed -i 's/targetVersion: "asm-1-29"/targetVersion: "asm-1-28"/' "$OLD/config/config.yaml"
+"$MESHOPS" sync --repo-path "$OLD"
+rm -rf "$OLD"
 
-step "meshops plan: what a sync would do to this cluster (exit code 2: changes pending)"
+step "two workloads per namespace, injected by asm-1-28 through the tag"
+for ns in aro-hcp clusters-service maestro; do
+	kubectl create deployment "$ns-api" -n "$ns" --image="registry.example/$ns-api:1" --replicas=2
+	kubectl create deployment "$ns-worker" -n "$ns" --image="registry.example/$ns-worker:1"
+done
+for ns in aro-hcp clusters-service maestro; do
+	kubectl rollout status -n "$ns" deployment --timeout=120s >/dev/null
+done
+pods_by_revision() {
+	kubectl get pods -A -l 'app' -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"  "}{.metadata.annotations.sidecar\.istio\.io/status}{"\n"}{end}' |
+		sed -E 's/  .*"revision":"([^"]*)".*/  \1/' | grep -E 'aro-hcp|clusters-service|maestro' | sort
+}
+pods_by_revision
+
+step "meshops plan on $REPO (targetVersion asm-1-29): an upgrade (exit code 2: changes pending)"
 set +e
 "$MESHOPS" plan --repo-path "$REPO"
 code=$?
 set -e
 [ "$code" -eq 2 ] || { echo "meshops plan exited $code, expected 2"; exit 1; }
 
+step "meshops sync: gate, policies, the tag flip, restarts gated on health, verify"
+"$MESHOPS" sync --repo-path "$REPO"
+
+step "every workload now runs asm-1-29"
+pods_by_revision
+
+step "meshops plan again: nothing to do (exit code 0)"
+"$MESHOPS" plan --repo-path "$REPO"
+
 step "done"
-echo "meshops sync is not built yet (issue #6): the demo stops after the plan."
