@@ -79,7 +79,9 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 			break
 		}
 	}
-	return Build(in), nil
+	p := Build(in)
+	p.Snapshot = snap
+	return p, nil
 }
 
 // Owned returns copies of the manifests with meshops' owner labels, as

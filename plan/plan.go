@@ -101,6 +101,9 @@ type Plan struct {
 	Reason   string   `json:"reason"`
 	Steps    []Step   `json:"steps"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Snapshot is the observation the plan was made from, for metrics and
+	// reports; not part of the rendered plan.
+	Snapshot *Snapshot `json:"-"`
 }
 
 // Pending reports whether applying the plan would change anything.

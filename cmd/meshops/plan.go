@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/sync/reconcile"
 )
 
 func newPlanCommand(g *globalFlags) *cobra.Command {
@@ -81,6 +81,10 @@ func (g *globalFlags) computePlan(ctx context.Context, opts configs.Options, ret
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", opts.RepoPath, err))
 	}
+	commit, err := reconcile.HeadCommit(opts.RepoPath)
+	if err != nil {
+		return fail(err)
+	}
 	cl, err := g.connect()
 	if err != nil {
 		return fail(err)
@@ -90,23 +94,10 @@ func (g *globalFlags) computePlan(ctx context.Context, opts configs.Options, ret
 		return fail(err)
 	}
 	p, err := plan.Compute(ctx, cl.Cluster, cfg, plan.ComputeOptions{
-		Commit: headCommit(opts.RepoPath), Record: rec, RetryBadRevision: retryBadRevision, Log: g.logger(),
+		Commit: commit, Record: rec, RetryBadRevision: retryBadRevision, Log: g.logger(),
 	})
 	if err != nil {
 		return fail(err)
 	}
 	return cfg, cl, p, nil
-}
-
-// headCommit is the config repo's HEAD, short, or "" outside a git checkout.
-func headCommit(repoPath string) string {
-	repo, err := git.PlainOpenWithOptions(repoPath, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return ""
-	}
-	head, err := repo.Head()
-	if err != nil {
-		return ""
-	}
-	return head.Hash().String()[:12]
 }
