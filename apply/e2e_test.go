@@ -13,12 +13,8 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/meshops/meshops/apply"
@@ -58,26 +54,7 @@ func newMesh(t *testing.T, namespaces int) *meshFixture {
 	for range namespaces {
 		f.namespaces = append(f.namespaces, env.Namespace(t, nil))
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	httpClient, err := rest.HTTPClientFor(env.Cluster.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper, err := apiutil.NewDynamicRESTMapper(env.Cluster.Config, httpClient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(env.Cluster.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateNS := env.Namespace(t, nil)
-	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
-	f.store = &state.Store{Client: c, Namespace: stateNS}
-	f.cluster = plan.Cluster{Client: c, RM: rm, FieldManager: "meshops", OwnerName: state.DefaultName, OwnerNamespace: stateNS}
+	f.cluster, f.store = env.Meshops(t)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_ = env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, mesh.TagWebhookName(f.tag, controlplane.IstioNamespace), metav1.DeleteOptions{})

@@ -64,12 +64,38 @@ func (r *run) applyObject(ctx context.Context, s plan.Step) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if s.Replace {
+		if err := r.replaceSpec(ctx, m); err != nil {
+			return "", err
+		}
+	}
 	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{})
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", m.Source, err)
 	}
 	r.res.Applied++
 	return string(entry.Action), nil
+}
+
+// replaceSpec writes git's spec over the live one in one update, so fields
+// another manager added disappear without the policy ever being absent or
+// half-written; the server-side apply that follows takes ownership back.
+func (r *run) replaceSpec(ctx context.Context, m configs.Manifest) error {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(m.GroupVersionKind())
+	if err := r.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(m.Unstructured), live); err != nil {
+		return fmt.Errorf("%s (%s): reading the live object: %w", m.ID(), m.Source, err)
+	}
+	if spec, ok := m.Object["spec"]; ok {
+		live.Object["spec"] = spec
+	} else {
+		delete(live.Object, "spec")
+	}
+	if err := r.Cluster.Client.Update(ctx, live, client.FieldOwner(r.Cluster.FieldManager)); err != nil {
+		return fmt.Errorf("%s (%s): replacing the spec: %w", m.ID(), m.Source, err)
+	}
+	r.log.Info("spec replaced: fields added outside git removed", "object", m.ID())
+	return nil
 }
 
 // conflicts dry-runs the apply without forcing ownership; the API server

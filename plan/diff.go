@@ -2,13 +2,17 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/configs"
@@ -31,6 +35,20 @@ type ObjectChange struct {
 	// would leave, as YAML with secret-like values masked; empty when
 	// unchanged.
 	Diff string
+	// Replace: the live spec holds fields git does not (a security policy
+	// edited by hand); the executor replaces the whole spec, atomically.
+	Replace bool
+}
+
+// wholeSpecKinds are the kinds whose entire spec meshops owns. Server-side
+// apply leaves fields another manager added, which is right for most
+// objects but not for security policy: rules added by hand to a default
+// deny turn it into allow-all. For these, any field git does not hold is
+// drift.
+var wholeSpecKinds = map[schema.GroupKind]bool{
+	{Group: "security.istio.io", Kind: "AuthorizationPolicy"}:   true,
+	{Group: "security.istio.io", Kind: "PeerAuthentication"}:    true,
+	{Group: "security.istio.io", Kind: "RequestAuthentication"}: true,
 }
 
 // DiffManifests asks the API server, by server-side dry-run apply through
@@ -65,7 +83,68 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 		}
 		out = append(out, ch)
 	}
+	if err := findSpecDrift(ctx, rm.Client(), out); err != nil {
+		errs = append(errs, err)
+	}
 	return out, errors.Join(errs...)
+}
+
+// findSpecDrift marks whole-spec objects whose live spec differs from git
+// in any field, including fields another manager added. It lists each such
+// kind once, so its cost does not grow with the number of objects.
+func findSpecDrift(ctx context.Context, c client.Reader, changes []ObjectChange) error {
+	live := map[schema.GroupVersionKind]map[string]*unstructured.Unstructured{}
+	for i := range changes {
+		ch := &changes[i]
+		gvk := ch.Manifest.GroupVersionKind()
+		if ch.Action == ObjectCreate || !wholeSpecKinds[gvk.GroupKind()] {
+			continue
+		}
+		byName, ok := live[gvk]
+		if !ok {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			if err := c.List(ctx, list); err != nil {
+				return fmt.Errorf("listing %s: %w", gvk.Kind, err)
+			}
+			byName = map[string]*unstructured.Unstructured{}
+			for j := range list.Items {
+				byName[list.Items[j].GetNamespace()+"/"+list.Items[j].GetName()] = &list.Items[j]
+			}
+			live[gvk] = byName
+		}
+		obj := byName[ch.Manifest.GetNamespace()+"/"+ch.Manifest.GetName()]
+		if obj == nil || sameSpec(obj.Object["spec"], ch.Manifest.Object["spec"]) {
+			continue
+		}
+		want := obj.DeepCopy()
+		if spec, ok := ch.Manifest.Object["spec"]; ok {
+			want.Object["spec"] = spec
+		} else {
+			delete(want.Object, "spec")
+		}
+		diff, err := unifiedDiff(ch.Manifest.ID(), obj, want)
+		if err != nil {
+			return fmt.Errorf("%s: %s: rendering diff: %w", ch.Manifest.Source, ch.Manifest.ID(), err)
+		}
+		ch.Action, ch.Replace, ch.Diff = ObjectUpdate, true, diff
+	}
+	return nil
+}
+
+// sameSpec compares two specs as JSON, so int64 and float64 numbers from
+// different decoders compare equal; nil and empty are the same.
+func sameSpec(a, b any) bool {
+	norm := func(v any) any {
+		data, _ := json.Marshal(v)
+		var out any
+		_ = json.Unmarshal(data, &out)
+		if m, ok := out.(map[string]any); ok && len(m) == 0 {
+			return nil
+		}
+		return out
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
 }
 
 // unifiedDiff renders before → after as a unified YAML diff, without the

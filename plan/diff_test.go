@@ -177,3 +177,22 @@ func TestMaskHidesSecretValuesButNotPolicyKeys(t *testing.T) {
 		t.Errorf("a policy condition key was masked: %v", when)
 	}
 }
+
+func TestSameSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b any
+		same bool
+	}{
+		{"empty and missing", map[string]any{}, nil, true},
+		{"int64 and float64 numbers", map[string]any{"n": int64(8)}, map[string]any{"n": float64(8)}, true},
+		{"field added by hand", map[string]any{"action": "AUDIT"}, map[string]any{}, false},
+		{"rules added to a default deny", map[string]any{"rules": []any{map[string]any{}}}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sameSpec(tc.a, tc.b); got != tc.same {
+				t.Errorf("sameSpec(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.same)
+			}
+		})
+	}
+}

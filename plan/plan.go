@@ -67,6 +67,9 @@ type Step struct {
 	// never restarted again.
 	Revision string `json:"revision,omitempty"`
 	Proxy    string `json:"proxy,omitempty"`
+	// Replace: the object's whole spec is replaced (fields added by hand
+	// to a security policy are removed), not merged by server-side apply.
+	Replace bool `json:"replace,omitempty"`
 }
 
 // ObjectRef identifies one Kubernetes object in a plan.
@@ -255,8 +258,11 @@ func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
 				action, reason = ActionCreate, group.reason+": missing"
 			}
 			id := object.UnstructuredToObjMetadata(c.Manifest.Unstructured)
+			if c.Replace {
+				reason = group.reason + ": fields added outside git are removed"
+			}
 			p.Steps = append(p.Steps, Step{Phase: group.phase, Action: action, Target: c.Manifest.ID(), Reason: reason,
-				Diff: c.Diff, Source: c.Manifest.Source.String(), Object: refOf(id)})
+				Diff: c.Diff, Source: c.Manifest.Source.String(), Object: refOf(id), Replace: c.Replace})
 		}
 	}
 }

@@ -277,7 +277,7 @@ func (c *Cluster) installMesh(ctx context.Context, opts Options) error {
 	// next one reads.
 	for _, rev := range opts.Revisions {
 		fmt.Fprintf(opts.Log, "installing revision %s (proxy %s) and starting its istiod\n", rev, opts.ProxyTag(rev))
-		ist, err := c.installRevision(ctx, cl, rev, opts.ProxyTag(rev))
+		ist, err := c.installRevision(ctx, cl, rev, opts.ProxyTag(rev), opts.Log)
 		if err != nil {
 			return fmt.Errorf("revision %s: %w", rev, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,37 +100,44 @@ func pointWebhooksAt(o *unstructured.Unstructured, base string) error {
 	return unstructured.SetNestedSlice(o.Object, hooks, "webhooks")
 }
 
-func (c *Cluster) installRevision(ctx context.Context, cl client.Client, rev, proxyTag string) (*Istiod, error) {
+func (c *Cluster) installRevision(ctx context.Context, cl client.Client, rev, proxyTag string, log io.Writer) (*Istiod, error) {
 	objs, err := renderRevision(ctx, rev, proxyTag)
 	if err != nil {
 		return nil, err
 	}
-	ports := map[string]int{}
-	for _, name := range []string{"http", "grpc", "secureGRPC", "https", "monitoring", "ctrlz"} {
-		if ports[name], err = freePort(); err != nil {
-			return nil, err
-		}
-	}
-	ist := &Istiod{
-		Revision:   rev,
-		ProxyTag:   proxyTag,
-		WebhookURL: fmt.Sprintf("https://localhost:%d", ports["https"]),
-		ReadyURL:   fmt.Sprintf("http://127.0.0.1:%d/ready", ports["http"]),
-	}
-	for _, o := range objs {
-		if k := o.GetKind(); k == "MutatingWebhookConfiguration" || k == "ValidatingWebhookConfiguration" {
-			if err := pointWebhooksAt(o, ist.WebhookURL); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", k, o.GetName(), err)
+	// Free ports are picked before istiod binds them, and another process
+	// (an outbound connection of the API server, a parallel test package)
+	// can take one in between: start again on fresh ports a few times.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		ports := map[string]int{}
+		for _, name := range []string{"http", "grpc", "secureGRPC", "https", "monitoring", "ctrlz"} {
+			if ports[name], err = freePort(); err != nil {
+				return nil, err
 			}
 		}
-		if err := cl.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
-			return nil, fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+		ist := &Istiod{
+			Revision:   rev,
+			ProxyTag:   proxyTag,
+			WebhookURL: fmt.Sprintf("https://localhost:%d", ports["https"]),
+			ReadyURL:   fmt.Sprintf("http://127.0.0.1:%d/ready", ports["http"]),
 		}
+		for _, o := range objs {
+			if k := o.GetKind(); k == "MutatingWebhookConfiguration" || k == "ValidatingWebhookConfiguration" {
+				if err := pointWebhooksAt(o, ist.WebhookURL); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", k, o.GetName(), err)
+				}
+			}
+			if err := cl.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+				return nil, fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
+			}
+		}
+		if lastErr = c.startIstiod(ctx, ist, ports); lastErr == nil {
+			return ist, nil
+		}
+		fmt.Fprintf(log, "istiod %s did not start (%v); trying other ports\n", rev, lastErr)
 	}
-	if err := c.startIstiod(ctx, ist, ports); err != nil {
-		return nil, err
-	}
-	return ist, nil
+	return nil, lastErr
 }
 
 func (c *Cluster) startIstiod(ctx context.Context, ist *Istiod, ports map[string]int) error {
