@@ -25,6 +25,8 @@ const fieldManager = "meshops"
 type cluster struct {
 	plan.Cluster
 	Store *state.Store
+	// Config is the REST config, for client-go parts (events, leases).
+	Config *rest.Config
 }
 
 // connect builds the client, the fluxcd/pkg/ssa resource manager and the
@@ -32,7 +34,7 @@ type cluster struct {
 func (g *globalFlags) connect() (*cluster, error) {
 	// controller-runtime's client logs through its global logger.
 	ctrllog.SetLogger(logr.FromSlogHandler(g.logger().Handler()))
-	c, err := g.kubeClient()
+	c, restConfig, err := g.kubeClient()
 	if err != nil {
 		return nil, err
 	}
@@ -42,13 +44,14 @@ func (g *globalFlags) connect() (*cluster, error) {
 	return &cluster{
 		Cluster: plan.Cluster{Client: c, RM: rm, FieldManager: fieldManager, OwnerName: store.Name, OwnerNamespace: g.stateNamespace},
 		Store:   store,
+		Config:  restConfig,
 	}, nil
 }
 
 // kubeClient builds a client from --kubeconfig/--context (else $KUBECONFIG
 // or ~/.kube/config) with a dynamic REST mapper, so Istio kinds whose CRDs
 // arrived after start-up resolve.
-func (g *globalFlags) kubeClient() (client.Client, error) {
+func (g *globalFlags) kubeClient() (client.Client, *rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if g.kubeconfig != "" {
 		rules.ExplicitPath = g.kubeconfig
@@ -56,20 +59,21 @@ func (g *globalFlags) kubeClient() (client.Client, error) {
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
 		&clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %s unreachable: %w", cfg.Host, err)
+		return nil, nil, fmt.Errorf("cluster %s unreachable: %w", cfg.Host, err)
 	}
-	return client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	return c, cfg, err
 }
