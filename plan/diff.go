@@ -56,11 +56,20 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // and the real CRD schemas, and fields other managers own stay as they are
 // on both sides, so they never show as drift. Every object is tried; the
 // error joins each failure, prefixed by the manifest's file and line.
+//
+// Each kind is listed once first, and a manifest whose live object already
+// holds exactly its fields needs no dry run: a steady-state plan costs one
+// request per kind, whatever the number of objects.
 func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest) ([]ObjectChange, error) {
+	live := listLive(ctx, rm.Client(), manifests)
 	var out []ObjectChange
 	var errs []error
 	for _, m := range manifests {
-		entry, live, merged, err := rm.Diff(ctx, m.Unstructured.DeepCopy(), ssa.DefaultDiffOptions())
+		if obj := live.get(m); obj != nil && holds(obj, m.Unstructured) {
+			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
+			continue
+		}
+		entry, liveObj, merged, err := rm.Diff(ctx, m.Unstructured.DeepCopy(), ssa.DefaultDiffOptions())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", m.Source, m.ID(), err))
 			continue
@@ -73,7 +82,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			ch.Diff, err = unifiedDiff(m.ID(), nil, m.Unstructured)
 		case ssa.ConfiguredAction:
 			ch.Action = ObjectUpdate
-			ch.Diff, err = unifiedDiff(m.ID(), live, merged)
+			ch.Diff, err = unifiedDiff(m.ID(), liveObj, merged)
 		default:
 			ch.Action = ObjectUnchanged
 		}
@@ -83,38 +92,84 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 		}
 		out = append(out, ch)
 	}
-	if err := findSpecDrift(ctx, rm.Client(), out); err != nil {
+	if err := findSpecDrift(live, out); err != nil {
 		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
 }
 
-// findSpecDrift marks whole-spec objects whose live spec differs from git
-// in any field, including fields another manager added. It lists each such
-// kind once, so its cost does not grow with the number of objects.
-func findSpecDrift(ctx context.Context, c client.Reader, changes []ObjectChange) error {
-	live := map[schema.GroupVersionKind]map[string]*unstructured.Unstructured{}
-	for i := range changes {
-		ch := &changes[i]
-		gvk := ch.Manifest.GroupVersionKind()
-		if ch.Action == ObjectCreate || !wholeSpecKinds[gvk.GroupKind()] {
+// liveObjects are the live objects of the manifests' kinds, by kind and
+// namespace/name; a kind whose list failed (its CRD is missing) is absent,
+// and its manifests go to the dry run, which reports the error with the
+// manifest's file.
+type liveObjects map[schema.GroupVersionKind]map[string]*unstructured.Unstructured
+
+func listLive(ctx context.Context, c client.Reader, manifests []configs.Manifest) liveObjects {
+	live := liveObjects{}
+	for _, m := range manifests {
+		gvk := m.GroupVersionKind()
+		if _, done := live[gvk]; done {
 			continue
 		}
-		byName, ok := live[gvk]
-		if !ok {
-			list := &unstructured.UnstructuredList{}
-			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-			if err := c.List(ctx, list); err != nil {
-				return fmt.Errorf("listing %s: %w", gvk.Kind, err)
-			}
-			byName = map[string]*unstructured.Unstructured{}
-			for j := range list.Items {
-				byName[list.Items[j].GetNamespace()+"/"+list.Items[j].GetName()] = &list.Items[j]
-			}
-			live[gvk] = byName
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.List(ctx, list); err != nil {
+			live[gvk] = nil
+			continue
 		}
-		obj := byName[ch.Manifest.GetNamespace()+"/"+ch.Manifest.GetName()]
-		if obj == nil || sameSpec(obj.Object["spec"], ch.Manifest.Object["spec"]) {
+		byName := make(map[string]*unstructured.Unstructured, len(list.Items))
+		for i := range list.Items {
+			byName[list.Items[i].GetNamespace()+"/"+list.Items[i].GetName()] = &list.Items[i]
+		}
+		live[gvk] = byName
+	}
+	return live
+}
+
+func (l liveObjects) get(m configs.Manifest) *unstructured.Unstructured {
+	return l[m.GroupVersionKind()][m.GetNamespace()+"/"+m.GetName()]
+}
+
+// holds reports whether live already is what applying want would leave:
+// every top-level field of want (spec, data, ...) equal, no other field
+// beside metadata and status, and want's labels and annotations present.
+// Anything else goes to the server's dry run, which knows defaults and
+// field ownership.
+func holds(live, want *unstructured.Unstructured) bool {
+	for k, v := range want.Object {
+		if k == "apiVersion" || k == "kind" || k == "metadata" {
+			continue
+		}
+		if !sameJSON(live.Object[k], v) {
+			return false
+		}
+	}
+	for k := range live.Object {
+		if _, ok := want.Object[k]; !ok && k != "metadata" && k != "status" {
+			return false
+		}
+	}
+	subset := func(want, have map[string]string) bool {
+		for k, v := range want {
+			if got, ok := have[k]; !ok || got != v {
+				return false
+			}
+		}
+		return true
+	}
+	return subset(want.GetLabels(), live.GetLabels()) && subset(want.GetAnnotations(), live.GetAnnotations())
+}
+
+// findSpecDrift marks whole-spec objects whose live spec differs from git
+// in any field, including fields another manager added.
+func findSpecDrift(live liveObjects, changes []ObjectChange) error {
+	for i := range changes {
+		ch := &changes[i]
+		if ch.Action == ObjectCreate || !wholeSpecKinds[ch.Manifest.GroupKind()] {
+			continue
+		}
+		obj := live.get(ch.Manifest)
+		if obj == nil || sameJSON(obj.Object["spec"], ch.Manifest.Object["spec"]) {
 			continue
 		}
 		want := obj.DeepCopy()
@@ -132,9 +187,9 @@ func findSpecDrift(ctx context.Context, c client.Reader, changes []ObjectChange)
 	return nil
 }
 
-// sameSpec compares two specs as JSON, so int64 and float64 numbers from
-// different decoders compare equal; nil and empty are the same.
-func sameSpec(a, b any) bool {
+// sameJSON compares two values as JSON, so int64 and float64 numbers from
+// different decoders compare equal; nil and an empty map are the same.
+func sameJSON(a, b any) bool {
 	norm := func(v any) any {
 		data, _ := json.Marshal(v)
 		var out any

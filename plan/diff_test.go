@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -178,7 +179,7 @@ func TestMaskHidesSecretValuesButNotPolicyKeys(t *testing.T) {
 	}
 }
 
-func TestSameSpec(t *testing.T) {
+func TestSameJSON(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		a, b any
@@ -190,9 +191,49 @@ func TestSameSpec(t *testing.T) {
 		{"rules added to a default deny", map[string]any{"rules": []any{map[string]any{}}}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sameSpec(tc.a, tc.b); got != tc.same {
-				t.Errorf("sameSpec(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.same)
+			if got := sameJSON(tc.a, tc.b); got != tc.same {
+				t.Errorf("sameJSON(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.same)
 			}
 		})
+	}
+}
+
+// A steady-state diff costs one list per kind: objects that already hold
+// what git says need no dry run, so 40 policies cost what 10 do.
+func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, nil)
+	c, n := countingClient(t)
+	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
+	manifests := func(count int) []configs.Manifest {
+		var out []configs.Manifest
+		for i := range count {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+				"metadata": map[string]any{"namespace": ns, "name": fmt.Sprintf("allow-%d", i)},
+				"spec": map[string]any{"action": "ALLOW", "rules": []any{map[string]any{"from": []any{map[string]any{"source": map[string]any{
+					"principals": []any{fmt.Sprintf("cluster.local/ns/%s/sa/w%d", ns, i)}}}}}}},
+			}}
+			if _, err := rm.Apply(ctx, u.DeepCopy(), ssa.DefaultApplyOptions()); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, configs.Manifest{Unstructured: u})
+		}
+		return out
+	}
+	cost := func(ms []configs.Manifest) int64 {
+		before := n.Load()
+		changes, err := DiffManifests(ctx, rm, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := count(changes); got[ObjectUnchanged] != len(ms) {
+			t.Fatalf("diff of applied objects: %v, want all unchanged", got)
+		}
+		return n.Load() - before
+	}
+	small, large := cost(manifests(10)), cost(manifests(40))
+	if small != 1 || large != 1 {
+		t.Errorf("steady-state diff made %d requests for 10 policies and %d for 40; want 1 (one list per kind)", small, large)
 	}
 }

@@ -166,8 +166,13 @@ func (s *Store) Update(ctx context.Context, change func(*Record)) (*Record, erro
 	}
 }
 
+// ensureNamespace creates meshops' namespace when it is missing; in a
+// cluster the deploy manifests create it and meshops has no right to.
 func (s *Store) ensureNamespace(ctx context.Context, name string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); err == nil {
+		return nil
+	}
 	if err := s.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s for meshops' state: %w", name, err)
 	}
