@@ -39,6 +39,7 @@ const (
 type workload struct {
 	id       string
 	obj      client.Object
+	list     client.ObjectList
 	template *corev1.PodTemplateSpec
 	selector *metav1.LabelSelector
 	status   func() rollout.Status
@@ -53,13 +54,13 @@ func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
 	switch plan.WorkloadKind(kind) {
 	case plan.KindDeployment:
 		d := &appsv1.Deployment{}
-		w.obj, w.template, w.status = d, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
+		w.obj, w.list, w.template, w.status = d, &appsv1.DeploymentList{}, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
 	case plan.KindStatefulSet:
 		s := &appsv1.StatefulSet{}
-		w.obj, w.template, w.status = s, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
+		w.obj, w.list, w.template, w.status = s, &appsv1.StatefulSetList{}, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
 	case plan.KindDaemonSet:
 		d := &appsv1.DaemonSet{}
-		w.obj, w.template, w.status = d, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
+		w.obj, w.list, w.template, w.status = d, &appsv1.DaemonSetList{}, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
 	default:
 		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, kind)
 	}
@@ -232,6 +233,9 @@ func (r *run) waitSafeToRestart(ctx context.Context, w *workload) error {
 // until check reports nothing more to wait for (""). It returns the last
 // thing it waited on, for the caller's timeout message.
 func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (string, error)) (string, error) {
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	changed := r.watch(wctx, w)
 	var last string
 	for {
 		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
@@ -249,9 +253,60 @@ func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (stri
 			}
 			last = waiting
 		}
-		if err := sleep(ctx, r.Options.PollInterval); err != nil {
+		if err := r.next(ctx, changed); err != nil {
 			return last, err
 		}
+	}
+}
+
+// watch wakes the wait as soon as the workload changes, so a rollout that
+// completes is seen within milliseconds rather than at the next poll: at
+// hundreds of workloads the poll interval would be most of meshops' own
+// time. Without a watch-capable client (or when the watch ends) the wait
+// falls back to polling.
+func (r *run) watch(ctx context.Context, w *workload) <-chan struct{} {
+	wc, ok := r.Cluster.Client.(client.WithWatch)
+	if !ok {
+		return nil
+	}
+	wi, err := wc.Watch(ctx, w.list, client.InNamespace(w.obj.GetNamespace()), client.MatchingFields{"metadata.name": w.obj.GetName()})
+	if err != nil {
+		r.log.Debug("watch failed; polling", "workload", w.id, "error", err)
+		return nil
+	}
+	changed := make(chan struct{}, 1)
+	go func() {
+		defer wi.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, open := <-wi.ResultChan():
+				if !open {
+					return
+				}
+				select {
+				case changed <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return changed
+}
+
+// next waits for a change of the watched workload or the poll interval,
+// whichever comes first; pods and budgets are re-read on the interval.
+func (r *run) next(ctx context.Context, changed <-chan struct{}) error {
+	t := time.NewTimer(r.Options.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-changed:
+		return nil
+	case <-t.C:
+		return nil
 	}
 }
 

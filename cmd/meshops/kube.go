@@ -74,6 +74,6 @@ func (g *globalFlags) kubeClient() (client.Client, *rest.Config, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster %s unreachable: %w", cfg.Host, err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
 	return c, cfg, err
 }

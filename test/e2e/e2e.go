@@ -276,7 +276,7 @@ func (e *Env) Meshops(t testing.TB) (plan.Cluster, *state.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(e.Cluster.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.NewWithWatch(e.Cluster.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		t.Fatal(err)
 	}
