@@ -11,66 +11,74 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// addonInjector is a revision's injector as the istio-discovery chart
-// renders it for the AKS add-on: calling istiod-<rev> in aks-istio-system,
-// caBundle patched in by istiod.
-func addonInjector(t *testing.T, rev string) *admissionregistrationv1.MutatingWebhookConfiguration {
-	t.Helper()
-	return decode[admissionregistrationv1.MutatingWebhookConfiguration](t, `
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata:
-  name: istio-sidecar-injector-`+rev+`-aks-istio-system
-  labels:
-    app: sidecar-injector
+// chartLabelsYAML are the labels the istio-discovery chart 1.28.5 puts on
+// all it renders (its istio.labels helper, release "istio").
+const chartLabelsYAML = `
     app.kubernetes.io/instance: istio
     app.kubernetes.io/managed-by: Helm
     app.kubernetes.io/name: istiod
     app.kubernetes.io/part-of: istio
     app.kubernetes.io/version: 1.28.5
-    helm.sh/chart: istiod-1.28.5
-    install.operator.istio.io/owning-resource: unknown
-    istio.io/rev: `+rev+`
-    operator.istio.io/component: Pilot
-    release: istio
-webhooks:
-- name: rev.namespace.sidecar-injector.istio.io
+    helm.sh/chart: istiod-1.28.5`
+
+// chartWebhook is a MutatingWebhookConfiguration as the istio-discovery
+// chart renders both a revision's injector and a revision tag for the AKS
+// add-on: the same two entries, calling istiod-<rev> in aks-istio-system
+// (caBundle patched in by istiod) and selecting istio.io/rev=<selected>.
+// extraLabels and extraFields (indented YAML lines) complete it.
+func chartWebhook(name, rev, selected, extraLabels, extraFields string) string {
+	entry := func(prefix, nsSel, objSel string) string {
+		return `
+- name: ` + prefix + `sidecar-injector.istio.io
   clientConfig:
-    service: {name: istiod-`+rev+`, namespace: aks-istio-system, path: /inject, port: 443}
+    service: {name: istiod-` + rev + `, namespace: aks-istio-system, path: /inject, port: 443}
     caBundle: Q0EtYnVuZGxlLW9mLQ==
   sideEffects: None
-  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods], scope: "*"}]
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
   failurePolicy: Fail
-  matchPolicy: Equivalent
-  timeoutSeconds: 10
   reinvocationPolicy: Never
-  admissionReviewVersions: [v1]
+  admissionReviewVersions: [v1]` + extraFields + `
   namespaceSelector:
-    matchExpressions:
-    - {key: istio.io/rev, operator: In, values: [`+rev+`]}
-    - {key: istio-injection, operator: DoesNotExist}
+    matchExpressions:` + nsSel + `
   objectSelector:
     matchExpressions:
-    - {key: sidecar.istio.io/inject, operator: NotIn, values: ["false"]}
-- name: rev.object.sidecar-injector.istio.io
-  clientConfig:
-    service: {name: istiod-`+rev+`, namespace: aks-istio-system, path: /inject, port: 443}
-    caBundle: Q0EtYnVuZGxlLW9mLQ==
-  sideEffects: None
-  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods], scope: "*"}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  admissionReviewVersions: [v1]
-  namespaceSelector:
-    matchExpressions:
+    - {key: sidecar.istio.io/inject, operator: NotIn, values: ["false"]}` + objSel
+	}
+	return `
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: ` + name + `
+  labels:
+    app: sidecar-injector` + chartLabelsYAML + `
+    istio.io/rev: ` + rev + `
+    release: istio` + extraLabels + `
+webhooks:` +
+		entry("rev.namespace.", `
+    - {key: istio.io/rev, operator: In, values: [`+selected+`]}
+    - {key: istio-injection, operator: DoesNotExist}`, "") +
+		entry("rev.object.", `
     - {key: istio.io/rev, operator: DoesNotExist}
-    - {key: istio-injection, operator: DoesNotExist}
-  objectSelector:
-    matchExpressions:
-    - {key: sidecar.istio.io/inject, operator: NotIn, values: ["false"]}
-    - {key: istio.io/rev, operator: In, values: [`+rev+`]}
-`)
+    - {key: istio-injection, operator: DoesNotExist}`, `
+    - {key: istio.io/rev, operator: In, values: [`+selected+`]}`)
 }
+
+// addonInjector is a revision's injector as the add-on installs it, with
+// the installer's labels and the fields the API server defaults.
+func addonInjector(t *testing.T, rev string) *admissionregistrationv1.MutatingWebhookConfiguration {
+	t.Helper()
+	return decode[admissionregistrationv1.MutatingWebhookConfiguration](t, chartWebhook(
+		"istio-sidecar-injector-"+rev+"-aks-istio-system", rev, rev, `
+    install.operator.istio.io/owning-resource: unknown
+    operator.istio.io/component: Pilot`, `
+  matchPolicy: Equivalent
+  timeoutSeconds: 10`))
+}
+
+// The tag webhook istioctl writes for tag prod-stable on the add-on's
+// asm-1-28, following revision-tags-mwc.yaml.
+var addonTagWebhook = chartWebhook("istio-revision-tag-prod-stable-aks-istio-system", "asm-1-28", "prod-stable", `
+    istio.io/tag: prod-stable`, "")
 
 func decode[T any](t *testing.T, doc string) *T {
 	t.Helper()
@@ -80,60 +88,6 @@ func decode[T any](t *testing.T, doc string) *T {
 	}
 	return &v
 }
-
-// The tag webhook istioctl writes for tag prod-stable on the add-on's
-// asm-1-28, written out from revision-tags-mwc.yaml by hand.
-const addonTagWebhook = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata:
-  name: istio-revision-tag-prod-stable-aks-istio-system
-  labels:
-    app: sidecar-injector
-    app.kubernetes.io/instance: istio
-    app.kubernetes.io/managed-by: Helm
-    app.kubernetes.io/name: istiod
-    app.kubernetes.io/part-of: istio
-    app.kubernetes.io/version: 1.28.5
-    helm.sh/chart: istiod-1.28.5
-    istio.io/rev: asm-1-28
-    istio.io/tag: prod-stable
-    release: istio
-webhooks:
-- name: rev.namespace.sidecar-injector.istio.io
-  clientConfig:
-    service: {name: istiod-asm-1-28, namespace: aks-istio-system, path: /inject, port: 443}
-    caBundle: Q0EtYnVuZGxlLW9mLQ==
-  sideEffects: None
-  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  admissionReviewVersions: [v1]
-  namespaceSelector:
-    matchExpressions:
-    - {key: istio.io/rev, operator: In, values: [prod-stable]}
-    - {key: istio-injection, operator: DoesNotExist}
-  objectSelector:
-    matchExpressions:
-    - {key: sidecar.istio.io/inject, operator: NotIn, values: ["false"]}
-- name: rev.object.sidecar-injector.istio.io
-  clientConfig:
-    service: {name: istiod-asm-1-28, namespace: aks-istio-system, path: /inject, port: 443}
-    caBundle: Q0EtYnVuZGxlLW9mLQ==
-  sideEffects: None
-  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  admissionReviewVersions: [v1]
-  namespaceSelector:
-    matchExpressions:
-    - {key: istio.io/rev, operator: DoesNotExist}
-    - {key: istio-injection, operator: DoesNotExist}
-  objectSelector:
-    matchExpressions:
-    - {key: sidecar.istio.io/inject, operator: NotIn, values: ["false"]}
-    - {key: istio.io/rev, operator: In, values: [prod-stable]}
-`
 
 func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 	want := func(t *testing.T, edit func(*admissionregistrationv1.MutatingWebhookConfiguration)) *admissionregistrationv1.MutatingWebhookConfiguration {
@@ -149,27 +103,26 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name           string
-		injector       func(*admissionregistrationv1.MutatingWebhookConfiguration)
-		tag, istioNS   string
-		want           func(*admissionregistrationv1.MutatingWebhookConfiguration)
-		wantNamePrefix string
+		name     string
+		injector func(*admissionregistrationv1.MutatingWebhookConfiguration)
+		istioNS  string
+		want     func(*admissionregistrationv1.MutatingWebhookConfiguration)
 	}{
-		{name: "fresh tag on the add-on's revision", tag: "prod-stable", istioNS: "aks-istio-system"},
+		{name: "fresh tag on the add-on's revision", istioNS: "aks-istio-system"},
 		{
 			name: "istio-system: no namespace suffix, service in istio-system",
 			injector: func(in *admissionregistrationv1.MutatingWebhookConfiguration) {
 				in.Name = "istio-sidecar-injector-asm-1-28"
 			},
-			tag: "prod-stable", istioNS: "istio-system",
+			istioNS: "istio-system",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				w.Name = "istio-revision-tag-prod-stable"
 				each(w, func(h *admissionregistrationv1.MutatingWebhook) { h.ClientConfig.Service.Namespace = "istio-system" })
 			},
 		},
 		{
-			name: "no istio namespace means istio-system, as istioctl's flag default",
-			tag:  "prod-stable", istioNS: "",
+			name:    "no istio namespace means istio-system, as istioctl's flag default",
+			istioNS: "",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				w.Name = "istio-revision-tag-prod-stable"
 				each(w, func(h *admissionregistrationv1.MutatingWebhook) { h.ClientConfig.Service.Namespace = "istio-system" })
@@ -182,7 +135,7 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 					h.ClientConfig.Service, h.ClientConfig.URL = nil, ptr.To("https://istiod.example:15017/inject")
 				})
 			},
-			tag: "prod-stable", istioNS: "aks-istio-system",
+			istioNS: "aks-istio-system",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				each(w, func(h *admissionregistrationv1.MutatingWebhook) {
 					h.ClientConfig.Service, h.ClientConfig.URL = nil, ptr.To("https://istiod.example:15017/inject")
@@ -198,7 +151,7 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 				}
 				in.Webhooks[1].ClientConfig.CABundle = []byte("first")
 			},
-			tag: "prod-stable", istioNS: "aks-istio-system",
+			istioNS: "aks-istio-system",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				each(w, func(h *admissionregistrationv1.MutatingWebhook) {
 					h.ClientConfig.Service.Name = "istiod-remote"
@@ -215,7 +168,7 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 				in.Labels["release"] = "aks-istio"
 				in.Annotations = map[string]string{"owner": "platform", lastAppliedAnnotation: "{}"}
 			},
-			tag: "prod-stable", istioNS: "aks-istio-system",
+			istioNS: "aks-istio-system",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				each(w, func(h *admissionregistrationv1.MutatingWebhook) {
 					h.ReinvocationPolicy = ptr.To(admissionregistrationv1.IfNeededReinvocationPolicy)
@@ -231,7 +184,7 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 				delete(in.Labels, versionLabel)
 				delete(in.Labels, chartLabel)
 			},
-			tag: "prod-stable", istioNS: "aks-istio-system",
+			istioNS: "aks-istio-system",
 			want: func(w *admissionregistrationv1.MutatingWebhookConfiguration) {
 				delete(w.Labels, versionLabel)
 				delete(w.Labels, chartLabel)
@@ -245,7 +198,7 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 				tt.injector(in)
 			}
 			before := in.DeepCopy()
-			got, err := TagWebhook(in, tt.tag, "asm-1-28", tt.istioNS)
+			got, err := TagWebhook(in, "prod-stable", "asm-1-28", tt.istioNS)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,42 +210,59 @@ func TestTagWebhookIsWhatIstioctlWritesFromTheInjector(t *testing.T) {
 	}
 }
 
-func TestTagWebhookRefusesWhatIstioctlWouldNotWrite(t *testing.T) {
+// Both builders refuse the same tags, before looking at the revision.
+func TestTagsIstioctlWouldNotWriteAreRefused(t *testing.T) {
 	tests := []struct {
-		name          string
-		injector      func(*admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration
-		tag, revision string
-		wantErr       string
+		name, tag, revision, wantErr string
 	}{
 		{name: "tag equal to the revision", tag: "asm-1-28", revision: "asm-1-28", wantErr: "equals a revision name"},
 		{name: "istioctl's default tag", tag: "default", revision: "asm-1-28", wantErr: "default tag"},
 		{name: "empty tag", tag: "", revision: "asm-1-28", wantErr: "empty"},
 		{name: "tag that is no label value", tag: "Prod_Stable", revision: "asm-1-28", wantErr: "not a valid name"},
 		{name: "tag too long for its Service name", tag: strings.Repeat("t", 44), revision: "asm-1-28", wantErr: "not a valid name"},
-		{name: "no revision", tag: "prod-stable", revision: "", wantErr: "no revision"},
+		{name: "no revision", revision: "", wantErr: "no revision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wh, err := TagWebhook(addonInjector(t, "asm-1-28"), tt.tag, tt.revision, "aks-istio-system")
+			assertRefused(t, wh, err, tt.wantErr)
+			svc, err := TagService(addonIstiodService(t, "asm-1-28"), tt.tag, tt.revision, "aks-istio-system")
+			assertRefused(t, svc, err, tt.wantErr)
+		})
+	}
+}
+
+func TestTagWebhookRefusesWhatIsNotTheRevisionsInjector(t *testing.T) {
+	tests := []struct {
+		name     string
+		injector func(*admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration
+		revision string
+		wantErr  string
+	}{
 		{
-			name: "no injector", tag: "prod-stable", revision: "asm-1-28", wantErr: "no injector",
+			name: "no injector", revision: "asm-1-28", wantErr: "no injector",
 			injector: func(*admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
 				return nil
 			},
 		},
-		{name: "another revision's injector", tag: "prod-stable", revision: "asm-1-29", wantErr: `serves revision "asm-1-28"`},
+		{name: "another revision's injector", revision: "asm-1-29", wantErr: `serves revision "asm-1-28"`,
+			injector: unchanged[admissionregistrationv1.MutatingWebhookConfiguration]},
 		{
-			name: "a tag webhook instead of an injector", tag: "prod-stable", revision: "asm-1-28", wantErr: `webhook of revision tag "canary"`,
+			name: "a tag webhook instead of an injector", revision: "asm-1-28", wantErr: `webhook of revision tag "canary"`,
 			injector: func(in *admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
 				in.Labels[TagLabel] = "canary"
 				return in
 			},
 		},
 		{
-			name: "an injector without sidecar-injector entries", tag: "prod-stable", revision: "asm-1-28", wantErr: "no webhook named",
+			name: "an injector without sidecar-injector entries", revision: "asm-1-28", wantErr: "no webhook named",
 			injector: func(in *admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
 				in.Webhooks = in.Webhooks[:0]
 				return in
 			},
 		},
 		{
-			name: "an injector entry calling nothing", tag: "prod-stable", revision: "asm-1-28", wantErr: "neither a URL nor a Service",
+			name: "an injector entry calling nothing", revision: "asm-1-28", wantErr: "neither a URL nor a Service",
 			injector: func(in *admissionregistrationv1.MutatingWebhookConfiguration) *admissionregistrationv1.MutatingWebhookConfiguration {
 				in.Webhooks[0].ClientConfig.Service = nil
 				return in
@@ -301,14 +271,8 @@ func TestTagWebhookRefusesWhatIstioctlWouldNotWrite(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := addonInjector(t, "asm-1-28")
-			if tt.injector != nil {
-				in = tt.injector(in)
-			}
-			got, err := TagWebhook(in, tt.tag, tt.revision, "aks-istio-system")
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("TagWebhook() = %v, %v; want an error containing %q", got, err, tt.wantErr)
-			}
+			got, err := TagWebhook(tt.injector(addonInjector(t, "asm-1-28")), "prod-stable", tt.revision, "aks-istio-system")
+			assertRefused(t, got, err, tt.wantErr)
 		})
 	}
 }
@@ -352,134 +316,78 @@ func TestTagWebhookForAnotherRevisionDiffersInEveryRevisionField(t *testing.T) {
 	}
 }
 
-func addonIstiodService(t *testing.T, rev string) *corev1.Service {
-	t.Helper()
-	return decode[corev1.Service](t, `
+// chartService is an istiod Service as the istio-discovery chart renders
+// both a revision's (service.yaml) and a tag's (revision-tags-svc.yaml) for
+// the AKS add-on. extraLabels and extraSpec (indented YAML lines) complete it.
+func chartService(name, rev, extraLabels, extraSpec string) string {
+	return `
 apiVersion: v1
 kind: Service
 metadata:
-  name: istiod-`+rev+`
+  name: ` + name + `
   namespace: aks-istio-system
   labels:
-    app: istiod
-    app.kubernetes.io/instance: istio
-    app.kubernetes.io/managed-by: Helm
-    app.kubernetes.io/name: istiod
-    app.kubernetes.io/part-of: istio
-    app.kubernetes.io/version: 1.28.5
-    helm.sh/chart: istiod-1.28.5
-    install.operator.istio.io/owning-resource: unknown
+    app: istiod` + chartLabelsYAML + `
     istio: pilot
-    istio.io/rev: `+rev+`
-    operator.istio.io/component: Pilot
-    release: istio
-spec:
-  clusterIP: 10.0.0.118
-  type: ClusterIP
-  ports:
-  - {name: grpc-xds, port: 15010, protocol: TCP, targetPort: 15010}
-  - {name: https-dns, port: 15012, protocol: TCP, targetPort: 15012}
-  - {name: https-webhook, port: 443, protocol: TCP, targetPort: 15017}
-  - {name: http-monitoring, port: 15014, protocol: TCP, targetPort: 15014}
-  selector: {app: istiod, istio.io/rev: `+rev+`}
-`)
-}
-
-func TestTagServiceIsWhatIstioctlWrites(t *testing.T) {
-	tests := []struct {
-		name, rev, istioNS string
-		istiod             func(*corev1.Service)
-		want               string
-	}{
-		{name: "fresh tag on the add-on's revision", rev: "asm-1-28", istioNS: "aks-istio-system", want: `
-apiVersion: v1
-kind: Service
-metadata:
-  name: istiod-revision-tag-prod-stable
-  namespace: aks-istio-system
-  labels:
-    app: istiod
-    app.kubernetes.io/instance: istio
-    app.kubernetes.io/managed-by: Helm
-    app.kubernetes.io/name: istiod
-    app.kubernetes.io/part-of: istio
-    app.kubernetes.io/version: 1.28.5
-    helm.sh/chart: istiod-1.28.5
-    istio: pilot
-    istio.io/rev: asm-1-28
-    istio.io/tag: prod-stable
-    release: istio
+    istio.io/rev: ` + rev + `
+    release: istio` + extraLabels + `
 spec:
   ports:
   - {name: grpc-xds, port: 15010, protocol: TCP}
   - {name: https-dns, port: 15012, protocol: TCP}
   - {name: https-webhook, port: 443, protocol: TCP, targetPort: 15017}
   - {name: http-monitoring, port: 15014, protocol: TCP}
-  selector: {app: istiod, istio.io/rev: asm-1-28}
-`},
+  selector: {app: istiod, istio.io/rev: ` + rev + `}` + extraSpec
+}
+
+// addonIstiodService is a revision's istiod Service as the add-on installs
+// it, with the installer's labels and what the API server fills in.
+func addonIstiodService(t *testing.T, rev string) *corev1.Service {
+	t.Helper()
+	return decode[corev1.Service](t, chartService("istiod-"+rev, rev, `
+    install.operator.istio.io/owning-resource: unknown
+    operator.istio.io/component: Pilot`, `
+  clusterIP: 10.0.0.118
+  type: ClusterIP`))
+}
+
+// The tag Service istioctl writes for tag prod-stable on the add-on's
+// asm-1-28.
+var addonTagService = chartService("istiod-revision-tag-prod-stable", "asm-1-28", `
+    istio.io/tag: prod-stable`, "")
+
+func TestTagServiceIsWhatIstioctlWrites(t *testing.T) {
+	tests := []struct {
+		name, rev, istioNS string
+		istiod             func(*corev1.Service)
+		want               func(*corev1.Service)
+	}{
+		{name: "fresh tag on the add-on's revision", rev: "asm-1-28", istioNS: "aks-istio-system"},
 		{
 			name: "moved to the next revision; the revision's own labels and ports do not leak", rev: "asm-1-29", istioNS: "aks-istio-system",
 			istiod: func(s *corev1.Service) {
 				s.Labels[versionLabel], s.Labels[chartLabel], s.Labels["team"] = "1.29.1", "istiod-1.29.1", "mesh"
 				s.Spec.Ports[0].Port = 15011
 			},
-			want: `
-apiVersion: v1
-kind: Service
-metadata:
-  name: istiod-revision-tag-prod-stable
-  namespace: aks-istio-system
-  labels:
-    app: istiod
-    app.kubernetes.io/instance: istio
-    app.kubernetes.io/managed-by: Helm
-    app.kubernetes.io/name: istiod
-    app.kubernetes.io/part-of: istio
-    app.kubernetes.io/version: 1.29.1
-    helm.sh/chart: istiod-1.29.1
-    istio: pilot
-    istio.io/rev: asm-1-29
-    istio.io/tag: prod-stable
-    release: istio
-spec:
-  ports:
-  - {name: grpc-xds, port: 15010, protocol: TCP}
-  - {name: https-dns, port: 15012, protocol: TCP}
-  - {name: https-webhook, port: 443, protocol: TCP, targetPort: 15017}
-  - {name: http-monitoring, port: 15014, protocol: TCP}
-  selector: {app: istiod, istio.io/rev: asm-1-29}
-`},
+			want: func(s *corev1.Service) {
+				s.Labels[RevisionLabel], s.Spec.Selector[RevisionLabel] = "asm-1-29", "asm-1-29"
+				s.Labels[versionLabel], s.Labels[chartLabel] = "1.29.1", "istiod-1.29.1"
+			},
+		},
 		{
-			name: "istio-system", rev: "1-29-0", istioNS: "",
+			name: "istio-system, and a revision without chart version labels", rev: "1-29-0", istioNS: "",
 			istiod: func(s *corev1.Service) {
 				s.Namespace = "istio-system"
 				delete(s.Labels, versionLabel)
 				delete(s.Labels, chartLabel)
 			},
-			want: `
-apiVersion: v1
-kind: Service
-metadata:
-  name: istiod-revision-tag-prod-stable
-  namespace: istio-system
-  labels:
-    app: istiod
-    app.kubernetes.io/instance: istio
-    app.kubernetes.io/managed-by: Helm
-    app.kubernetes.io/name: istiod
-    app.kubernetes.io/part-of: istio
-    istio: pilot
-    istio.io/rev: 1-29-0
-    istio.io/tag: prod-stable
-    release: istio
-spec:
-  ports:
-  - {name: grpc-xds, port: 15010, protocol: TCP}
-  - {name: https-dns, port: 15012, protocol: TCP}
-  - {name: https-webhook, port: 443, protocol: TCP, targetPort: 15017}
-  - {name: http-monitoring, port: 15014, protocol: TCP}
-  selector: {app: istiod, istio.io/rev: 1-29-0}
-`},
+			want: func(s *corev1.Service) {
+				s.Namespace = "istio-system"
+				s.Labels[RevisionLabel], s.Spec.Selector[RevisionLabel] = "1-29-0", "1-29-0"
+				delete(s.Labels, versionLabel)
+				delete(s.Labels, chartLabel)
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -491,41 +399,48 @@ spec:
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertSameObject(t, got, decode[corev1.Service](t, tt.want))
+			want := decode[corev1.Service](t, addonTagService)
+			if tt.want != nil {
+				tt.want(want)
+			}
+			assertSameObject(t, got, want)
 		})
 	}
 }
 
 func TestTagServiceRefusesWhatIsNotTheRevisionsIstiod(t *testing.T) {
 	tests := []struct {
-		name          string
-		istiod        func(*corev1.Service) *corev1.Service
-		tag, revision string
-		wantErr       string
+		name     string
+		istiod   func(*corev1.Service) *corev1.Service
+		revision string
+		wantErr  string
 	}{
-		{name: "tag equal to the revision", tag: "asm-1-28", revision: "asm-1-28", wantErr: "equals a revision name"},
-		{name: "istioctl's default tag", tag: "default", revision: "asm-1-28", wantErr: "default tag"},
-		{name: "no Service", tag: "prod-stable", revision: "asm-1-28", wantErr: "no istiod Service",
+		{name: "no Service", revision: "asm-1-28", wantErr: "no istiod Service",
 			istiod: func(*corev1.Service) *corev1.Service { return nil }},
-		{name: "another revision's istiod", tag: "prod-stable", revision: "asm-1-29", wantErr: `serves revision "asm-1-28"`},
-		{name: "a tag's Service", tag: "prod-stable", revision: "asm-1-28", wantErr: `Service of revision tag "canary"`,
+		{name: "another revision's istiod", revision: "asm-1-29", wantErr: `serves revision "asm-1-28"`,
+			istiod: unchanged[corev1.Service]},
+		{name: "a tag's Service", revision: "asm-1-28", wantErr: `Service of revision tag "canary"`,
 			istiod: func(s *corev1.Service) *corev1.Service { s.Labels[TagLabel] = "canary"; return s }},
-		{name: "not istiod", tag: "prod-stable", revision: "asm-1-28", wantErr: "app=istiod",
+		{name: "not istiod", revision: "asm-1-28", wantErr: "app=istiod",
 			istiod: func(s *corev1.Service) *corev1.Service { s.Labels["app"] = "gateway"; return s }},
-		{name: "outside the istio namespace", tag: "prod-stable", revision: "asm-1-28", wantErr: "not in the istio namespace",
+		{name: "outside the istio namespace", revision: "asm-1-28", wantErr: "not in the istio namespace",
 			istiod: func(s *corev1.Service) *corev1.Service { s.Namespace = "default"; return s }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc := addonIstiodService(t, "asm-1-28")
-			if tt.istiod != nil {
-				svc = tt.istiod(svc)
-			}
-			got, err := TagService(svc, tt.tag, tt.revision, "aks-istio-system")
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("TagService() = %v, %v; want an error containing %q", got, err, tt.wantErr)
-			}
+			got, err := TagService(tt.istiod(addonIstiodService(t, "asm-1-28")), "prod-stable", tt.revision, "aks-istio-system")
+			assertRefused(t, got, err, tt.wantErr)
 		})
+	}
+}
+
+func unchanged[T any](v *T) *T { return v }
+
+// assertRefused checks that a builder refused with an error saying wantErr.
+func assertRefused(t *testing.T, got any, err error, wantErr string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("got %v, %v; want an error containing %q", got, err, wantErr)
 	}
 }
 
