@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -295,4 +296,42 @@ func waitUnhealthy(t *testing.T, f *meshFixture, cfg *configs.Config) {
 		}
 	}
 	t.Fatal("the target never looked unhealthy")
+}
+
+// checkTagAsBuilt compares the live tag webhook, first written by hand
+// (another tool), with what mesh.TagWebhook builds for rev: after meshops
+// moved it, every field meshops sets is as istioctl would write it, and no
+// entry or label of the old writer is left (caBundle is istiod's).
+func (f *meshFixture) checkTagAsBuilt(rev string) {
+	f.t.Helper()
+	ctx := context.Background()
+	adm := env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	injector, err := adm.Get(ctx, mesh.InjectorWebhookName(rev, controlplane.IstioNamespace), metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	want, err := mesh.TagWebhook(injector, f.tag, rev, controlplane.IstioNamespace)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	live, err := adm.Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for k, v := range want.Labels {
+		if live.Labels[k] != v {
+			f.t.Errorf("tag label %s = %q, want %q", k, live.Labels[k], v)
+		}
+	}
+	if len(live.Webhooks) != len(want.Webhooks) {
+		f.t.Fatalf("tag has %d webhook entries, want %d", len(live.Webhooks), len(want.Webhooks))
+	}
+	for i, w := range want.Webhooks {
+		l := live.Webhooks[i]
+		l.ClientConfig.CABundle, w.ClientConfig.CABundle = nil, nil
+		if l.Name != w.Name || !reflect.DeepEqual(l.ClientConfig, w.ClientConfig) ||
+			!reflect.DeepEqual(l.NamespaceSelector, w.NamespaceSelector) || !reflect.DeepEqual(l.ObjectSelector, w.ObjectSelector) {
+			f.t.Errorf("tag webhook entry %d differs from what istioctl writes:\nlive %+v\nwant %+v", i, l, w)
+		}
+	}
 }

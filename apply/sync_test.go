@@ -35,6 +35,7 @@ func TestUpgradeMovesEveryWorkloadThenSecondSyncIsANoopAndRevertRollsBack(t *tes
 	if got := f.tagRevision(); got != "asm-1-29" {
 		t.Errorf("tag on %s, want asm-1-29", got)
 	}
+	f.checkTagAsBuilt("asm-1-29")
 	f.waitRevision(ids, "asm-1-29")
 
 	before := templates(t, ids)
