@@ -43,6 +43,15 @@ func TestAROHCPUpgradeCompletesAndSecondSyncIsANoop(t *testing.T) {
 		t.Errorf("result %+v; want %d applied, %d restarted, tag moved", res, len(cfg.Manifests), len(ids))
 	}
 	f.waitRevision(ids, "asm-1-29")
+	svc, err := env.Clientset.CoreV1().Services("aks-istio-ingress").Get(ctx, "aks-istio-ingressgateway-external", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{plan.AzurePIPNameAnnotation: cfg.Istio.IngressGatewayIPAddressName, plan.AzureLBResourceGroupAnnotation: cfg.Istio.RegionRG} {
+		if want == "" || svc.Annotations[k] != want {
+			t.Errorf("gateway Service annotation %s = %q, want %q", k, svc.Annotations[k], want)
+		}
+	}
 
 	p, res, err = f.sync(ctx, "aro-1", nil)
 	if err != nil || p.Pending() || p.Scenario != plan.ScenarioInSync || res.Applied+res.Restarted != 0 {

@@ -283,8 +283,10 @@ func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
 		return "validated when planned", nil
 	case s.Phase == plan.PhaseGate:
 		return r.gate(ctx)
-	case s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies:
+	case (s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies) && fromGit(s):
 		return r.applyObject(ctx, s)
+	case s.Phase == plan.PhaseMeshConfig && s.Object != nil && s.Object.Kind == "Service":
+		return r.annotateIngress(ctx, s)
 	case s.Phase == plan.PhaseNamespaces:
 		return r.labelNamespace(ctx, s)
 	case s.Phase == plan.PhaseTag:

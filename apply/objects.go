@@ -31,6 +31,12 @@ func (r *run) manifest(s plan.Step) (configs.Manifest, error) {
 	return configs.Manifest{}, fmt.Errorf("%s is not in the config this plan was made from", s.Target)
 }
 
+// fromGit reports whether a step applies a manifest from the config repo
+// (the mesh config and policy phases, but not the ingress annotations).
+func fromGit(s plan.Step) bool {
+	return s.Object != nil && s.Object.Kind != "Service" && (s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies || s.Phase == plan.PhasePrune)
+}
+
 // preflight dry-runs every object step for field conflicts, so that a
 // conflict stops the run before it changes anything.
 func (r *run) preflight(ctx context.Context) error {
@@ -39,7 +45,7 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range r.p.Steps {
-		if s.Object == nil || s.Action == plan.ActionDelete {
+		if !fromGit(s) || s.Action == plan.ActionDelete {
 			continue
 		}
 		m, err := r.manifest(s)
@@ -134,6 +140,23 @@ func (r *run) labelNamespace(ctx context.Context, s plan.Step) (string, error) {
 	}
 	r.res.Labelled++
 	return "istio.io/rev=" + r.p.Tag, nil
+}
+
+// annotateIngress sets the public IP annotations on the gateway Service by
+// server-side apply of just those two, so meshops owns nothing else on it.
+func (r *run) annotateIngress(ctx context.Context, s plan.Step) (string, error) {
+	ann := map[string]any{}
+	for k, v := range plan.IngressAnnotations(r.cfg) {
+		ann[k] = v
+	}
+	svc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"namespace": s.Object.Namespace, "name": s.Object.Name, "annotations": ann},
+	}}
+	if err := r.Cluster.Client.Patch(ctx, svc, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("annotating %s: %w", s.Target, err)
+	}
+	return "annotated", nil
 }
 
 // prune deletes an object that left git, only if it carries meshops' owner

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/meshops/meshops/mesh"
@@ -201,6 +202,15 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 		probs = append(probs, probsMC...)
 	}
 	probs = append(probs, r.probs...)
+	// The gateway Service carries both Azure annotations or neither: a
+	// public IP name without its resource group makes the cloud provider
+	// look for the IP in the wrong group. A regionRG that failed to render
+	// is already reported.
+	if out.IngressGatewayIPAddressName != "" && out.RegionRG == "" && !slices.ContainsFunc(probs, func(p Problem) bool { return p.Field == "regionRG" }) {
+		probs.add(v.File(), lines.line("svc.istio.ingressGatewayIPAddressName"), "regionRG",
+			"set regionRG (the resource group of the public IP) or remove svc.istio.ingressGatewayIPAddressName",
+			"svc.istio.ingressGatewayIPAddressName is set but regionRG is not: the gateway needs both annotations or neither")
+	}
 	return out, lines, probs
 }
 

@@ -166,6 +166,11 @@ func TestBadInputs(t *testing.T) {
 			want:  []wantProblem{{"config/config.yaml", 5, "svc.istio.targetVersion", `targetVersion "asm-1-30" is not one of versions (asm-1-28, asm-1-29)`}},
 		},
 		{
+			name:  "public IP name without its resource group",
+			files: map[string]string{"config/config.yaml": values("      versions: asm-1-29\n      tag: prod-stable\n      ingressGatewayIPAddressName: aro-hcp-istio-ingress\n")},
+			want:  []wantProblem{{"config/config.yaml", 6, "regionRG", "ingressGatewayIPAddressName is set but regionRG is not"}},
+		},
+		{
 			name:  "two versions and no target",
 			files: map[string]string{"config/config.yaml": values("      versions: asm-1-28,asm-1-29\n      tag: prod-stable\n")},
 			want:  []wantProblem{{"config/config.yaml", 3, "svc.istio.targetVersion", "no targetVersion and versions lists 2 revisions (asm-1-28, asm-1-29): meshops cannot choose"}},

@@ -42,6 +42,9 @@ type Extensions struct {
 	IstioSystemNamespace string `json:"istioSystemNamespace"`
 	// IngressGatewayNamespace runs the ingress gateway.
 	IngressGatewayNamespace string `json:"ingressGatewayNamespace"`
+	// IngressGatewayService is the shared gateway's LoadBalancer Service,
+	// annotated with the public IP's name and resource group.
+	IngressGatewayService string `json:"ingressGatewayService"`
 	// RevisionPattern is how revision names are written; see mesh.ParseRevisionPattern.
 	RevisionPattern string `json:"revisionPattern"`
 	// Namespaces are labelled istio.io/rev=<tag> to join the mesh.
@@ -127,6 +130,7 @@ const (
 	DefaultManifestsDir            = "mesh"
 	DefaultIstioSystemNamespace    = "aks-istio-system"
 	DefaultIngressGatewayNamespace = "aks-istio-ingress"
+	DefaultIngressGatewayService   = "aks-istio-ingressgateway-external"
 	DefaultRestartBatchSize        = 1
 	DefaultRestartWorkloadTimeout  = 5 * time.Minute
 	DefaultRestartTimeout          = 30 * time.Minute
@@ -143,6 +147,7 @@ func DefaultSettings() Settings {
 		Extensions: Extensions{
 			IstioSystemNamespace:    DefaultIstioSystemNamespace,
 			IngressGatewayNamespace: DefaultIngressGatewayNamespace,
+			IngressGatewayService:   DefaultIngressGatewayService,
 			RevisionPattern:         mesh.DefaultRevisionPattern,
 			Restart: Restart{
 				BatchSize:       DefaultRestartBatchSize,
@@ -211,13 +216,14 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 	r.strOrNumber(root.get("stamp"), "stamp", &s.Stamp)
 
 	m := root.get("meshops")
-	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "revisionPattern", "namespaces",
+	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "ingressGatewayService", "revisionPattern", "namespaces",
 		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod") {
 		return r.probs
 	}
 	e := &s.Extensions
 	r.str(m.get("istioSystemNamespace"), "meshops.istioSystemNamespace", &e.IstioSystemNamespace)
 	r.str(m.get("ingressGatewayNamespace"), "meshops.ingressGatewayNamespace", &e.IngressGatewayNamespace)
+	r.str(m.get("ingressGatewayService"), "meshops.ingressGatewayService", &e.IngressGatewayService)
 	r.str(m.get("revisionPattern"), "meshops.revisionPattern", &e.RevisionPattern)
 	if n := m.get("namespaces"); n != nil {
 		e.Namespaces, lines.namespaces = r.stringList(n, "meshops.namespaces")
@@ -273,6 +279,7 @@ func checkSettings(s Settings, lines *settingsLines) Problems {
 	e := s.Extensions
 	label(e.IstioSystemNamespace, "meshops.istioSystemNamespace", at("meshops", "istioSystemNamespace"))
 	label(e.IngressGatewayNamespace, "meshops.ingressGatewayNamespace", at("meshops", "ingressGatewayNamespace"))
+	label(e.IngressGatewayService, "meshops.ingressGatewayService", at("meshops", "ingressGatewayService"))
 	if _, err := mesh.ParseRevisionPattern(e.RevisionPattern); err != nil {
 		probs.add(file, at("meshops", "revisionPattern"), "meshops.revisionPattern",
 			"use placeholders <major>, <minor> and optionally <patch>, e.g. "+mesh.DefaultRevisionPattern+" or "+mesh.UpstreamRevisionPattern, "%v", err)

@@ -44,7 +44,7 @@ meshops:
 		Values: "cfg/values.yaml", Manifests: "deploy/mesh",
 		Context: Context{Cloud: "public", Environment: "prod", Region: "eastus", RegionShort: "use", Stamp: "3"},
 		Extensions: Extensions{
-			IstioSystemNamespace: "istio-system", IngressGatewayNamespace: "istio-ingress",
+			IstioSystemNamespace: "istio-system", IngressGatewayNamespace: "istio-ingress", IngressGatewayService: DefaultIngressGatewayService,
 			RevisionPattern: "<major>-<minor>-<patch>", Namespaces: []string{"a", "b"},
 			Restart:               Restart{BatchSize: 3, WorkloadTimeout: 90 * time.Second, Timeout: time.Hour, NamespaceOrder: []string{"b"}, DeleteBarePods: true},
 			AutoRollback:          false,

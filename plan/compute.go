@@ -50,7 +50,8 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 		rec = &state.Record{}
 	}
 	ext := cfg.Settings.Extensions
-	snap, err := Observe(ctx, c.Client, ObserveOptions{IstioNamespace: ext.IstioSystemNamespace})
+	snap, err := Observe(ctx, c.Client, ObserveOptions{IstioNamespace: ext.IstioSystemNamespace,
+		IngressNamespace: ext.IngressGatewayNamespace, IngressService: ext.IngressGatewayService})
 	if err != nil {
 		return nil, fmt.Errorf("observing the cluster: %w", err)
 	}

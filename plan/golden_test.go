@@ -37,6 +37,7 @@ func aroHCPUpgradePlan(t *testing.T) *Plan {
 	for _, ns := range []string{"aro-hcp", "clusters-service", "maestro"} {
 		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
 	}
+	snap.Ingress = &Ingress{Namespace: "aks-istio-ingress", Name: "aks-istio-ingressgateway-external", Address: "20.61.0.10"}
 	var objects []ObjectChange
 	for _, m := range cfg.Manifests {
 		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +26,9 @@ import (
 type ObserveOptions struct {
 	// IstioNamespace runs the istiod-<rev> Deployments. Default aks-istio-system.
 	IstioNamespace string
+	// IngressNamespace and IngressService name the shared gateway's
+	// LoadBalancer Service; not read when IngressService is empty.
+	IngressNamespace, IngressService string
 }
 
 // DefaultObserveOptions is the AKS layout.
@@ -45,6 +49,16 @@ type Snapshot struct {
 	Workloads []Workload
 	// Injectors are every injecting webhook configuration, for overlap checks.
 	Injectors []*admissionregistrationv1.MutatingWebhookConfiguration
+	// Ingress is the gateway's Service; nil when absent or not asked for.
+	Ingress *Ingress
+}
+
+// Ingress is the shared gateway Service: its annotations and address.
+type Ingress struct {
+	Namespace, Name string
+	Annotations     map[string]string
+	// Address is its load balancer's IP or hostname, "" until assigned.
+	Address string
 }
 
 // Tag is one revision tag's webhook and where it points.
@@ -171,6 +185,20 @@ func Observe(ctx context.Context, c client.Reader, opts ObserveOptions) (*Snapsh
 	}
 	for _, ns := range namespaces.Items {
 		s.Namespaces[ns.Name] = Namespace{Name: ns.Name, Rev: ns.Labels[mesh.RevisionLabel], Injection: ns.Labels["istio-injection"], Labels: ns.Labels}
+	}
+
+	if opts.IngressService != "" {
+		var svc corev1.Service
+		err := c.Get(ctx, types.NamespacedName{Namespace: opts.IngressNamespace, Name: opts.IngressService}, &svc)
+		switch {
+		case err == nil:
+			s.Ingress = &Ingress{Namespace: svc.Namespace, Name: svc.Name, Annotations: svc.Annotations}
+			for _, in := range svc.Status.LoadBalancer.Ingress {
+				s.Ingress.Address = in.IP + in.Hostname
+			}
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading the ingress gateway Service %s/%s: %w", opts.IngressNamespace, opts.IngressService, err)
+		}
 	}
 
 	workloads, err := observeWorkloads(ctx, c)

@@ -167,6 +167,7 @@ func Build(in Inputs) *Plan {
 	p.add(PhaseGate, ActionCheck, "revision/"+d.Target, why, "", "")
 
 	p.addObjects(in.Objects, ext.IstioSystemNamespace)
+	p.addIngress(in.Snapshot, cfg)
 	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
 	switch {
 	case cl.From == "":
@@ -275,6 +276,51 @@ func isDefaultDeny(m configs.Manifest) bool {
 	}
 	spec, ok := m.Object["spec"].(map[string]any)
 	return !ok || len(spec) == 0
+}
+
+// Azure's annotations on the gateway Service that keep its public IP
+// across gateway upgrades.
+const (
+	AzurePIPNameAnnotation         = "service.beta.kubernetes.io/azure-pip-name"
+	AzureLBResourceGroupAnnotation = "service.beta.kubernetes.io/azure-load-balancer-resource-group"
+)
+
+// IngressAnnotations are the annotations the gateway Service must carry,
+// nil when the config names no public IP.
+func IngressAnnotations(cfg *configs.Config) map[string]string {
+	if cfg.Istio.IngressGatewayIPAddressName == "" {
+		return nil
+	}
+	return map[string]string{
+		AzurePIPNameAnnotation:         cfg.Istio.IngressGatewayIPAddressName,
+		AzureLBResourceGroupAnnotation: cfg.Istio.RegionRG,
+	}
+}
+
+// addIngress annotates the gateway Service with its public IP's name and
+// resource group when they differ from the config.
+func (p *Plan) addIngress(s *Snapshot, cfg *configs.Config) {
+	want := IngressAnnotations(cfg)
+	if want == nil {
+		return
+	}
+	ext := cfg.Settings.Extensions
+	if s.Ingress == nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("ingress gateway Service %s/%s not found: its public IP annotations cannot be set", ext.IngressGatewayNamespace, ext.IngressGatewayService))
+		return
+	}
+	var diffs []string
+	for _, k := range []string{AzurePIPNameAnnotation, AzureLBResourceGroupAnnotation} {
+		if got := s.Ingress.Annotations[k]; got != want[k] {
+			diffs = append(diffs, fmt.Sprintf("%s=%s (now %q)", k, want[k], got))
+		}
+	}
+	if len(diffs) > 0 {
+		p.Steps = append(p.Steps, Step{Phase: PhaseMeshConfig, Action: ActionUpdate,
+			Target: "Service/" + s.Ingress.Namespace + "/" + s.Ingress.Name,
+			Reason: "keep the gateway's public IP across upgrades: " + strings.Join(diffs, ", "),
+			Object: &ObjectRef{Kind: "Service", Namespace: s.Ingress.Namespace, Name: s.Ingress.Name}})
+	}
 }
 
 func (p *Plan) addNamespaces(s *Snapshot, tag string, namespaces []string) {

@@ -182,3 +182,27 @@ func TestBuildDoesNotRetryABadRevisionAtTheSameCommit(t *testing.T) {
 		})
 	}
 }
+
+// The gateway Service gets the public IP's name and resource group when
+// they differ from the config; a missing Service is a warning.
+func TestBuildAnnotatesTheIngressGatewayWithItsPublicIP(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-29")
+	snap.Ingress.Annotations = map[string]string{AzurePIPNameAnnotation: "old-ip"}
+	p := Build(Inputs{Config: cfg, Snapshot: snap})
+	var found *Step
+	for i, s := range p.Steps {
+		if s.Target == "Service/aks-istio-ingress/aks-istio-ingressgateway-external" {
+			found = &p.Steps[i]
+		}
+	}
+	if found == nil || found.Phase != PhaseMeshConfig || !strings.Contains(found.Reason, "azure-pip-name=aro-hcp-istio-ingress") ||
+		!strings.Contains(found.Reason, "azure-load-balancer-resource-group=hcp-underlay-dev-westus3") {
+		t.Fatalf("ingress step = %+v in %+v", found, p.Steps)
+	}
+	snap.Ingress = nil
+	p = Build(Inputs{Config: cfg, Snapshot: snap})
+	if len(p.Warnings) == 0 || !strings.Contains(p.Warnings[0], "aks-istio-ingressgateway-external not found") {
+		t.Errorf("warnings = %v, want the missing gateway Service", p.Warnings)
+	}
+}

@@ -30,6 +30,9 @@ func snapshot(tagRev string, workloads ...Workload) *Snapshot {
 			"legacy": {Name: "legacy", Rev: "asm-1-28"},
 		},
 		Workloads: workloads,
+		// The example repo's public IP, already in place.
+		Ingress: &Ingress{Namespace: "aks-istio-ingress", Name: "aks-istio-ingressgateway-external", Address: "20.61.0.10",
+			Annotations: map[string]string{AzurePIPNameAnnotation: "aro-hcp-istio-ingress", AzureLBResourceGroupAnnotation: "hcp-underlay-dev-westus3"}},
 	}
 	if tagRev != "" {
 		s.Tags["prod-stable"] = Tag{Name: "prod-stable", Revision: tagRev}
