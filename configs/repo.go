@@ -131,7 +131,7 @@ const (
 	DefaultIstioSystemNamespace    = "aks-istio-system"
 	DefaultIngressGatewayNamespace = "aks-istio-ingress"
 	DefaultIngressGatewayService   = "aks-istio-ingressgateway-external"
-	DefaultRestartBatchSize        = 1
+	DefaultRestartBatchSize        = 10
 	DefaultRestartWorkloadTimeout  = 5 * time.Minute
 	DefaultRestartTimeout          = 30 * time.Minute
 	DefaultAutoRollback            = true
