@@ -72,13 +72,14 @@ func TestShallowCloneFetchesLaterCommits(t *testing.T) {
 		t.Fatal("the first clone is not shallow")
 	}
 
-	next := up.commit(map[string]string{"mesh/b.yaml": "kind: B\n"}, nil)
+	up.commit(map[string]string{"mesh/b.yaml": "kind: B\n"}, nil)
+	next := up.commit(map[string]string{"mesh/c.yaml": "kind: C\n"}, nil)
 	up.push("main")
 	art := fetch(t, src)
 	if art.Commit != next.String() || !art.Changed || art.ForcePushed {
-		t.Errorf("fetch after a push = %+v, want %s, changed, no force push", art, next)
+		t.Errorf("fetch after two commits = %+v, want %s, changed, no force push", art, next)
 	}
-	if readFile(t, art, "mesh/b.yaml") != "kind: B\n" {
-		t.Error("mesh/b.yaml missing from the checkout")
+	if readFile(t, art, "mesh/b.yaml") != "kind: B\n" || readFile(t, art, "mesh/c.yaml") != "kind: C\n" {
+		t.Error("the new commits' files are missing from the checkout")
 	}
 }

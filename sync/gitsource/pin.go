@@ -59,8 +59,9 @@ func (p pin) refSpecs() []config.RefSpec {
 	}
 }
 
-// errNotFetched says the pinned ref or commit is not in the cache.
-var errNotFetched = errors.New("not in the cache")
+// errNotFetched says the pinned ref or commit is not in the cache after a
+// fetch.
+var errNotFetched = errors.New("not found in the fetched branches and tags")
 
 // resolve returns the commit the pin names in the cache, peeling
 // annotated tags.

@@ -189,29 +189,44 @@ func (s *Source) download(ctx context.Context, repo *git.Repository, fresh bool)
 }
 
 // forced tells a force push (or a moved tag) from a fast-forward, and logs
-// it. A history too short to tell (a shallow cache) counts as no force
-// push, and is logged as such.
+// it: the branch was force-pushed when its previous commit is not in the
+// history of the new one.
 func (s *Source) forced(repo *git.Repository, before, after plumbing.Hash) bool {
 	if s.pin.tag != "" {
 		s.log.Warn("tag moved; following it", "commit", after.String(), "previous", before.String())
 		return true
 	}
-	old, err := repo.CommitObject(before)
-	if err != nil {
+	if reaches(repo, after, before) {
 		return false
 	}
-	head, err := repo.CommitObject(after)
-	if err != nil {
-		return false
-	}
-	ok, err := old.IsAncestor(head)
-	switch {
-	case err != nil:
-		s.log.Info("branch moved; history too short to tell a force push", "commit", after.String(), "previous", before.String(), "reason", err.Error())
-		return false
-	case !ok:
-		s.log.Warn("force push: branch no longer descends from the previous fetch; resetting to the remote", "commit", after.String(), "previous", before.String())
-		return true
+	s.log.Warn("force push: the branch no longer descends from the previous fetch; resetting to the remote",
+		"commit", after.String(), "previous", before.String())
+	return true
+}
+
+// reaches reports whether ancestor is in from's history as far as the
+// cache holds it. Parents missing from a shallow cache end the walk there
+// instead of failing it: incremental fetches bring every commit between
+// the previous tip and the new one, so a fast-forward is always found.
+func reaches(repo *git.Repository, from, ancestor plumbing.Hash) bool {
+	seen := map[plumbing.Hash]bool{from: true}
+	queue := []plumbing.Hash{from}
+	for len(queue) > 0 {
+		h := queue[0]
+		queue = queue[1:]
+		if h == ancestor {
+			return true
+		}
+		c, err := repo.CommitObject(h)
+		if err != nil {
+			continue
+		}
+		for _, p := range c.ParentHashes {
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
+		}
 	}
 	return false
 }
