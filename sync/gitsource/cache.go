@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	gitcache "github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // corruptError marks a failure that wiping the cache and cloning again
@@ -19,11 +23,50 @@ type corruptError struct{ err error }
 func (e *corruptError) Error() string { return e.err.Error() }
 func (e *corruptError) Unwrap() error { return e.err }
 
+// cache is the opened repo of the cache folder. Its storage keeps pack
+// files open between object reads (go-git reopens them per object
+// otherwise, which dominates a no-change fetch), so it must be closed.
+type cache struct {
+	*git.Repository
+	storage *filesystem.Storage
+}
+
+func (c *cache) Close() {
+	if c != nil {
+		_ = c.storage.Close()
+	}
+}
+
+func openCache(dir string, create bool) (*cache, error) {
+	if !create {
+		if _, err := os.Stat(filepath.Join(dir, git.GitDirName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, git.ErrRepositoryNotExists
+		}
+	}
+	wt := osfs.New(dir)
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		return nil, err
+	}
+	st := filesystem.NewStorageWithOptions(dot, gitcache.NewObjectLRUDefault(), filesystem.Options{KeepDescriptors: true})
+	var repo *git.Repository
+	if create {
+		repo, err = git.Init(st, wt)
+	} else {
+		repo, err = git.Open(st, wt)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &cache{Repository: repo, storage: st}, nil
+}
+
 // open returns the cached repo, or a new empty one with origin set when
 // there is none or the cached one cannot be used (wiped first, with the
 // reason in art.Recloned). fresh reports that nothing is checked out yet.
-func (s *Source) open(art *Artifact) (repo *git.Repository, fresh bool, err error) {
-	repo, err = git.PlainOpen(s.dir)
+func (s *Source) open(art *Artifact) (repo *cache, fresh bool, err error) {
+	repo, err = openCache(s.dir, false)
 	reason := ""
 	switch {
 	case errors.Is(err, git.ErrRepositoryNotExists):
@@ -37,7 +80,7 @@ func (s *Source) open(art *Artifact) (repo *git.Repository, fresh bool, err erro
 	case err != nil:
 		reason = "corrupt cache: " + err.Error()
 	default:
-		head, herr := headCommit(repo)
+		head, herr := headCommit(repo.Repository)
 		if herr != nil {
 			reason = "corrupt cache: " + herr.Error()
 			break
@@ -45,23 +88,28 @@ func (s *Source) open(art *Artifact) (repo *git.Repository, fresh bool, err erro
 		if !head.IsZero() {
 			art.Previous = head.String()
 		}
-		if u := originURL(repo); u != s.opts.URL {
+		if u := originURL(repo.Repository); u != s.opts.URL {
 			reason = fmt.Sprintf("remote URL changed from %q to %q", u, s.opts.URL)
 			break
 		}
 		return repo, head.IsZero(), nil
 	}
+	repo.Close()
 	if reason != "" {
 		art.Recloned = reason
 		if err := s.wipe(reason); err != nil {
 			return nil, false, err
 		}
 	}
-	repo, err = git.PlainInit(s.dir, false)
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, false, fmt.Errorf("git cache %s: %w", s.dir, err)
+	}
+	repo, err = openCache(s.dir, true)
 	if err != nil {
 		return nil, false, fmt.Errorf("git cache %s: %w", s.dir, err)
 	}
 	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{s.opts.URL}}); err != nil {
+		repo.Close()
 		return nil, false, fmt.Errorf("git cache %s: %w", s.dir, err)
 	}
 	return repo, true, nil

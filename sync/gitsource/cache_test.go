@@ -79,7 +79,7 @@ func TestCacheOfAnotherRemoteIsWipedAndClonedAgain(t *testing.T) {
 	if readFile(t, art, "mesh/moved.yaml") != "kind: Moved\n" {
 		t.Error("checkout is not the new remote's")
 	}
-	if got := originURL(openCache(t, src)); got != moved.httpURL() {
+	if got := originURL(openCacheRepo(t, src)); got != moved.httpURL() {
 		t.Errorf("cache's origin = %s, want %s", got, moved.httpURL())
 	}
 	wantLog(t, logs, "remote URL changed")

@@ -68,7 +68,7 @@ func TestShallowCloneFetchesLaterCommits(t *testing.T) {
 	up.push("main")
 	src, _ := newSource(t, Options{URL: up.httpURL(), CacheDir: t.TempDir(), Shallow: true})
 	fetch(t, src)
-	if !isShallow(openCache(t, src)) {
+	if !isShallow(openCacheRepo(t, src)) {
 		t.Fatal("the first clone is not shallow")
 	}
 

@@ -207,7 +207,7 @@ func wantLog(t testing.TB, logs *logBuffer, want string) {
 	}
 }
 
-func openCache(t testing.TB, s *Source) *git.Repository {
+func openCacheRepo(t testing.TB, s *Source) *git.Repository {
 	t.Helper()
 	repo, err := git.PlainOpen(s.dir)
 	if err != nil {

@@ -120,10 +120,12 @@ func (s *Source) Fetch(ctx context.Context) (Artifact, error) {
 }
 
 func (s *Source) fetch(ctx context.Context, art *Artifact) error {
-	repo, fresh, err := s.open(art)
+	c, fresh, err := s.open(art)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
+	repo := c.Repository
 	before, _ := s.pin.resolve(repo)
 	if err := s.download(ctx, repo, fresh); err != nil {
 		return err
