@@ -37,14 +37,22 @@ spec:
 	return up
 }
 
-// BenchmarkFetchNoChange is one poll that finds nothing new, over HTTP, on a
-// repo of 1,000 manifests: ref advertisement, then the checkout confirmed.
-func BenchmarkFetchNoChange(b *testing.B) {
+// clonedManifestRepo serves a repo of 1,000 manifests over HTTP and
+// returns it with a Source that has cloned it; the timer starts after.
+func clonedManifestRepo(b *testing.B) (*upstream, *Source) {
+	b.Helper()
 	up := manifestRepo(b, 1000)
 	src, _ := newSource(b, Options{URL: up.httpURL(), CacheDir: b.TempDir()})
 	fetch(b, src)
 	b.ReportAllocs()
 	b.ResetTimer()
+	return up, src
+}
+
+// BenchmarkFetchNoChange is one poll that finds nothing new, over HTTP, on a
+// repo of 1,000 manifests: ref advertisement, then the checkout confirmed.
+func BenchmarkFetchNoChange(b *testing.B) {
+	_, src := clonedManifestRepo(b)
 	for range b.N {
 		if art := fetch(b, src); art.Changed {
 			b.Fatal("changed without a push")
@@ -55,11 +63,7 @@ func BenchmarkFetchNoChange(b *testing.B) {
 // BenchmarkFetchNewCommit is one poll that finds a new commit changing one
 // of 1,000 manifests, over HTTP: fetch the pack, check the commit out.
 func BenchmarkFetchNewCommit(b *testing.B) {
-	up := manifestRepo(b, 1000)
-	src, _ := newSource(b, Options{URL: up.httpURL(), CacheDir: b.TempDir()})
-	fetch(b, src)
-	b.ReportAllocs()
-	b.ResetTimer()
+	up, src := clonedManifestRepo(b)
 	for i := range b.N {
 		b.StopTimer()
 		up.commit(map[string]string{"mesh/ns-0000/allow-nothing.yaml": fmt.Sprintf("# change %d\n", i)}, nil)
