@@ -78,11 +78,6 @@ func CredentialsFromDir(dir string) (Credentials, error) {
 	return CredentialsFromSecretData(data), nil
 }
 
-// IsZero reports whether no credential is set.
-func (c Credentials) IsZero() bool {
-	return c.Username == "" && c.Password == "" && c.BearerToken == "" && len(c.Identity) == 0 && len(c.KnownHosts) == 0
-}
-
 // String names the keys that are set, never their values (except the
 // username, which is no secret).
 func (c Credentials) String() string {

@@ -70,7 +70,8 @@ type Options struct {
 	MaxBodyBytes int64
 
 	// Logger receives one line per request with the stable keys endpoint,
-	// result, event, ref, commit and delivery. Default slog.Default().
+	// result, remote, event, ref, commit and delivery (GitHub's delivery
+	// id). Default slog.Default().
 	Logger *slog.Logger
 }
 
