@@ -44,7 +44,7 @@ test-e2e: tools
 
 ## bench: benchmarks against the real API server (not part of make test).
 bench: tools
-	KUBEBUILDER_ASSETS="$$($(DEVCLUSTER) assets)" $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./plan/...
+	KUBEBUILDER_ASSETS="$$($(DEVCLUSTER) assets)" $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 30m ./plan/... ./sync/gitsource/...
 
 ## cluster-up: start the local control plane in the background (etcd,
 ## kube-apiserver, controller-manager, scheduler, kwok, a real istiod per
