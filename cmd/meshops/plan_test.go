@@ -21,7 +21,10 @@ func TestMain(m *testing.M) { kubetest.Main(m, &env) }
 
 const exampleRepo = "../../configs/examples/aro-hcp-dev"
 
-func TestPlanExitsTwoWhenChangesArePendingAndWritesJSON(t *testing.T) {
+// installExampleCluster installs the simulated AKS mesh and the example
+// repo's namespaces, once per API server.
+func installExampleCluster(t *testing.T) {
+	t.Helper()
 	ctx := context.Background()
 	sim := simmesh.DefaultOptions()
 	sim.FailurePolicy = "Ignore"
@@ -33,6 +36,10 @@ func TestPlanExitsTwoWhenChangesArePendingAndWritesJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+func TestPlanExitsTwoWhenChangesArePendingAndWritesJSON(t *testing.T) {
+	installExampleCluster(t)
 	out := filepath.Join(t.TempDir(), "plan.json")
 	code := run([]string{"plan", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "--format", "json", "--output", out})
 	if code != 2 {

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/state"
-	"github.com/meshops/meshops/test/simmesh"
 )
 
 // copyRepo copies the example repo so a test can break it.
@@ -30,11 +29,7 @@ func copyRepo(t *testing.T) string {
 // own state record.
 func TestSyncDryRunPrintsThePlanAndChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	sim := simmesh.DefaultOptions()
-	sim.FailurePolicy = "Ignore"
-	if err := simmesh.Install(ctx, env.Client, sim); err != nil {
-		t.Fatal(err)
-	}
+	installExampleCluster(t)
 	stateNS := "meshops-dry-run"
 	code, stdout, _ := capture([]string{"sync", "--dry-run", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "--state-namespace", stateNS})
 	if code != 0 {

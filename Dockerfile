@@ -1,0 +1,13 @@
+# meshops: a static binary on a distroless, non-root base.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/meshops ./cmd/meshops
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/meshops /meshops
+USER 65532:65532
+ENTRYPOINT ["/meshops"]

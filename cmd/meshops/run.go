@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/meshops/meshops/sync/reconcile"
+)
+
+// runFlags are meshops run's own flags.
+type runFlags struct {
+	schedule    string
+	listen      string
+	reportOnly  bool
+	leaderElect bool
+	source      sourceFlags
+}
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var (
+		cf configFlags
+		rf runFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Reconcile continuously: on a schedule, on push webhooks, one run at a time",
+		Long: `run is the GitOps loop: it fetches the config repo, plans and applies, at start,
+on --schedule (robfig/cron, default every 5 minutes) and when a push webhook
+arrives. Triggers during a run coalesce into one follow-up run; with
+--leader-elect only the replica holding the Lease reconciles. It serves
+/metrics, /healthz, /readyz and the webhooks on --listen, and stops on SIGTERM,
+cancelling the step under way (the next run resumes it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return runLoop(ctx, g, cf, rf)
+		},
+	}
+	cf.register(cmd)
+	rf.source.register(cmd, &cf.opts.RepoPath)
+	fl := cmd.Flags()
+	fl.StringVar(&rf.schedule, "schedule", reconcile.DefaultSchedule, "when to fetch and reconcile without a trigger (cron spec, or @every 1m)")
+	fl.StringVar(&rf.listen, "listen", ":8080", "address for /metrics, /healthz, /readyz and /hooks/*")
+	fl.BoolVar(&rf.reportOnly, "report-only", false, "plan and report (drift, pending steps) but apply nothing")
+	fl.BoolVar(&rf.leaderElect, "leader-elect", false, "reconcile only while holding the meshops Lease in --state-namespace (run with more than one replica)")
+	return cmd
+}
+
+func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) error {
+	log := g.logger()
+	schedule, err := reconcile.ParseSchedule(rf.schedule)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	cl, err := g.connect()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	src, err := rf.source.build(log)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	cs, err := kubernetes.NewForConfig(cl.Config)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := reconcile.NewMetrics(reg)
+	r := &reconcile.Reconciler{
+		Source: src, Cluster: cl.Cluster, Store: cl.Store,
+		Options: reconcile.Options{
+			Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics,
+			Recorder: broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "meshops"}),
+		},
+	}
+	loop := reconcile.New(func(ctx context.Context, reason string) error {
+		_, err := r.Reconcile(ctx, reason)
+		return err
+	}, schedule)
+	loop.Store, loop.Log = cl.Store, log
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	if err := rf.source.hooks(mux, loop.Trigger, metrics, log); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	lis, err := net.Listen("tcp", rf.listen)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("--listen %s: %w", rf.listen, err)}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	log.Info("serving", "listen", lis.Addr().String(), "schedule", rf.schedule, "leaderElect", rf.leaderElect)
+	ready.Store(true)
+
+	if !rf.leaderElect {
+		return loop.Run(ctx)
+	}
+	return leaderElected(ctx, cs, cl.Store.Namespace, func(ctx context.Context) { _ = loop.Run(ctx) }, g)
+}
+
+// leaderElected runs fn while this replica holds the meshops Lease, so no
+// two replicas ever reconcile at once. Losing the Lease ends the process:
+// its state is in the cluster, and the new leader resumes.
+func leaderElected(ctx context.Context, cs kubernetes.Interface, namespace string, fn func(context.Context), g *globalFlags) error {
+	id, err := os.Hostname()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	id += fmt.Sprintf("-%d", os.Getpid())
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: namespace, Name: "meshops-leader"},
+		Client:     cs.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	lost := errors.New("lost the meshops Lease")
+	var result error
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock: lock, ReleaseOnCancel: true,
+		LeaseDuration: 30 * time.Second, RenewDeadline: 20 * time.Second, RetryPeriod: 5 * time.Second,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: fn,
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					result = &exitError{code: 1, err: lost}
+				}
+			},
+			OnNewLeader: func(leader string) { g.logger().Info("leader", "identity", leader, "self", leader == id) },
+		},
+	})
+	return result
+}

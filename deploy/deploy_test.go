@@ -1,0 +1,92 @@
+// Package deploy holds the manifests that run meshops in a cluster; its
+// test checks them against a real API server.
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/test/kubetest"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) { kubetest.Main(m, &env) }
+
+func manifests(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, f := range []string{"namespace.yaml", "rbac.yaml", "deployment.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if len(u.Object) > 0 {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
+// Every manifest in deploy/ is accepted by a real API server (server-side
+// apply; the ServiceMonitor needs the Prometheus operator's CRD, so it is
+// only decoded), and the ClusterRole grants no wildcard.
+func TestDeployManifestsApplyToARealAPIServerWithoutWildcards(t *testing.T) {
+	ctx := context.Background()
+	objs := manifests(t)
+	if len(objs) < 10 {
+		t.Fatalf("decoded %d objects, want the namespace, RBAC, Deployment, Service and ServiceMonitor", len(objs))
+	}
+	for _, u := range objs {
+		if u.GetKind() == "ServiceMonitor" {
+			continue
+		}
+		// Roles in the Istio namespaces need them to exist.
+		if ns := u.GetNamespace(); ns != "" && ns != "meshops-system" {
+			ensureNamespace(t, ns)
+		}
+		if err := env.Client.Patch(ctx, u, client.Apply, client.FieldOwner("deploy-test"), client.ForceOwnership); err != nil {
+			t.Errorf("%s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+		if u.GetKind() == "ClusterRole" || u.GetKind() == "Role" {
+			var role rbacv1.ClusterRole
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &role); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range role.Rules {
+				all := strings.Join(append(append(append([]string{}, r.Verbs...), r.Resources...), r.APIGroups...), ",")
+				if strings.Contains(all, "*") && len(r.NonResourceURLs) == 0 {
+					t.Errorf("%s %s grants a wildcard: %+v", u.GetKind(), u.GetName(), r)
+				}
+			}
+		}
+	}
+}
+
+func ensureNamespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}}
+	if err := env.Client.Patch(context.Background(), ns, client.Apply, client.FieldOwner("deploy-test")); err != nil {
+		t.Fatal(err)
+	}
+}
