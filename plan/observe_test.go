@@ -61,6 +61,11 @@ var podTemplate = corev1.PodTemplateSpec{
 // two pods on rev, a StatefulSet pod, a CronJob's Job pod and a bare pod.
 func seedWorkloads(t *testing.T, ns, rev string) {
 	t.Helper()
+	// envtest has no namespace controller: without this, later tests would
+	// see these pods stranded on a revision their config does not list.
+	t.Cleanup(func() {
+		_ = env.Client.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0))
+	})
 	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "frontend"},
 		Spec: appsv1.DeploymentSpec{Selector: sel, Template: podTemplate}}
