@@ -59,7 +59,7 @@ func (s *scenarioCluster) config(versions, target string) *configs.Config {
 	s.t.Helper()
 	repo := s.t.TempDir()
 	files := map[string]string{
-		"meshops.yaml": fmt.Sprintf("meshops:\n  istioSystemNamespace: %s\n  ingressGatewayNamespace: %s\n  namespaces: [%s]\n", s.sim.Namespace, s.sim.IngressNamespace, s.ns),
+		"meshops.yaml":       fmt.Sprintf("meshops:\n  istioSystemNamespace: %s\n  ingressGatewayNamespace: %s\n  namespaces: [%s]\n", s.sim.Namespace, s.sim.IngressNamespace, s.ns),
 		"config/config.yaml": fmt.Sprintf("defaults:\n  svc:\n    istio:\n      tag: %s\n      versions: %q\n      targetVersion: %s\n", s.tag, versions, target),
 		"mesh/policies.yaml": fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
