@@ -180,3 +180,69 @@ func TestFieldConflictStopsBeforeAnyChangeNamingManagerAndField(t *testing.T) {
 		t.Fatalf("sync --force-conflicts: %v", err)
 	}
 }
+
+// Objects meshops applied that leave git are deleted after everything
+// else; an object of the same kind meshops never created stays, and so
+// does one whose owner labels someone removed.
+func TestPruneDeletesOnlyWhatMeshopsAppliedAndGitDropped(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 1)
+	ns := f.namespaces[0]
+	extra := func(name string) string {
+		return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n  action: ALLOW\n  rules:\n  - from:\n    - source: {principals: [\"cluster.local/ns/" + ns + "/sa/" + name + "\"]}\n"
+	}
+	f.writeRepo("asm-1-29", extra("allow-old-client"), extra("allow-adopted"))
+	f.onTag("asm-1-29")
+	if _, _, err := f.sync(ctx, "c1", nil); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+		"metadata": map[string]any{"name": "allow-theirs", "namespace": ns},
+		"spec":     map[string]any{"action": "ALLOW"},
+	}}
+	if err := f.cluster.Client.Create(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	// Someone takes allow-adopted over: the owner labels go.
+	adopted := policy(f, ns, "allow-adopted")
+	adopted.SetLabels(nil)
+	if err := f.cluster.Client.Update(ctx, adopted); err != nil {
+		t.Fatal(err)
+	}
+
+	f.writeRepo("asm-1-29")
+	p, res, err := f.sync(ctx, "c2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := p.Steps[len(p.Steps)-1]
+	if last.Phase != plan.PhasePrune || res.Pruned != 1 {
+		t.Errorf("last step %+v, pruned %d; want the prune steps last and exactly one delete", last, res.Pruned)
+	}
+	for name, want := range map[string]bool{"allow-old-client": false, "allow-adopted": true, "allow-theirs": true, "allow-nothing": true} {
+		err := f.cluster.Client.Get(ctx, client.ObjectKeyFromObject(policy(f, ns, name)), policy(f, ns, name))
+		if got := err == nil; got != want {
+			t.Errorf("%s exists = %v (%v), want %v", name, got, err, want)
+		}
+	}
+	rec, err := f.store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Inventory); n != 2 {
+		t.Errorf("inventory holds %d objects after the prune, want the 2 still in git", n)
+	}
+}
+
+func policy(f *meshFixture, ns, name string) *unstructured.Unstructured {
+	f.t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("security.istio.io/v1")
+	u.SetKind("AuthorizationPolicy")
+	if err := f.cluster.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		u.SetNamespace(ns)
+		u.SetName(name)
+	}
+	return u
+}
