@@ -60,6 +60,7 @@ cancelling the step under way (the next run resumes it).`,
 	}
 	cf.register(cmd)
 	rf.source.register(cmd, &cf.opts.RepoPath)
+	rf.source.registerHooks(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&rf.schedule, "schedule", reconcile.DefaultSchedule, "when to fetch and reconcile without a trigger (cron spec, or @every 1m)")
 	fl.StringVar(&rf.listen, "listen", ":8080", "address for /metrics, /healthz, /readyz and /hooks/*")

@@ -44,6 +44,11 @@ func (f *sourceFlags) register(cmd *cobra.Command, repoPath *string) {
 	fl.StringVar(&f.keyringFile, "verify-keyring", "", "armored OpenPGP public keys: refuse a head commit not signed by one of them")
 	fl.BoolVar(&f.insecureHostKey, "insecure-ignore-host-key", false, "accept any SSH host key (default: known_hosts is required)")
 	fl.BoolVar(&f.shallow, "shallow", false, "clone only the tip commit the first time")
+}
+
+// registerHooks adds the push webhook flags (meshops run only).
+func (f *sourceFlags) registerHooks(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the GitHub webhook secret; enables POST /hooks/github")
 	fl.StringVar(&f.webhookTokenFile, "webhook-token-file", "", "file holding a bearer token; enables POST /hooks/generic for other git hosts")
 }

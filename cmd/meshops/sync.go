@@ -18,6 +18,7 @@ func newSyncCommand(g *globalFlags) *cobra.Command {
 		dryRun           bool
 		retryBadRevision bool
 		forceConflicts   bool
+		source           sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -32,7 +33,17 @@ Exit codes: 0 in sync or applied, 1 error or blocked.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			cfg, cl, p, err := g.computePlan(ctx, cf.opts, retryBadRevision)
+			src, err := source.build(g.logger())
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			co, err := src.Fetch(ctx)
+			if err != nil {
+				return &exitError{code: 1, err: fmt.Errorf("fetching the config repo: %w", err)}
+			}
+			cfgOpts := cf.opts
+			cfgOpts.RepoPath = co.Path
+			cfg, cl, p, err := g.computePlan(ctx, cfgOpts, retryBadRevision)
 			if err != nil {
 				return err
 			}
@@ -63,6 +74,7 @@ Exit codes: 0 in sync or applied, 1 error or blocked.`,
 		},
 	}
 	cf.register(cmd)
+	source.register(cmd, &cf.opts.RepoPath)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&retryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
 	cmd.Flags().BoolVar(&forceConflicts, "force-conflicts", false, "take fields that another field manager owns")
