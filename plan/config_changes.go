@@ -53,7 +53,8 @@ type ManifestChange struct {
 	// Source is the manifest's file:line in the head, or in the base when
 	// it was removed.
 	Source string `json:"source"`
-	// Diff is a unified YAML diff base → head with secrets masked.
+	// Diff is a unified YAML diff base → head with secrets masked; empty
+	// for a change when only masked values changed.
 	Diff string `json:"diff,omitempty"`
 }
 

@@ -46,7 +46,11 @@ func configChangesMarkdown(c *ConfigChanges, diffs bool) string {
 	if len(c.Manifests) > 0 {
 		fmt.Fprintf(&b, "<details><summary>manifests: %s</summary>\n\n", editCounts(c.Manifests))
 		for _, m := range c.Manifests {
-			fmt.Fprintf(&b, "- **%s** `%s` (`%s`)\n", m.Edit, m.ID, m.Source)
+			fmt.Fprintf(&b, "- **%s** `%s` (`%s`)", m.Edit, m.ID, m.Source)
+			if m.Edit == EditChanged && m.Diff == "" {
+				b.WriteString(": only masked (secret) values changed")
+			}
+			b.WriteString("\n")
 			if diffs && m.Diff != "" {
 				b.WriteString(diffBlock(m.Diff))
 			}
@@ -136,7 +140,11 @@ func configChangesText(c *ConfigChanges) string {
 		line("meshops.yaml: ", v)
 	}
 	for _, m := range c.Manifests {
-		fmt.Fprintf(&b, "  %s %s (%s)\n", mark[m.Edit], m.ID, m.Source)
+		fmt.Fprintf(&b, "  %s %s (%s)", mark[m.Edit], m.ID, m.Source)
+		if m.Edit == EditChanged && m.Diff == "" {
+			b.WriteString(": only masked (secret) values changed")
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 	return b.String()
