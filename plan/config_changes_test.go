@@ -3,7 +3,6 @@ package plan
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -11,82 +10,8 @@ import (
 	"github.com/meshops/meshops/test/gitrepo"
 )
 
-// Secrets of the pull request below; none may appear in any rendering.
-var prSecrets = []string{"base-values-secret", "head-values-secret", "base-configmap-secret", "head-configmap-secret"}
-
-// pullRequestRepo is the example config repo in git with two commits: the
-// base, with a credentials ConfigMap, secret and plain values of its own
-// and a legacy ALLOW policy; and the head, which moves the target back to
-// asm-1-28, rotates both secrets, scales the service, restarts one
-// workload at a time, and swaps the legacy policy for a metrics one.
-func pullRequestRepo(t *testing.T) (*gitrepo.Repo, string) {
-	t.Helper()
-	repo := gitrepo.New(t)
-	repo.CopyDir("../configs/examples/aro-hcp-dev", ".")
-	values := func(secret string, replicas, target string) string {
-		data, err := os.ReadFile("../configs/examples/aro-hcp-dev/config/config.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.Replace(string(data), "  svc:\n", "  svc:\n    mise:\n      clientSecret: \""+secret+"\"\n      replicas: "+replicas+"\n", 1)
-		return strings.Replace(s, `targetVersion: "asm-1-29"`+"\n", `targetVersion: "`+target+`"`+"\n", 2)
-	}
-	credentials := func(secret string) string {
-		return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: mise-credentials
-  namespace: aks-istio-system
-data:
-  clientId: mise
-  clientSecret: "` + secret + `"
-`
-	}
-	settings, err := os.ReadFile("../configs/examples/aro-hcp-dev/meshops.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo.Write(map[string]string{
-		"config/config.yaml": values("base-values-secret", "2", "asm-1-29"),
-		"mesh/mise.yaml":     credentials("base-configmap-secret"),
-		"mesh/legacy.yaml": `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: allow-legacy
-  namespace: maestro
-spec:
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals: ["cluster.local/ns/legacy/sa/legacy"]
-`,
-	})
-	base := repo.Commit("base")
-	repo.Remove("mesh/legacy.yaml")
-	repo.Write(map[string]string{
-		"config/config.yaml": values("head-values-secret", "3", "asm-1-28"),
-		"mesh/mise.yaml":     credentials("head-configmap-secret"),
-		"meshops.yaml":       strings.Replace(string(settings), "batchSize: 2", "batchSize: 1", 1),
-		"mesh/metrics.yaml": `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: allow-metrics
-  namespace: aro-hcp
-spec:
-  action: ALLOW
-  rules:
-  - to:
-    - operation:
-        ports: ["9090"]
-`,
-	})
-	repo.Commit("roll back to asm-1-28, rotate the mise secret, swap the legacy policy")
-	return repo, base
-}
-
 func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing.T) {
-	repo, baseCommit := pullRequestRepo(t)
+	repo, baseCommit := gitrepo.PullRequest(t, "../configs/examples/aro-hcp-dev")
 	opts := configs.Options{RepoPath: repo.Dir}
 	base, commit, err := configs.LoadGitRef(context.Background(), opts, "HEAD~1")
 	if err != nil {
@@ -151,7 +76,7 @@ func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"text": text.String(), "markdown": md.String(), "json": js.String()} {
-		for _, s := range prSecrets {
+		for _, s := range gitrepo.PullRequestSecrets {
 			if strings.Contains(out, s) {
 				t.Errorf("the %s plan shows the secret %q", name, s)
 			}
