@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -65,16 +64,7 @@ func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing
 	p := &Plan{Tag: "prod-stable", From: "asm-1-29", Target: "asm-1-28", Scenario: ScenarioRollback,
 		Reason: "tag prod-stable moves back from asm-1-29 to asm-1-28", ConfigChanges: c}
 	p.add(PhaseValidate, ActionCheck, "config", "42 managed objects valid", "", "")
-	var text, md, js bytes.Buffer
-	if err := RenderText(&text, p, TextOptions{Diffs: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RenderMarkdown(&md, p, MarkdownOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RenderJSON(&js, p); err != nil {
-		t.Fatal(err)
-	}
+	text, md, js := renderAll(t, p)
 	for name, out := range map[string]string{"text": text.String(), "markdown": md.String(), "json": js.String()} {
 		for _, s := range gitrepo.PullRequestSecrets {
 			if strings.Contains(out, s) {
