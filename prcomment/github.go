@@ -246,7 +246,7 @@ func (g *GitHub) call(ctx context.Context, pr PullRequest, method, target string
 		case !retryServerErrors, isAPI && !apiErr.temporary():
 			return nil, err
 		default:
-			wait = min(g.o.Backoff<<(attempt-1), g.o.MaxBackoff)
+			wait = g.backoff(attempt)
 			if isAPI {
 				wait = min(max(wait, apiErr.wait), g.o.MaxRateLimitWait)
 			}
@@ -263,6 +263,16 @@ func (g *GitHub) call(ctx context.Context, pr PullRequest, method, target string
 			return nil, err
 		}
 	}
+}
+
+// backoff is the wait after the attempt-th failed try: Backoff, doubled
+// for each try before, at most MaxBackoff.
+func (g *GitHub) backoff(attempt int) time.Duration {
+	d := g.o.Backoff
+	for i := 1; i < attempt && d < g.o.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, g.o.MaxBackoff)
 }
 
 // once sends a request and decodes its answer.

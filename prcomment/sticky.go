@@ -52,7 +52,7 @@ func (g *GitHub) Upsert(ctx context.Context, pr PullRequest, key, body string) (
 		if ctx.Err() != nil || !unknown || attempt >= g.o.Attempts {
 			return Result{}, fmt.Errorf("commenting on %s: %w", pr, err)
 		}
-		wait := min(g.o.Backoff<<(attempt-1), g.o.MaxBackoff)
+		wait := g.backoff(attempt)
 		g.o.Log.Info("creating the comment failed; looking again before another try", "pr", pr.String(), "attempt", attempt, "wait", wait, "error", err)
 		if err := g.o.Sleep(ctx, wait); err != nil {
 			return Result{}, err
