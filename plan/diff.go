@@ -205,6 +205,11 @@ func sameJSON(a, b any) bool {
 // unifiedDiff renders before → after as a unified YAML diff, without the
 // server's bookkeeping fields and with secrets masked.
 func unifiedDiff(id string, before, after *unstructured.Unstructured) (string, error) {
+	return labeledDiff("live/"+id, "git/"+id, before, after)
+}
+
+// labeledDiff is unifiedDiff with the two sides named by the caller.
+func labeledDiff(from, to string, before, after *unstructured.Unstructured) (string, error) {
 	a, err := diffYAML(before)
 	if err != nil {
 		return "", err
@@ -221,7 +226,7 @@ func unifiedDiff(id string, before, after *unstructured.Unstructured) (string, e
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A: lines(a), B: lines(b),
-		FromFile: "live/" + id, ToFile: "git/" + id, Context: 3,
+		FromFile: from, ToFile: to, Context: 3,
 	})
 }
 

@@ -72,16 +72,7 @@ func TestGoldenPlansOfTheAROHCPUpgrade(t *testing.T) {
 	if p.Scenario != ScenarioUpgrade {
 		t.Fatalf("scenario %q, want upgrade", p.Scenario)
 	}
-	var text, md, js bytes.Buffer
-	if err := RenderText(&text, p, TextOptions{Diffs: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RenderMarkdown(&md, p, MarkdownOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RenderJSON(&js, p); err != nil {
-		t.Fatal(err)
-	}
+	text, md, js := renderAll(t, p)
 	golden(t, "aro-hcp-upgrade.txt", text.Bytes())
 	golden(t, "aro-hcp-upgrade.md", md.Bytes())
 	golden(t, "aro-hcp-upgrade.json", js.Bytes())
@@ -122,4 +113,20 @@ func TestMarkdownTooLongForACommentDropsDiffsWithANote(t *testing.T) {
 	if !strings.Contains(cut.String(), "| policies |") {
 		t.Error("cut plan lost its summary table")
 	}
+}
+
+// renderAll renders a plan as text with diffs, Markdown and JSON, with
+// the default options.
+func renderAll(t *testing.T, p *Plan) (text, md, js bytes.Buffer) {
+	t.Helper()
+	if err := RenderText(&text, p, TextOptions{Diffs: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderMarkdown(&md, p, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	return text, md, js
 }

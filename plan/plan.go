@@ -104,6 +104,9 @@ type Plan struct {
 	Reason   string   `json:"reason"`
 	Steps    []Step   `json:"steps"`
 	Warnings []string `json:"warnings,omitempty"`
+	// ConfigChanges is what the change being planned does to the config
+	// repo itself, against a base ref (plan --base); nil when not asked.
+	ConfigChanges *ConfigChanges `json:"configChanges,omitempty"`
 	// Snapshot is the observation the plan was made from, for metrics and
 	// reports; not part of the rendered plan.
 	Snapshot *Snapshot `json:"-"`

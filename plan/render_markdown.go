@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// DefaultMarkdownMaxBytes is MarkdownOptions.MaxBytes when unset: under
+// GitHub's 65,536-character comment limit, with room for the marker and
+// heading meshops comment adds.
+const DefaultMarkdownMaxBytes = 60000
+
 // MarkdownOptions shape the pull-request rendering.
 type MarkdownOptions struct {
 	// MaxBytes bounds the document; diffs are dropped, last first, with a
@@ -22,7 +27,7 @@ type MarkdownOptions struct {
 // collapsible section with diffs in ```diff blocks, and warnings.
 func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 	if o.MaxBytes == 0 {
-		o.MaxBytes = 60000
+		o.MaxBytes = DefaultMarkdownMaxBytes
 	}
 	doc := markdown(p, true, "")
 	if len(doc) > o.MaxBytes {
@@ -81,6 +86,7 @@ func markdown(p *Plan, diffs bool, note string) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(configChangesMarkdown(p.ConfigChanges, diffs))
 	for _, ph := range Phases {
 		steps := stepsOf(p, ph)
 		if len(steps) == 0 {
@@ -94,7 +100,7 @@ func markdown(p *Plan, diffs bool, note string) string {
 			}
 			b.WriteString("\n")
 			if diffs && s.Diff != "" {
-				fmt.Fprintf(&b, "\n  ```diff\n%s  ```\n", indent(s.Diff, "  "))
+				b.WriteString(diffBlock(s.Diff))
 			}
 		}
 		b.WriteString("\n</details>\n\n")

@@ -19,16 +19,7 @@ func TestMarkdownPlanParsesAsCommonMarkWithBalancedDetailsAndDiffBlocks(t *testi
 	if err := RenderMarkdown(&md, p, MarkdownOptions{MaxBytes: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	gm := goldmark.New(goldmark.WithExtensions(extension.Table), goldmark.WithRendererOptions(html.WithUnsafe()))
-	if err := gm.Convert(md.Bytes(), &out); err != nil {
-		t.Fatal(err)
-	}
-	doc := out.String()
-	open, closed := strings.Count(doc, "<details>"), strings.Count(doc, "</details>")
-	if open != closed || open == 0 {
-		t.Errorf("<details> %d opened, %d closed", open, closed)
-	}
+	doc := commonMarkHTML(t, md.Bytes())
 	diffs := 0
 	for _, s := range p.Steps {
 		if s.Diff != "" {
@@ -47,4 +38,21 @@ func TestMarkdownPlanParsesAsCommonMarkWithBalancedDetailsAndDiffBlocks(t *testi
 			t.Errorf("restart of %s not rendered as a list item", s.Target)
 		}
 	}
+}
+
+// commonMarkHTML renders Markdown as GitHub does (CommonMark with tables,
+// raw HTML kept) and fails the test unless every <details> it opens closes.
+func commonMarkHTML(t *testing.T, md []byte) string {
+	t.Helper()
+	var out bytes.Buffer
+	gm := goldmark.New(goldmark.WithExtensions(extension.Table), goldmark.WithRendererOptions(html.WithUnsafe()))
+	if err := gm.Convert(md, &out); err != nil {
+		t.Fatal(err)
+	}
+	doc := out.String()
+	open, closed := strings.Count(doc, "<details>"), strings.Count(doc, "</details>")
+	if open != closed || open == 0 {
+		t.Errorf("<details> %d opened, %d closed", open, closed)
+	}
+	return doc
 }

@@ -35,7 +35,7 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 	} else {
 		fmt.Fprintf(&b, "tag %s, target %s\n", p.Tag, p.Target)
 	}
-	b.WriteString("\n")
+	b.WriteString("\n" + configChangesText(p.ConfigChanges))
 	for i, s := range p.Steps {
 		action := string(s.Action)
 		switch s.Action {

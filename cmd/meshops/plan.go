@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -16,9 +17,11 @@ import (
 
 func newPlanCommand(g *globalFlags) *cobra.Command {
 	var (
-		cf     configFlags
-		format string
-		output string
+		cf       configFlags
+		format   string
+		output   string
+		base     string
+		maxBytes int
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -29,9 +32,22 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			_, _, p, err := g.computePlan(ctx, cf.opts, false)
+			var bc *baseConfig
+			if base != "" {
+				b, err := loadBase(ctx, cf.opts, base)
+				if err != nil {
+					return err
+				}
+				bc = b
+			}
+			cfg, _, p, err := g.computePlan(ctx, cf.opts, false)
 			if err != nil {
 				return err
+			}
+			if bc != nil {
+				if err := bc.compare(p, cfg); err != nil {
+					return err
+				}
 			}
 
 			var w io.Writer = cmd.OutOrStdout()
@@ -52,7 +68,10 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 			case "json":
 				err = plan.RenderJSON(w, p)
 			case "markdown":
-				err = plan.RenderMarkdown(w, p, plan.MarkdownOptions{})
+				if maxBytes <= 0 {
+					maxBytes = math.MaxInt
+				}
+				err = plan.RenderMarkdown(w, p, plan.MarkdownOptions{MaxBytes: maxBytes})
 			default:
 				err = fmt.Errorf("--format %q: expected text, markdown or json", format)
 			}
@@ -68,6 +87,8 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 	cf.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, markdown or json")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plan to this file instead of stdout")
+	cmd.Flags().StringVar(&base, "base", "", "git ref the change merges into (e.g. origin/main): add what the change does to the config itself")
+	cmd.Flags().IntVar(&maxBytes, "max-bytes", plan.DefaultMarkdownMaxBytes, "markdown: past this size the diffs are left out with a note; 0 keeps everything (for a CI artifact)")
 	return cmd
 }
 

@@ -26,7 +26,7 @@ func (d DirSource) Fetch(context.Context) (Checkout, error) {
 // HeadCommit is the short HEAD commit of the git work tree holding path,
 // "" when path is in no git repository.
 func HeadCommit(path string) (string, error) {
-	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		return "", nil
 	}
