@@ -68,45 +68,7 @@ func newMesh(t *testing.T, namespaces int) *meshFixture {
 // tag with a default deny and an ALLOW for its neighbour.
 func (f *meshFixture) writeRepo(target string, extra ...string) {
 	f.t.Helper()
-	settings := fmt.Sprintf(`meshops:
-  namespaces: [%[1]s]
-  restart: {batchSize: 2, workloadTimeout: 45s, timeout: 5m, namespaceOrder: [%[1]s]}
-  autoRollback: true
-`, strings.Join(f.namespaces, ", "))
-	values := fmt.Sprintf(`defaults:
-  svc:
-    istio:
-      tag: %s
-      versions: "asm-1-28,asm-1-29"
-      targetVersion: %s
-`, f.tag, target)
-	var manifests strings.Builder
-	for i, ns := range f.namespaces {
-		peer := f.namespaces[(i+1)%len(f.namespaces)]
-		fmt.Fprintf(&manifests, `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-nothing, namespace: %s}
-spec: {}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-peer, namespace: %s}
-spec:
-  action: ALLOW
-  rules:
-  - from:
-    - source: {principals: ["cluster.local/ns/%s/sa/default"]}
-`, ns, ns, peer)
-	}
-	for _, e := range extra {
-		manifests.WriteString("---\n" + e)
-	}
-	for name, content := range map[string]string{
-		"meshops.yaml":       settings,
-		"config/config.yaml": values,
-		"mesh/policies.yaml": manifests.String(),
-	} {
+	for name, content := range e2e.RepoFiles(f.tag, target, f.namespaces, extra...) {
 		path := filepath.Join(f.repo, name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			f.t.Fatal(err)
@@ -247,13 +209,7 @@ func replicaSets(t *testing.T, ns, name string) int {
 
 func (f *meshFixture) tagRevision() string {
 	f.t.Helper()
-	wh, err := env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(context.Background(),
-		mesh.TagWebhookName(f.tag, controlplane.IstioNamespace), metav1.GetOptions{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	rev, _ := mesh.TagTarget(wh)
-	return rev
+	return env.TagRevision(context.Background(), f.tag)
 }
 
 func templates(t *testing.T, ids []string) map[string]string {

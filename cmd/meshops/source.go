@@ -27,6 +27,7 @@ type sourceFlags struct {
 	secretDir         string
 	keyringFile       string
 	insecureHostKey   bool
+	insecureHTTP      bool
 	shallow           bool
 	webhookSecretFile string
 	webhookTokenFile  string
@@ -44,6 +45,7 @@ func (f *sourceFlags) register(cmd *cobra.Command, repoPath *string) {
 	fl.StringVar(&f.keyringFile, "verify-keyring", "", "armored OpenPGP public keys: refuse a head commit not signed by one of them")
 	fl.BoolVar(&f.insecureHostKey, "insecure-ignore-host-key", false, "accept any SSH host key (default: known_hosts is required)")
 	fl.BoolVar(&f.shallow, "shallow", false, "clone only the tip commit the first time")
+	fl.BoolVar(&f.insecureHTTP, "allow-insecure-http", false, "allow sending git credentials over plain http:// (test servers only)")
 }
 
 // registerHooks adds the push webhook flags (meshops run only).
@@ -63,7 +65,7 @@ func (f *sourceFlags) build(log *slog.Logger) (reconcile.Source, error) {
 	}
 	opts := gitsource.DefaultOptions()
 	opts.URL, opts.Tag, opts.Commit, opts.Logger = f.url, f.tag, f.commit, log
-	opts.InsecureIgnoreHostKey, opts.Shallow = f.insecureHostKey, f.shallow
+	opts.InsecureIgnoreHostKey, opts.Shallow, opts.InsecureHTTP = f.insecureHostKey, f.shallow, f.insecureHTTP
 	if f.branch != "" || f.tag != "" || f.commit != "" {
 		opts.Branch = f.branch
 	}

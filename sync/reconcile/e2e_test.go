@@ -226,11 +226,5 @@ func policy(ns, name string) *unstructured.Unstructured {
 
 func tagRevision(t *testing.T, tag string) string {
 	t.Helper()
-	wh, err := env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(context.Background(),
-		mesh.TagWebhookName(tag, controlplane.IstioNamespace), metav1.GetOptions{})
-	if err != nil {
-		return ""
-	}
-	rev, _ := mesh.TagTarget(wh)
-	return rev
+	return env.TagRevision(context.Background(), tag)
 }

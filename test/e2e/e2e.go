@@ -285,3 +285,15 @@ func (e *Env) Meshops(t testing.TB) (plan.Cluster, *state.Store) {
 	return plan.Cluster{Client: c, RM: rm, FieldManager: "meshops", OwnerName: state.DefaultName, OwnerNamespace: stateNS},
 		&state.Store{Client: c, Namespace: stateNS}
 }
+
+// TagRevision is the revision tag's webhook points at, "" when the tag
+// does not exist.
+func (e *Env) TagRevision(ctx context.Context, tag string) string {
+	wh, err := e.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx,
+		mesh.TagWebhookName(tag, controlplane.IstioNamespace), metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	rev, _ := mesh.TagTarget(wh)
+	return rev
+}
