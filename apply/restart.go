@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -144,6 +145,9 @@ func (r *run) restarts(ctx context.Context, first int) error {
 // to run the revision. A rollback does not wait for the workload to be
 // healthy first: the failed rollout is usually why it is not.
 func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, error) {
+	if s.Action == plan.ActionDelete {
+		return r.deleteBarePod(ctx, s)
+	}
 	want := s.Revision
 	if want == "" {
 		want = r.p.Target
@@ -180,6 +184,22 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	r.countRestart()
 	return "on " + want, nil
+}
+
+// deleteBarePod deletes a pod no controller owns, as the plan says only
+// when deleteBarePods is on: it does not come back.
+func (r *run) deleteBarePod(ctx context.Context, s plan.Step) (string, error) {
+	kind, ns, name, err := workloadID(s.Target)
+	if err != nil || kind != string(plan.KindPod) {
+		return "", fmt.Errorf("%s: only bare pods are deleted", s.Target)
+	}
+	pod := &corev1.Pod{}
+	pod.Namespace, pod.Name = ns, name
+	if err := r.Cluster.Client.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("deleting bare pod %s: %w", s.Target, err)
+	}
+	r.log.Info("bare pod deleted", "workload", s.Target)
+	return "deleted; nothing recreates it", nil
 }
 
 func (r *run) countRestart() {

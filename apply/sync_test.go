@@ -3,9 +3,14 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,6 +18,7 @@ import (
 	"github.com/meshops/meshops/apply"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/e2e"
 )
 
 // An upgrade moves the tag and restarts every workload onto the target, in
@@ -245,4 +251,45 @@ func policy(f *meshFixture, ns, name string) *unstructured.Unstructured {
 		u.SetName(name)
 	}
 	return u
+}
+
+// With deleteBarePods, a bare pod on the old revision is deleted during the
+// upgrade (nothing recreates it); without it, it stays and is a warning.
+func TestUpgradeDeletesBarePodsOnlyWhenAllowed(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 1)
+	ns := f.namespaces[0]
+	f.onTag("asm-1-28")
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "debug"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "debug", Image: "registry.example/debug:1"}}}}
+	if _, err := env.Clientset.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, allow := range []bool{false, true} {
+		files := e2e.RepoFiles(f.tag, "asm-1-29", f.namespaces)
+		if allow {
+			files["meshops.yaml"] = strings.Replace(files["meshops.yaml"], "namespaceOrder:", "deleteBarePods: true, namespaceOrder:", 1)
+		}
+		for name, content := range files {
+			path := filepath.Join(f.repo, name)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, _, err := f.sync(ctx, fmt.Sprintf("c-%v", allow), nil)
+		if err != nil {
+			t.Fatalf("deleteBarePods=%v: %v", allow, err)
+		}
+		_, getErr := env.Clientset.CoreV1().Pods(ns).Get(ctx, "debug", metav1.GetOptions{})
+		gone := apierrors.IsNotFound(getErr)
+		if gone != allow {
+			t.Errorf("deleteBarePods=%v: bare pod gone=%v (warnings %v)", allow, gone, p.Warnings)
+		}
+		if !allow && (len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "Pod/"+ns+"/debug")) {
+			t.Errorf("warnings %v, want one for the bare pod", p.Warnings)
+		}
+	}
 }

@@ -195,8 +195,13 @@ func Build(in Inputs) *Plan {
 		}
 		p.Steps = append(p.Steps, step)
 	}
-	p.Warnings = append(p.Warnings, unrestartable(in.Snapshot, d)...)
-	if len(restarts) > 0 || cl.From != d.Target {
+	bare, warnings := unrestartable(in.Snapshot, d, ext.Restart.DeleteBarePods)
+	for _, pod := range bare {
+		p.Steps = append(p.Steps, Step{Phase: PhaseRestarts, Action: ActionDelete, Target: pod, Revision: d.Target,
+			Reason: "bare pod on another revision: deleted because meshops.restart.deleteBarePods is on; nothing recreates it"})
+	}
+	p.Warnings = append(p.Warnings, warnings...)
+	if len(restarts) > 0 || len(bare) > 0 || cl.From != d.Target {
 		p.add(PhaseVerify, ActionCheck, "mesh", fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target), "", "")
 	}
 	for _, id := range Stale(in.Inventory, cfg.Manifests) {
@@ -365,23 +370,29 @@ func restartable(k WorkloadKind) bool {
 	return k == KindDeployment || k == KindStatefulSet || k == KindDaemonSet
 }
 
-// unrestartable warns of bare pods and Jobs on the tag that run another
-// revision: a restart cannot move them safely.
-func unrestartable(s *Snapshot, d Desired) []string {
-	var out []string
+// unrestartable finds bare pods and Jobs on the tag that run another
+// revision: a restart cannot move them. Bare pods are deleted when the
+// config allows it (deleteBarePods), else they and Jobs are warnings.
+func unrestartable(s *Snapshot, d Desired, deleteBarePods bool) (deletes, warnings []string) {
 	for _, w := range s.Workloads {
 		if !s.onTag(w, d.Tag) || restartable(w.Kind) {
 			continue
 		}
 		for rev := range w.Revisions() {
-			if rev != d.Target {
-				out = append(out, fmt.Sprintf("%s runs %s and is not restarted: delete it or let it finish to move it to %s", w.ID(), revisionOrUnknown(rev), d.Target))
-				break
+			if rev == d.Target {
+				continue
 			}
+			if w.Kind == KindPod && deleteBarePods {
+				deletes = append(deletes, w.ID())
+			} else {
+				warnings = append(warnings, fmt.Sprintf("%s runs %s and is not restarted: delete it or let it finish to move it to %s", w.ID(), revisionOrUnknown(rev), d.Target))
+			}
+			break
 		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(deletes)
+	sort.Strings(warnings)
+	return deletes, warnings
 }
 
 // orderWorkloads sorts workload IDs (Kind/namespace/name) by the configured

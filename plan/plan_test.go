@@ -206,3 +206,37 @@ func TestBuildAnnotatesTheIngressGatewayWithItsPublicIP(t *testing.T) {
 		t.Errorf("warnings = %v, want the missing gateway Service", p.Warnings)
 	}
 }
+
+// Bare pods on another revision are warnings, or delete steps when the
+// config allows deleting them; Jobs are always warnings.
+func TestBuildDeletesBarePodsOnlyWhenAllowed(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deleteBarePods=%v", allow), func(t *testing.T) {
+			cfg := loadExample(t)
+			cfg.Settings.Extensions.Restart.DeleteBarePods = allow
+			snap := snapshot("asm-1-29",
+				workload(KindPod, "aro-hcp", "debug", "asm-1-28"),
+				workload(KindJob, "aro-hcp", "migrate", "asm-1-28"))
+			for _, ns := range cfg.Settings.Extensions.Namespaces {
+				snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+			}
+			p := Build(Inputs{Config: cfg, Snapshot: snap})
+			var deletes []string
+			for _, s := range p.Steps {
+				if s.Phase == PhaseRestarts && s.Action == ActionDelete {
+					deletes = append(deletes, s.Target)
+				}
+			}
+			wantDeletes, wantWarnings := 0, 2
+			if allow {
+				wantDeletes, wantWarnings = 1, 1
+			}
+			if len(deletes) != wantDeletes || len(p.Warnings) != wantWarnings {
+				t.Errorf("deletes %v, warnings %v; want %d deletes and %d warnings", deletes, p.Warnings, wantDeletes, wantWarnings)
+			}
+			if allow && deletes[0] != "Pod/aro-hcp/debug" {
+				t.Errorf("deleted %v, want the bare pod", deletes)
+			}
+		})
+	}
+}
