@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,8 +17,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/apply"
+	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
 )
 
@@ -291,5 +294,54 @@ func TestUpgradeDeletesBarePodsOnlyWhenAllowed(t *testing.T) {
 		if !allow && (len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "Pod/"+ns+"/debug")) {
 			t.Errorf("warnings %v, want one for the bare pod", p.Warnings)
 		}
+	}
+}
+
+// Patch drift: the add-on patches istiod in place, so workloads on the
+// target revision run an older proxy. The plan restarts them for the new
+// image (scenario proxy patch) and the executor checks the image on the
+// real pods; a second sync is a no-op.
+func TestProxyPatchRestartsWorkloadsOntoTheNewProxyImage(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 1)
+	f.writeRepo("asm-1-29")
+	f.onTag("asm-1-29")
+	ids := f.deployments(1, "asm-1-29")
+	if _, _, err := f.sync(ctx, "c1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := controlplane.SetProxyTag(ctx, env.Clientset, "asm-1-29", "1.29.9"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = controlplane.SetProxyTag(context.Background(), env.Clientset, "asm-1-29", env.Options.ProxyTag("asm-1-29"))
+	})
+	// istiod reloads its injection template from the ConfigMap: wait until
+	// the planner sees the new image.
+	var p *plan.Plan
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if p = f.plan(f.config(), "c1"); p.Scenario == plan.ScenarioProxyPatch {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scenario %s (%s), want proxy patch", p.Scenario, p.Reason)
+		}
+	}
+	_, res, err := f.sync(ctx, "c1", nil)
+	if err != nil || res.Restarted != len(ids) {
+		t.Fatalf("proxy patch sync: %+v, %v", res, err)
+	}
+	parts := strings.Split(ids[0], "/")
+	sidecars, err := env.Sidecars(ctx, parts[1], map[string]string{"app": parts[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sidecars {
+		if mesh.ImageTag(s.Image) != "1.29.9" {
+			t.Errorf("pod %s runs proxy %s after the patch restart, want 1.29.9", s.Pod, s.Image)
+		}
+	}
+	if p, res, err := f.sync(ctx, "c1", nil); err != nil || p.Pending() || res.Restarted != 0 {
+		t.Errorf("second sync: %s pending=%v %+v %v; want nothing", p.Scenario, p.Pending(), res, err)
 	}
 }
