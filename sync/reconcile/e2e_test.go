@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/apply"
@@ -112,11 +113,12 @@ func TestLoopInstallsRepairsDriftRollsOutAMergeAndHonoursSuspend(t *testing.T) {
 	c1 := repo.commit(repoFiles(tag, ns, "asm-1-28"), "install on asm-1-28")
 
 	cluster, store := env.Meshops(t)
+	recorder := record.NewFakeRecorder(100)
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	r := &reconcile.Reconciler{
 		Source: reconcile.DirSource{Path: repo.dir}, Cluster: cluster, Store: store,
-		Options: reconcile.Options{Config: configs.DefaultOptions(), Metrics: metrics,
+		Options: reconcile.Options{Config: configs.DefaultOptions(), Metrics: metrics, Recorder: recorder,
 			Executor: func(o *apply.Options) { o.PollInterval = 100 * time.Millisecond }},
 	}
 	done := make(chan string, 10)
@@ -193,6 +195,16 @@ func TestLoopInstallsRepairsDriftRollsOutAMergeAndHonoursSuspend(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(metrics.Restarts.WithLabelValues("done")); got != 1 {
 		t.Errorf("restarts done = %v, want 1", got)
+	}
+	var events []string
+	for len(recorder.Events) > 0 {
+		events = append(events, <-recorder.Events)
+	}
+	joined := strings.Join(events, "\n")
+	for _, want := range []string{"Normal TagMoved meshops: tag " + tag + " on asm-1-29", "Normal Restarted meshops: on asm-1-29"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("events lack %q:\n%s", want, joined)
+		}
 	}
 
 	// Suspended: a new commit is reported, not applied.
