@@ -60,6 +60,19 @@ type Options struct {
 	// PodStartDelay is how long kwok waits before a pod turns ready,
 	// standing in for container start. Default 1s; negative means none.
 	PodStartDelay time.Duration
+	// NodePods is the fake node's pod capacity, when Full. Default 2000;
+	// fleet-scale benchmarks raise it so no pod stays unschedulable. The
+	// node's CPU and memory grow with it (nodeCPUPerPod, nodeMemoryPerPod)
+	// so that every slot fits a pod with an injected sidecar.
+	NodePods int
+	// ControllerQPS and ControllerBurst are the client-side rate limits
+	// (--kube-api-qps, --kube-api-burst) of kube-controller-manager and
+	// kube-scheduler, when Full. Default 0: the binaries' own defaults
+	// (controller-manager 20/30, scheduler 50/100), which throttle hundreds
+	// of concurrent rollouts; benchmarks raise them so the controllers are
+	// not what they measure.
+	ControllerQPS   float32
+	ControllerBurst int
 }
 
 // ProxyTag is the proxy image tag rev injects under these options.
@@ -99,6 +112,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	if opts.PodStartDelay == 0 {
 		opts.PodStartDelay = time.Second
+	}
+	if opts.NodePods == 0 {
+		opts.NodePods = 2000
 	}
 	dir, err := filepath.Abs(opts.StateDir)
 	if err != nil {
@@ -231,10 +247,10 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 // the scheduler and kwok's fake node.
 func (c *Cluster) startWorkers(ctx context.Context, opts Options, certs pki) error {
 	fmt.Fprintln(opts.Log, "starting kube-controller-manager, kube-scheduler, kwok")
-	if err := c.startControllerManager(certs); err != nil {
+	if err := c.startControllerManager(certs, opts); err != nil {
 		return err
 	}
-	if err := c.startScheduler(); err != nil {
+	if err := c.startScheduler(opts); err != nil {
 		return err
 	}
 	if err := c.startKwok(ctx, opts.PodStartDelay); err != nil {
@@ -248,7 +264,7 @@ func (c *Cluster) startWorkers(ctx context.Context, opts Options, certs pki) err
 	if err != nil {
 		return err
 	}
-	if err := createNode(ctx, cs, kubeletVersion); err != nil {
+	if err := createNode(ctx, cs, kubeletVersion, opts.NodePods); err != nil {
 		return fmt.Errorf("creating node %s: %w", NodeName, err)
 	}
 	if err := waitNodeReady(ctx, cs, opts.ReadyTimeout); err != nil {

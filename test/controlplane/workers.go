@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,20 @@ var controllers = []string{
 	"pod-garbage-collector-controller", "node-lifecycle-controller", "disruption-controller",
 }
 
-func (c *Cluster) startControllerManager(certs pki) error {
+// rateLimitArgs are the client rate-limit flags kube-controller-manager
+// and kube-scheduler share; none when opts leaves their defaults.
+func rateLimitArgs(opts Options) []string {
+	var args []string
+	if opts.ControllerQPS > 0 {
+		args = append(args, "--kube-api-qps="+strconv.FormatFloat(float64(opts.ControllerQPS), 'f', -1, 32))
+	}
+	if opts.ControllerBurst > 0 {
+		args = append(args, "--kube-api-burst="+strconv.Itoa(opts.ControllerBurst))
+	}
+	return args
+}
+
+func (c *Cluster) startControllerManager(certs pki, opts Options) error {
 	bin, err := binaries.KubeControllerManager.Path()
 	if err != nil {
 		return err
@@ -56,10 +70,11 @@ func (c *Cluster) startControllerManager(certs pki) error {
 		// kwok nodes heartbeat; a short grace period only adds churn.
 		"--node-monitor-grace-period=40s",
 	}}
+	p.Args = append(p.Args, rateLimitArgs(opts)...)
 	return p.start(c.StateDir)
 }
 
-func (c *Cluster) startScheduler() error {
+func (c *Cluster) startScheduler(opts Options) error {
 	bin, err := binaries.KubeScheduler.Path()
 	if err != nil {
 		return err
@@ -72,6 +87,7 @@ func (c *Cluster) startScheduler() error {
 		"--bind-address=127.0.0.1",
 		"--secure-port=0",
 	}}
+	p.Args = append(p.Args, rateLimitArgs(opts)...)
 	return p.start(c.StateDir)
 }
 
@@ -160,10 +176,23 @@ func slowAndSelectivePodReady(data []byte, delay time.Duration) ([]byte, error) 
 	return yaml.Marshal(stage)
 }
 
+// nodeCPUPerPod and nodeMemoryPerPod size the fake node per pod slot:
+// istiod's sidecar requests 100m and 128Mi, so with these every slot fits
+// an injected pod and the scheduler never runs out of CPU first.
+var (
+	nodeCPUPerPod    = resource.MustParse("200m")
+	nodeMemoryPerPod = resource.MustParse("256Mi")
+)
+
 // createNode registers the fake node. Its kubelet version must be a real
 // one: with kwok's default string istiod cannot parse it and injects a
 // classic sidecar instead of the native one real 1.33+ nodes get.
-func createNode(ctx context.Context, cs kubernetes.Interface, kubeletVersion string) error {
+func createNode(ctx context.Context, cs kubernetes.Interface, kubeletVersion string, pods int) error {
+	capacity := corev1.ResourceList{
+		corev1.ResourcePods:   *resource.NewQuantity(int64(pods), resource.DecimalSI),
+		corev1.ResourceCPU:    *resource.NewMilliQuantity(int64(pods)*nodeCPUPerPod.MilliValue(), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(int64(pods)*nodeMemoryPerPod.Value(), resource.BinarySI),
+	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        NodeName,
@@ -174,15 +203,9 @@ func createNode(ctx context.Context, cs kubernetes.Interface, kubeletVersion str
 			},
 		},
 		Status: corev1.NodeStatus{
-			Capacity: corev1.ResourceList{
-				corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"),
-				corev1.ResourcePods: resource.MustParse("2000"),
-			},
-			Allocatable: corev1.ResourceList{
-				corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("256Gi"),
-				corev1.ResourcePods: resource.MustParse("2000"),
-			},
-			NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64"},
+			Capacity:    capacity,
+			Allocatable: capacity,
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64"},
 		},
 	}
 	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
