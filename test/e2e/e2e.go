@@ -52,36 +52,52 @@ type Env struct {
 //
 // StateDir defaults to a temporary folder.
 func Main(m *testing.M, env **Env, opts controlplane.Options) {
+	e, stop, err := Start(opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// Start starts the control plane for a TestMain that does more than run
+// the tests (the benchmarks print their table after them); stop stops it
+// and removes the temporary StateDir. StateDir defaults to a temporary
+// folder.
+func Start(opts controlplane.Options) (env *Env, stop func(), err error) {
 	// controller-runtime's client logs through its global logger; without
 	// one it prints a stack trace 30 s into the run.
 	ctrllog.SetLogger(logr.Discard())
 	opts.Full = true
+	cleanup := func() {}
 	if opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "meshops-e2e-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return nil, nil, err
 		}
-		defer os.RemoveAll(dir)
+		cleanup = func() { _ = os.RemoveAll(dir) }
 		opts.StateDir = dir
 	}
 	c, err := controlplane.Up(context.Background(), opts)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: starting the control plane: %v\n", err)
-		os.Exit(1)
+		cleanup()
+		return nil, nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	stop = func() {
+		if err := controlplane.Down(opts.StateDir, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: stopping the control plane: %v\n", err)
+		}
+		cleanup()
 	}
 	cs, err := kubernetes.NewForConfig(c.Config)
 	if err != nil {
-		_ = controlplane.Down(opts.StateDir, nil)
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		stop()
+		return nil, nil, err
 	}
-	*env = &Env{Cluster: c, Clientset: cs, Options: opts}
-	code := m.Run()
-	if err := controlplane.Down(opts.StateDir, nil); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: stopping the control plane: %v\n", err)
-	}
-	os.Exit(code)
+	return &Env{Cluster: c, Clientset: cs, Options: opts}, stop, nil
 }
 
 // Namespace creates a namespace with a unique name and the given labels
@@ -264,19 +280,26 @@ func (e *Env) MakeRevisionUnhealthy(ctx context.Context, rev string) error {
 // state store in a namespace of the test's own.
 func (e *Env) Meshops(t testing.TB) (plan.Cluster, *state.Store) {
 	t.Helper()
+	return e.MeshopsWith(t, e.Cluster.Config)
+}
+
+// MeshopsWith is Meshops through cfg: a copy of Cluster.Config with, say,
+// a transport wrapper that counts meshops' requests.
+func (e *Env) MeshopsWith(t testing.TB, cfg *rest.Config) (plan.Cluster, *state.Store) {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	httpClient, err := rest.HTTPClientFor(e.Cluster.Config)
+	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(e.Cluster.Config, httpClient)
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.NewWithWatch(e.Cluster.Config, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		t.Fatal(err)
 	}
