@@ -24,7 +24,7 @@ func TestSyncKilledWithSIGKILLResumesWithoutADoubleRestart(t *testing.T) {
 			stateNS := env.Namespace(t, nil)
 			tag := uniqueTag(t)
 			repo := t.TempDir()
-			writeFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
+			e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
 			if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
 				t.Fatalf("install: exit %d\n%s", code, out)
 			}
@@ -38,7 +38,7 @@ func TestSyncKilledWithSIGKILLResumesWithoutADoubleRestart(t *testing.T) {
 				waitOnRevision(t, ns, n, "asm-1-28")
 			}
 
-			writeFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+			e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
 			cmd := exec.Command(meshopsBin, "sync", "--repo-path", repo, "--state-namespace", stateNS, "--kubeconfig", env.Cluster.Kubeconfig)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -96,7 +96,7 @@ func TestDeployRBACIsEnoughForAFullUpgradeAndNoMore(t *testing.T) {
 	kubeconfig := impersonating(t)
 
 	repo := t.TempDir()
-	writeFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
 	if code, out := meshops(t, kubeconfig, "sync", "--repo-path", repo, "--state-namespace", "meshops-system"); code != 0 {
 		t.Fatalf("fresh install as the ServiceAccount: exit %d\n%s", code, out)
 	}
@@ -106,7 +106,7 @@ func TestDeployRBACIsEnoughForAFullUpgradeAndNoMore(t *testing.T) {
 	}
 	waitOnRevision(t, ns, "frontend", "asm-1-28")
 
-	writeFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
 	if code, out := meshops(t, kubeconfig, "sync", "--repo-path", repo, "--state-namespace", "meshops-system"); code != 0 {
 		t.Fatalf("upgrade as the ServiceAccount: exit %d\n%s", code, out)
 	}

@@ -28,7 +28,7 @@ func TestRunRollsOutAPushedCommitOnASignedWebhook(t *testing.T) {
 	repo.Push(served)
 
 	secrets := t.TempDir()
-	writeFiles(t, secrets, map[string]string{"git/username": "meshops\n", "git/password": "s3cret-pw\n", "webhook": "hook-secret\n"})
+	e2e.WriteFiles(t, secrets, map[string]string{"git/username": "meshops\n", "git/password": "s3cret-pw\n", "webhook": "hook-secret\n"})
 	p := startRun(t, "--repo", served.URL, "--allow-insecure-http", "--git-secret-dir", filepath.Join(secrets, "git"),
 		"--git-cache-dir", t.TempDir(), "--webhook-secret-file", filepath.Join(secrets, "webhook"),
 		"--schedule", "@every 1h", "--state-namespace", stateNS)
@@ -90,7 +90,7 @@ func TestTwoRunReplicasReconcileOneAtATime(t *testing.T) {
 	stateNS := env.Namespace(t, nil)
 	tag := uniqueTag(t)
 	dir := t.TempDir()
-	writeFiles(t, dir, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	e2e.WriteFiles(t, dir, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
 	args := []string{"--repo-path", dir, "--schedule", "@every 1s", "--state-namespace", stateNS, "--leader-elect"}
 	a := startRun(t, args...)
 	b := startRun(t, args...)

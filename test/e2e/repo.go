@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // RepoFiles is a config repo for a test's slice of the cluster: every
@@ -49,5 +52,21 @@ spec:
 		"meshops.yaml":       settings,
 		"config/config.yaml": values,
 		"mesh/policies.yaml": manifests.String(),
+	}
+}
+
+// WriteFiles writes files (path relative to dir → content) into dir, with
+// the folders they need, readable by the owner only: tests write secrets
+// with it too.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
