@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/e2e"
+)
+
+const (
+	fleetTag = "bench-fleet"
+	// fleetNamespaceSize workloads share a namespace, as in plan's own
+	// benchmark.
+	fleetNamespaceSize  = 4
+	policiesPerWorkload = 5
+	// planSamples plans are timed per size, after one untimed warm-up
+	// that fills the REST mapper's discovery cache.
+	planSamples = 5
+)
+
+// fleetSizes grow one fleet: each size adds workloads to the last.
+var fleetSizes = []int{100, 500, 2000}
+
+// fleet is the observe + plan fixture: real one-replica Deployments in
+// namespaces on a tag that points at asm-1-28, rolled out by the
+// controller-manager, scheduled, injected by the real istiod and run by
+// kwok, so every list weighs what it weighs in a real cluster; and the
+// policies of the repo, created directly with meshops' owner labels, as a
+// sync would have left them.
+type fleet struct {
+	seeded int
+	c      client.Client
+	// meter counts the requests of cluster, meshops' client; one for all
+	// sizes, so the policies keep one owner label.
+	meter   meter
+	cluster plan.Cluster
+}
+
+func benchObserveAndPlan(b *testing.B) {
+	waitQuiet(b)
+	fl := &fleet{c: clientFor(b)}
+	fl.cluster, _ = env.MeshopsWith(b, fl.meter.config(env.Cluster.Config))
+	if err := env.SetTagByHand(context.Background(), fleetTag, fromRevision); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range fleetSizes {
+		b.Run(fmt.Sprintf("%d-workloads", n), func(b *testing.B) { fl.bench(b, n) })
+	}
+}
+
+func (fl *fleet) bench(b *testing.B, n int) {
+	ctx := context.Background()
+	repo := b.TempDir()
+	writeFleetRepo(b, repo, n)
+	loadStart := time.Now()
+	cfg, err := loadRepo(repo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	load := time.Since(loadStart)
+	cluster := fl.cluster
+	progress("observe+plan: seeding workloads %d to %d", fl.seeded, n)
+	if err := fl.seed(ctx, cluster, cfg, n); err != nil {
+		b.Fatal(err)
+	}
+	// The record after a sync at c0: every policy in the inventory.
+	rec := &state.Record{LastAppliedCommit: "c0", Inventory: make(object.ObjMetadataSet, 0, len(cfg.Manifests))}
+	for _, man := range cfg.Manifests {
+		rec.Inventory = append(rec.Inventory, object.UnstructuredToObjMetadata(man.Unstructured))
+	}
+	computeOnce := func() *plan.Plan {
+		p, err := plan.Compute(ctx, cluster, cfg, plan.ComputeOptions{Commit: "c1", Record: rec})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	p := computeOnce()
+	restarts, changes := 0, 0
+	for _, s := range p.Steps {
+		switch s.Phase {
+		case plan.PhaseRestarts:
+			restarts++
+		case plan.PhaseMeshConfig, plan.PhasePolicies:
+			changes++
+		}
+	}
+	if p.Scenario != plan.ScenarioUpgrade || restarts != n {
+		b.Fatalf("plan is %s with %d restarts (%s); want an upgrade restarting %d", p.Scenario, restarts, p.Reason, n)
+	}
+	progress("observe+plan: %d workloads seeded, measuring", n)
+
+	stopProfile := profile(b, fmt.Sprintf("observe-plan-%d", n))
+	if err := resetPeakRSS(); err != nil {
+		b.Logf("peak RSS not measured: %v", err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	requestsBefore := fl.meter.count()
+	times := make([]time.Duration, 0, planSamples)
+	b.ReportAllocs()
+	for b.Loop() {
+		for range planSamples {
+			start := time.Now()
+			computeOnce()
+			times = append(times, time.Since(start))
+		}
+	}
+	runtime.ReadMemStats(&after)
+	rss, _ := peakRSS()
+	stopProfile()
+	slices.Sort(times)
+	plans := uint64(len(times))
+	r := planResult{
+		Workloads: n, Policies: n * policiesPerWorkload, Samples: len(times),
+		Median: times[len(times)/2], Max: times[len(times)-1], Load: load,
+		Requests: (fl.meter.count() - requestsBefore) / int64(plans),
+		Allocs:   (after.Mallocs - before.Mallocs) / plans, Bytes: (after.TotalAlloc - before.TotalAlloc) / plans,
+		PeakRSS: rss, Scenario: string(p.Scenario), Restarts: restarts, Changes: changes,
+	}
+	results.addPlan(r)
+	b.ReportMetric(float64(r.Median.Milliseconds()), "ms/plan")
+	b.ReportMetric(float64(r.Requests), "requests/plan")
+	b.ReportMetric(float64(rss>>20), "peak-RSS-MiB")
+	progress("observe+plan %d: median %s, %d requests, peak RSS %s MiB", n, ms(r.Median), r.Requests, mib(rss))
+}
+
+func fleetNamespace(i int) string { return fmt.Sprintf("fleet-%04d", i) }
+
+// writeFleetRepo writes the repo of a fleet of n workloads: every
+// namespace on fleetTag, five policies per workload (the first workload's
+// first is the namespace's default deny), target asm-1-29.
+func writeFleetRepo(b *testing.B, dir string, n int) {
+	files := map[string]string{"config/config.yaml": repoValues(fleetTag, toRevision)}
+	var names []string
+	for nsi := range (n + fleetNamespaceSize - 1) / fleetNamespaceSize {
+		ns := fleetNamespace(nsi)
+		names = append(names, ns)
+		var doc strings.Builder
+		for w := range fleetNamespaceSize {
+			app := fmt.Sprintf("app-%d", w)
+			for k := range policiesPerWorkload {
+				if w == 0 && k == 0 {
+					fmt.Fprintf(&doc, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: %s}\nspec: {}\n", ns)
+					continue
+				}
+				fmt.Fprintf(&doc, `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: %[2]s-allow-%[3]d, namespace: %[1]s}
+spec:
+  selector: {matchLabels: {app: %[2]s}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: ["cluster.local/ns/%[1]s/sa/client-%[3]d"]}
+    to:
+    - operation: {methods: [GET, POST], paths: ["/api/v%[3]d/*"]}
+`, ns, app, k)
+			}
+		}
+		files["mesh/"+ns+".yaml"] = doc.String()
+	}
+	files["meshops.yaml"] = fmt.Sprintf("meshops:\n  namespaces: [%s]\n", strings.Join(names, ", "))
+	e2e.WriteFiles(b, dir, files)
+}
+
+// seed brings the fleet to n workloads and the policies of cfg, applied
+// as meshops applies them (its owner labels), so the plan finds them in
+// sync, then waits until every pod runs. Eight requests at a time.
+func (fl *fleet) seed(ctx context.Context, cluster plan.Cluster, cfg *configs.Config, n int) error {
+	firstNS := (fl.seeded + fleetNamespaceSize - 1) / fleetNamespaceSize
+	lastNS := (n + fleetNamespaceSize - 1) / fleetNamespaceSize
+	for i := firstNS; i < lastNS; i++ {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetNamespace(i), Labels: map[string]string{mesh.RevisionLabel: fleetTag}}}
+		if err := fl.c.Create(ctx, ns); err != nil {
+			return err
+		}
+	}
+	var (
+		jobs = make(chan func() error)
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for job := range jobs {
+				if err := job(); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for w := fl.seeded; w < n; w++ {
+		jobs <- func() error {
+			return fl.workload(ctx, fleetNamespace(w/fleetNamespaceSize), fmt.Sprintf("app-%d", w%fleetNamespaceSize))
+		}
+	}
+	owned := plan.Owned(cluster, cfg.Manifests)
+	for _, m := range owned {
+		if m.GetNamespace() < fleetNamespace(firstNS) {
+			continue
+		}
+		obj := m.Unstructured
+		jobs <- func() error { return fl.c.Create(ctx, obj) }
+	}
+	close(jobs)
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("seeding %d errors, the first: %w", len(errs), errs[0])
+	}
+	fl.seeded = n
+	return fl.waitRunning(ctx, n)
+}
+
+// workload creates a one-replica Deployment whose pods kwok runs.
+func (fl *fleet) workload(ctx context.Context, ns, name string) error {
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name, rowLabel: fleetTag}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}},
+			},
+		}}
+	return fl.c.Create(ctx, d)
+}
+
+// waitRunning waits until n fleet pods run, each injected by asm-1-28,
+// and the controllers have stopped writing about them, so the plan is
+// measured on a quiet cluster.
+func (fl *fleet) waitRunning(ctx context.Context, n int) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var pods corev1.PodList
+		if err := fl.c.List(ctx, &pods, client.MatchingLabels{rowLabel: fleetTag}); err != nil {
+			return err
+		}
+		running := 0
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if rev := mesh.SidecarOf(p).Revision; rev != fromRevision {
+				return fmt.Errorf("fleet pod %s/%s injected by %q, want %s", p.Namespace, p.Name, rev, fromRevision)
+			}
+			if countsTowardFloor(p) {
+				running++
+			}
+		}
+		if running >= n {
+			// Deployment and ReplicaSet status trail the pods.
+			time.Sleep(3 * time.Second)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d fleet pods running after 5 minutes: %s", running, n, fl.diagnose(ctx, &pods))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// clientFor is a plain client for seeding, outside any meter.
+func clientFor(b *testing.B) client.Client {
+	c, err := client.New(env.Cluster.Config, client.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// diagnose says where the fleet's pods are stuck.
+func (fl *fleet) diagnose(ctx context.Context, pods *corev1.PodList) string {
+	phases := map[string]int{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		k := string(p.Status.Phase)
+		if p.Spec.NodeName == "" {
+			k += " unscheduled"
+		}
+		phases[k]++
+	}
+	var deploys appsv1.DeploymentList
+	_ = fl.c.List(ctx, &deploys)
+	var rss appsv1.ReplicaSetList
+	_ = fl.c.List(ctx, &rss)
+	var node corev1.Node
+	_ = fl.c.Get(ctx, client.ObjectKey{Name: "kwok-node-0"}, &node)
+	return fmt.Sprintf("pods %v; %d Deployments, %d ReplicaSets; node allocatable pods %s", phases, len(deploys.Items), len(rss.Items), node.Status.Allocatable.Pods())
+}

@@ -1,0 +1,87 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/meshops/meshops/sync/reconcile"
+	"github.com/meshops/meshops/sync/webhook"
+)
+
+// webhookSamples pushes are timed.
+const webhookSamples = 20
+
+// benchWebhookToReconcile times a signed GitHub push delivery, from the
+// HTTP POST to meshops' webhook endpoint (sync/webhook, as `meshops run`
+// registers it) to the start of the reconcile the loop runs for it.
+func benchWebhookToReconcile(b *testing.B) {
+	started := make(chan time.Time, 1)
+	schedule, err := reconcile.ParseSchedule("@every 1h")
+	if err != nil {
+		b.Fatal(err)
+	}
+	loop := reconcile.New(func(ctx context.Context, reason string) error {
+		started <- time.Now()
+		return nil
+	}, schedule)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-started // the start-up reconcile
+
+	secret := []byte("bench-webhook-secret")
+	hooks, err := webhook.New(webhook.Options{GitHubSecret: secret, Trigger: loop.Trigger, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	hooks.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	body := []byte(`{"ref":"refs/heads/main","after":"4b825dc642cb6eb9a060e54bf8d69288fbee4904","deleted":false}`)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	push := func() time.Duration {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+webhook.PathGitHub, bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", signature)
+		start := time.Now()
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("push answered %s, want 202 Accepted", resp.Status)
+		}
+		return (<-started).Sub(start)
+	}
+	push() // warm the connection
+	times := make([]time.Duration, 0, webhookSamples)
+	for b.Loop() {
+		for range webhookSamples {
+			times = append(times, push())
+		}
+	}
+	slices.Sort(times)
+	results.setWebhook(latencyResult{Samples: len(times), Median: times[len(times)/2], Max: times[len(times)-1],
+		Handler: "signed GitHub push to sync/webhook's endpoint over HTTP; the reconcile is a no-op"})
+}
