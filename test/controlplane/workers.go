@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/test/binaries"
@@ -208,17 +209,27 @@ func createNode(ctx context.Context, cs kubernetes.Interface, kubeletVersion str
 			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: kubeletVersion, OperatingSystem: "linux", Architecture: "amd64"},
 		},
 	}
-	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	// Status is a subresource: the create dropped it.
-	created.Status = node.Status
-	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
+	// Status is a subresource: the create dropped it. kwok and the
+	// node-lifecycle controller write the node's status at the same time,
+	// so re-read and retry on conflict, keeping what they wrote.
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		latest.Status.Capacity, latest.Status.Allocatable = capacity, capacity
+		latest.Status.NodeInfo.KubeletVersion = kubeletVersion
+		latest.Status.NodeInfo.OperatingSystem, latest.Status.NodeInfo.Architecture = "linux", "amd64"
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // waitNodeReady waits until kwok has taken the node and the
