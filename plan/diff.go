@@ -86,14 +86,14 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 		default:
 			ch.Action = ObjectUnchanged
 		}
+		if err == nil && ch.Action != ObjectCreate {
+			err = specDrift(live.get(m), &ch)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
 			continue
 		}
 		out = append(out, ch)
-	}
-	if err := findSpecDrift(live, out); err != nil {
-		errs = append(errs, err)
 	}
 	return out, errors.Join(errs...)
 }
@@ -160,30 +160,24 @@ func holds(live, want *unstructured.Unstructured) bool {
 	return subset(want.GetLabels(), live.GetLabels()) && subset(want.GetAnnotations(), live.GetAnnotations())
 }
 
-// findSpecDrift marks whole-spec objects whose live spec differs from git
-// in any field, including fields another manager added.
-func findSpecDrift(live liveObjects, changes []ObjectChange) error {
-	for i := range changes {
-		ch := &changes[i]
-		if ch.Action == ObjectCreate || !wholeSpecKinds[ch.Manifest.GroupKind()] {
-			continue
-		}
-		obj := live.get(ch.Manifest)
-		if obj == nil || sameJSON(obj.Object["spec"], ch.Manifest.Object["spec"]) {
-			continue
-		}
-		want := obj.DeepCopy()
-		if spec, ok := ch.Manifest.Object["spec"]; ok {
-			want.Object["spec"] = spec
-		} else {
-			delete(want.Object, "spec")
-		}
-		diff, err := unifiedDiff(ch.Manifest.ID(), obj, want)
-		if err != nil {
-			return fmt.Errorf("%s: %s: rendering diff: %w", ch.Manifest.Source, ch.Manifest.ID(), err)
-		}
-		ch.Action, ch.Replace, ch.Diff = ObjectUpdate, true, diff
+// specDrift marks a whole-spec object whose live spec differs from git in
+// any field, including fields another manager added. Objects that holds
+// already found equal never get here: only those that went to the dry run.
+func specDrift(obj *unstructured.Unstructured, ch *ObjectChange) error {
+	if obj == nil || !wholeSpecKinds[ch.Manifest.GroupKind()] || sameJSON(obj.Object["spec"], ch.Manifest.Object["spec"]) {
+		return nil
 	}
+	want := obj.DeepCopy()
+	if spec, ok := ch.Manifest.Object["spec"]; ok {
+		want.Object["spec"] = spec
+	} else {
+		delete(want.Object, "spec")
+	}
+	diff, err := unifiedDiff(ch.Manifest.ID(), obj, want)
+	if err != nil {
+		return err
+	}
+	ch.Action, ch.Replace, ch.Diff = ObjectUpdate, true, diff
 	return nil
 }
 
