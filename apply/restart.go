@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,6 +45,9 @@ type workload struct {
 	template *corev1.PodTemplateSpec
 	selector *metav1.LabelSelector
 	status   func() rollout.Status
+	// set takes the workload's state from a watch event, so the wait does
+	// not read it again; false when the event holds another type.
+	set func(runtime.Object) bool
 }
 
 func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
@@ -56,12 +60,15 @@ func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
 	case plan.KindDeployment:
 		d := &appsv1.Deployment{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DeploymentList{}, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
+		w.set = setFrom(d)
 	case plan.KindStatefulSet:
 		s := &appsv1.StatefulSet{}
 		w.obj, w.list, w.template, w.status = s, &appsv1.StatefulSetList{}, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
+		w.set = setFrom(s)
 	case plan.KindDaemonSet:
 		d := &appsv1.DaemonSet{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DaemonSetList{}, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
+		w.set = setFrom(d)
 	default:
 		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, kind)
 	}
@@ -77,6 +84,18 @@ func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
 		w.selector = o.Spec.Selector
 	}
 	return w, nil
+}
+
+// setFrom returns a workload's set: it copies an event's object of the
+// same type into dst.
+func setFrom[T any](dst *T) func(runtime.Object) bool {
+	return func(o runtime.Object) bool {
+		n, ok := any(o).(*T)
+		if ok && n != nil {
+			*dst = *n
+		}
+		return ok && n != nil
+	}
 }
 
 func (w *workload) refresh(ctx context.Context, c client.Client) error {
@@ -257,12 +276,18 @@ func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (stri
 	defer stop()
 	changed := r.watch(wctx, w)
 	var last string
+	var event runtime.Object
 	for {
-		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
+		// A watch event carries the workload as it is now: read it from the
+		// API server only at the start and on the poll interval. At hundreds
+		// of restarts a read per event held the client at its rate limit.
+		if event == nil || !w.set(event) {
+			if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+				if ctx.Err() != nil {
+					return last, ctx.Err()
+				}
+				return last, fmt.Errorf("reading %s: %w", w.id, err)
 			}
-			return last, fmt.Errorf("reading %s: %w", w.id, err)
 		}
 		st := w.status()
 		last = st.Message
@@ -273,7 +298,8 @@ func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (stri
 			}
 			last = waiting
 		}
-		if err := r.next(ctx, changed); err != nil {
+		var err error
+		if event, err = r.next(ctx, changed); err != nil {
 			return last, err
 		}
 	}
@@ -284,7 +310,7 @@ func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (stri
 // hundreds of workloads the poll interval would be most of meshops' own
 // time. Without a watch-capable client (or when the watch ends) the wait
 // falls back to polling.
-func (r *run) watch(ctx context.Context, w *workload) <-chan struct{} {
+func (r *run) watch(ctx context.Context, w *workload) <-chan runtime.Object {
 	wc, ok := r.Cluster.Client.(client.WithWatch)
 	if !ok {
 		return nil
@@ -294,39 +320,43 @@ func (r *run) watch(ctx context.Context, w *workload) <-chan struct{} {
 		r.log.Debug("watch failed; polling", "workload", w.id, "error", err)
 		return nil
 	}
-	changed := make(chan struct{}, 1)
+	// One slot holding the newest object: a reader that falls behind skips
+	// to the latest state rather than replaying each step.
+	changed := make(chan runtime.Object, 1)
 	go func() {
 		defer wi.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case _, open := <-wi.ResultChan():
+			case ev, open := <-wi.ResultChan():
 				if !open {
 					return
 				}
 				select {
-				case changed <- struct{}{}:
+				case <-changed:
 				default:
 				}
+				changed <- ev.Object
 			}
 		}
 	}()
 	return changed
 }
 
-// next waits for a change of the watched workload or the poll interval,
-// whichever comes first; pods and budgets are re-read on the interval.
-func (r *run) next(ctx context.Context, changed <-chan struct{}) error {
+// next waits for a change of the watched workload, returned, or the poll
+// interval (nil), whichever comes first; pods and budgets are re-read on
+// the interval.
+func (r *run) next(ctx context.Context, changed <-chan runtime.Object) (runtime.Object, error) {
 	t := time.NewTimer(r.Options.PollInterval)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
-	case <-changed:
-		return nil
+		return nil, ctx.Err()
+	case obj := <-changed:
+		return obj, nil
 	case <-t.C:
-		return nil
+		return nil, nil
 	}
 }
 
