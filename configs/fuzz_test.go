@@ -79,7 +79,7 @@ func FuzzLoadManifests(f *testing.F) {
 			Manifests: ms,
 			pattern:   pattern,
 		}
-		checkProblems(t, data, Validate(c))
+		checkProblems(t, data, validate(c))
 	})
 }
 

@@ -51,7 +51,7 @@ func (i Istio) HasVersion(name string) bool {
 }
 
 // istioLines remembers where the svc.istio fields were written, and which
-// could not be read, so that Validate does not pile consequences ("no tag")
+// could not be read, so that validate does not pile consequences ("no tag")
 // onto a problem already reported (a tag whose template failed).
 type istioLines struct {
 	file   string
@@ -77,7 +77,7 @@ func (l *istioLines) line(field string) int {
 // readIstio reads svc.istio and regionRG from the values. Shape problems
 // (a wrong type, a name that does not follow the revision pattern, no way
 // to choose the target) are reported here; relations between fields are
-// left to Validate.
+// left to validate.
 func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Problems) {
 	var (
 		out   Istio

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -19,7 +20,7 @@ import (
 // have none.
 func resolveLayers(file string, root *node, ctx Context) (*node, Problems) {
 	var probs Problems
-	merged := &node{kind: mapNode, line: 1, index: map[string]int{}}
+	merged := &node{kind: mapNode, line: 1}
 
 	apply := func(layer *node, field string) bool {
 		switch {
@@ -89,18 +90,16 @@ func mergeNodes(base, over *node) *node {
 	if base == nil || base.kind != mapNode || over.kind != mapNode {
 		return over
 	}
-	out := &node{kind: mapNode, line: base.line, index: make(map[string]int, len(base.entries)), unresolved: over.unresolved}
-	out.entries = slices.Clone(base.entries)
-	for k, i := range base.index {
-		out.index[k] = i
+	out := &node{kind: mapNode, line: base.line, entries: slices.Clone(base.entries), unresolved: over.unresolved}
+	if base.index != nil {
+		out.index = maps.Clone(base.index)
 	}
 	for _, e := range over.entries {
-		if i, ok := out.index[e.key]; ok {
+		if i, ok := out.find(e.key); ok {
 			out.entries[i] = entry{key: e.key, line: e.line, val: mergeNodes(out.entries[i].val, e.val)}
 			continue
 		}
-		out.index[e.key] = len(out.entries)
-		out.entries = append(out.entries, e)
+		out.add(e)
 	}
 	return out
 }

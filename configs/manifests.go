@@ -46,8 +46,12 @@ func (s Source) String() string {
 type Manifest struct {
 	*unstructured.Unstructured
 	Source Source
-	// tree keeps the line of every field for Validate's messages.
+	// tree keeps the lines validate's messages name: of metadata's name,
+	// namespace and revision label, and of every field of a ConfigMap;
+	// Load drops it after.
 	tree *node
+	// provider is the ext-authz provider of a CUSTOM AuthorizationPolicy.
+	provider *providerRef
 }
 
 // ID names the object as Kind/namespace/name (Kind/name without a
@@ -339,7 +343,7 @@ func decodeDocuments(file string, c chunk, r rendering, index int) ([]Manifest, 
 
 // buildManifest checks the object skeleton (apiVersion, kind, metadata) and
 // refuses kinds meshops does not manage. Rules that need the whole repo
-// (namespaces, duplicates, default deny) are Validate's.
+// (namespaces, duplicates, default deny) are validate's.
 func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	r := &fieldReader{file: src.File}
 	doc := fmt.Sprintf("document %d: ", src.Document)
@@ -408,7 +412,16 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	}
 	v, _ := t.value()
 	obj, _ := v.(map[string]any)
-	return &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, tree: t}, nil
+	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, tree: t}
+	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
+	m.provider = checkPolicySpec(r, gk, t.get("spec"))
+	if gk != configMapGK {
+		// The rest of the tree served the checks above; a fleet's
+		// 10,000 policies held 40 MB of trees until validate ran.
+		// (A shared ConfigMap's mesh config is read by validate.)
+		m.tree = t.metadataLines()
+	}
+	return m, r.probs
 }
 
 // checkStringMap checks labels or annotations: a mapping of string to

@@ -78,8 +78,8 @@ spec:
 		t.Errorf("label = %q", l)
 	}
 	// Lines of fields count from the top of the file.
-	if l := ms[2].line("spec", "mtls", "mode"); l != 20 {
-		t.Errorf("spec.mtls.mode line = %d, want 20", l)
+	if l := ms[2].line("metadata", "namespace"); l != 17 {
+		t.Errorf("metadata.namespace line = %d, want 17", l)
 	}
 	// Numbers are int64, map keys strings: what unstructured and JSON expect.
 	if ms[2].DeepCopy() == nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/meshops/meshops/mesh"
 )
 
 // sigs.k8s.io/yaml converts YAML to JSON and loses every line number, but
@@ -35,9 +37,12 @@ type node struct {
 	scalar any
 	text   string
 
-	entries []entry        // mapping entries, in document order
-	index   map[string]int // key → position in entries
-	items   []*node        // sequence items
+	entries []entry // mapping entries, in document order
+	// index maps key → position in entries, only for mappings of
+	// indexFrom keys or more: a map per mapping was half the weight of a
+	// fleet's 10,000 manifests, and most mappings have a handful of keys.
+	index map[string]int
+	items []*node // sequence items
 
 	// unresolved lists the ids of template actions in this value (or its
 	// key) that could not be rendered; see render.go. Only values files
@@ -52,12 +57,44 @@ type entry struct {
 	val  *node
 }
 
+// indexFrom is the size from which a mapping keeps an index of its keys;
+// below it a scan is as fast.
+const indexFrom = 16
+
+// find returns the position of key in a mapping node's entries.
+func (n *node) find(key string) (int, bool) {
+	if n == nil || n.kind != mapNode {
+		return 0, false
+	}
+	if n.index != nil {
+		i, ok := n.index[key]
+		return i, ok
+	}
+	for i := range n.entries {
+		if n.entries[i].key == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// add appends an entry whose key the mapping does not have yet.
+func (n *node) add(e entry) {
+	n.entries = append(n.entries, e)
+	switch {
+	case n.index != nil:
+		n.index[e.key] = len(n.entries) - 1
+	case len(n.entries) >= indexFrom:
+		n.index = make(map[string]int, len(n.entries))
+		for i := range n.entries {
+			n.index[n.entries[i].key] = i
+		}
+	}
+}
+
 // get returns the value of key in a mapping node, or nil.
 func (n *node) get(key string) *node {
-	if n == nil || n.kind != mapNode {
-		return nil
-	}
-	if i, ok := n.index[key]; ok {
+	if i, ok := n.find(key); ok {
 		return n.entries[i].val
 	}
 	return nil
@@ -65,10 +102,7 @@ func (n *node) get(key string) *node {
 
 // keyLine returns the line of key in a mapping node, or 0.
 func (n *node) keyLine(key string) int {
-	if n == nil || n.kind != mapNode {
-		return 0
-	}
-	if i, ok := n.index[key]; ok {
+	if i, ok := n.find(key); ok {
 		return n.entries[i].line
 	}
 	return 0
@@ -98,6 +132,36 @@ func (n *node) lineAt(path ...string) int {
 		n = n.get(k)
 	}
 	return line
+}
+
+// metadataLines returns a tree of a manifest that keeps only the lines of
+// metadata and its name, namespace and revision label (values left out),
+// which is what validate's whole-repo rules point at.
+func (n *node) metadataLines() *node {
+	out := &node{kind: mapNode, line: n.line}
+	i, ok := n.find("metadata")
+	if !ok {
+		return out
+	}
+	md := n.entries[i].val
+	mdOut := &node{kind: md.kind, line: md.line}
+	stub := func(from, to *node, key string) *node {
+		j, ok := from.find(key)
+		if !ok {
+			return nil
+		}
+		e := from.entries[j]
+		val := &node{kind: e.val.kind, line: e.val.line}
+		to.add(entry{key: key, line: e.line, val: val})
+		return val
+	}
+	stub(md, mdOut, "name")
+	stub(md, mdOut, "namespace")
+	if labels := stub(md, mdOut, "labels"); labels != nil {
+		stub(md.get("labels"), labels, mesh.RevisionLabel)
+	}
+	out.add(entry{key: "metadata", line: n.entries[i].line, val: mdOut})
+	return out
 }
 
 // isNull reports whether n is absent or an explicit null.
@@ -275,7 +339,7 @@ func (c *converter) scalar(n *yaml.Node) (*node, error) {
 }
 
 func (c *converter) mapping(n *yaml.Node) (*node, error) {
-	out := &node{kind: mapNode, line: n.Line + c.lineOffset, index: map[string]int{}}
+	out := &node{kind: mapNode, line: n.Line + c.lineOffset}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -290,7 +354,7 @@ func (c *converter) mapping(n *yaml.Node) (*node, error) {
 			continue
 		}
 		key := k.Value
-		if j, dup := out.index[key]; dup {
+		if j, dup := out.find(key); dup {
 			return nil, c.errorf(k, "key %q is already defined at line %d", key, out.entries[j].line)
 		}
 		val, err := c.convert(v)
@@ -301,8 +365,7 @@ func (c *converter) mapping(n *yaml.Node) (*node, error) {
 			// A key whose template is unresolved makes its whole value unknown.
 			val.unresolved = append(val.unresolved, c.sentinels(key)...)
 		}
-		out.index[key] = len(out.entries)
-		out.entries = append(out.entries, entry{key: key, line: k.Line + c.lineOffset, val: val})
+		out.add(entry{key: key, line: k.Line + c.lineOffset, val: val})
 	}
 	// YAML merge keys (<<: *base) fill in only keys not written explicitly;
 	// earlier sources win over later ones, as YAML 1.1 specifies.
@@ -320,11 +383,10 @@ func (c *converter) mapping(n *yaml.Node) (*node, error) {
 				return nil, c.errorf(s, "the merge key << needs a mapping or a list of mappings, got %s", sv.describe())
 			}
 			for _, e := range sv.entries {
-				if _, ok := out.index[e.key]; ok {
+				if _, ok := out.find(e.key); ok {
 					continue
 				}
-				out.index[e.key] = len(out.entries)
-				out.entries = append(out.entries, e)
+				out.add(e)
 			}
 		}
 	}

@@ -6,17 +6,19 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/meshops/meshops/mesh"
 )
 
-// Validate checks meshops' own rules over a loaded Config: the relations
-// between svc.istio fields, object identity and placement, default deny in
-// every mesh namespace, and well-formed AuthorizationPolicy sources and
-// providers. (Schemas are the API server's job, by server-side dry-run.)
-// Load runs it; it returns every problem found, sorted, or nil.
-func Validate(c *Config) Problems {
+// validate checks meshops' own rules over a Config as Load builds it: the
+// relations between svc.istio fields, object identity and placement,
+// default deny in every mesh namespace, and well-formed AuthorizationPolicy
+// sources and providers. (Schemas are the API server's job, by server-side
+// dry-run.) It reads the manifests' line trees, which Load releases after
+// it; it returns every problem found, sorted, or nil.
+func validate(c *Config) Problems {
 	var probs Problems
 	probs = append(probs, validateIstio(c)...)
 	probs = append(probs, validateObjects(c)...)
@@ -258,23 +260,47 @@ var (
 	mtlsModes            = []string{"UNSET", "DISABLE", "PERMISSIVE", "STRICT"}
 )
 
-// validatePolicies checks AuthorizationPolicy actions, sources and
-// providers, and PeerAuthentication modes.
+// validatePolicies checks that the provider of every CUSTOM
+// AuthorizationPolicy is declared. The rest of each policy's spec (actions,
+// sources, PeerAuthentication modes) was checked as it was read
+// (checkPolicySpec), since those rules need nothing else of the repo.
 func validatePolicies(c *Config) Problems {
 	var probs Problems
 	providers, ps := declaredProviders(c)
 	probs = append(probs, ps...)
+	// Without usable versions the per-revision mesh config was not
+	// rendered, so no provider can be checked.
+	if !c.istioLines.ok("svc.istio.versions") {
+		return probs
+	}
 	for _, m := range c.Manifests {
-		r := &fieldReader{file: m.Source.File}
-		switch m.GroupKind() {
-		case authorizationPolicyGK:
-			checkAuthorizationPolicy(r, c, m, providers)
-		case peerAuthenticationGK:
-			checkPeerAuthentication(r, m)
+		if m.provider != nil {
+			r := &fieldReader{file: m.Source.File}
+			checkProvider(r, c, m.provider.line, m.provider.name, providers)
+			probs = append(probs, r.probs...)
 		}
-		probs = append(probs, r.probs...)
 	}
 	return probs
+}
+
+// providerRef is the ext-authz provider a CUSTOM AuthorizationPolicy names,
+// and its line, for validatePolicies.
+type providerRef struct {
+	name string
+	line int
+}
+
+// checkPolicySpec checks the spec of an AuthorizationPolicy or
+// PeerAuthentication manifest, and returns the provider a CUSTOM
+// AuthorizationPolicy names, which only the whole repo can check.
+func checkPolicySpec(r *fieldReader, gk schema.GroupKind, spec *node) *providerRef {
+	switch gk {
+	case authorizationPolicyGK:
+		return checkAuthorizationPolicy(r, spec)
+	case peerAuthenticationGK:
+		checkPeerAuthentication(r, spec)
+	}
+	return nil
 }
 
 // declaredProviders returns the extension providers each revision's mesh
@@ -298,14 +324,13 @@ func declaredProviders(c *Config) (map[string][]string, Problems) {
 	return out, probs
 }
 
-func checkAuthorizationPolicy(r *fieldReader, c *Config, m Manifest, providers map[string][]string) {
-	spec := m.tree.get("spec")
+func checkAuthorizationPolicy(r *fieldReader, spec *node) (provider *providerRef) {
 	if spec.isNull() {
-		return
+		return nil
 	}
 	if spec.kind != mapNode {
 		r.wrongType(spec, "spec", "a mapping", "write spec: {} for default deny, or spec with action and rules")
-		return
+		return nil
 	}
 	action := "ALLOW"
 	if a := spec.get("action"); a != nil {
@@ -316,18 +341,16 @@ func checkAuthorizationPolicy(r *fieldReader, c *Config, m Manifest, providers m
 				"expected one of %s; got %q", strings.Join(authorizationActions, ", "), s)
 		}
 	}
-	provider := spec.at("provider", "name")
+	providerName := spec.at("provider", "name")
 	switch {
-	case action == "CUSTOM" && provider.isNull():
+	case action == "CUSTOM" && providerName.isNull():
 		r.probs.add(r.file, spec.lineAt("provider"), "spec.provider.name",
 			"name the ext-authz provider: provider: {name: ext-authz}", "a CUSTOM policy must name a provider")
 	case action == "CUSTOM":
 		var name string
-		r.str(provider, "spec.provider.name", &name)
-		// Without usable versions the per-revision mesh config was not
-		// rendered, so the provider cannot be checked.
-		if name != "" && c.istioLines.ok("svc.istio.versions") {
-			checkProvider(r, c, provider.line, name, providers)
+		r.str(providerName, "spec.provider.name", &name)
+		if name != "" {
+			provider = &providerRef{name: name, line: providerName.line}
 		}
 	case spec.get("provider") != nil && action != "":
 		r.probs.add(r.file, spec.lineAt("provider"), "spec.provider",
@@ -336,11 +359,11 @@ func checkAuthorizationPolicy(r *fieldReader, c *Config, m Manifest, providers m
 
 	rules := spec.get("rules")
 	if rules.isNull() {
-		return
+		return provider
 	}
 	if rules.kind != listNode {
 		r.wrongType(rules, "spec.rules", "a list of rules", "write rules as a list: - from: ...")
-		return
+		return provider
 	}
 	for i, rule := range rules.items {
 		rf := indexPath("spec.rules", i)
@@ -383,6 +406,7 @@ func checkAuthorizationPolicy(r *fieldReader, c *Config, m Manifest, providers m
 			}
 		}
 	}
+	return provider
 }
 
 // checkList checks every string of a list with check.
@@ -437,8 +461,7 @@ func checkProvider(r *fieldReader, c *Config, line int, name string, providers m
 		"provider %q is not declared in %s (declared there: %s)", name, where, have)
 }
 
-func checkPeerAuthentication(r *fieldReader, m Manifest) {
-	spec := m.tree.get("spec")
+func checkPeerAuthentication(r *fieldReader, spec *node) {
 	if spec.isNull() || spec.kind != mapNode {
 		if !spec.isNull() {
 			r.wrongType(spec, "spec", "a mapping", "write spec: {mtls: {mode: STRICT}}")

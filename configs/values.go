@@ -163,7 +163,7 @@ func parseValues(file string, data []byte, ctx Context) (*Values, Problems) {
 			return nil, probs
 		}
 		if plain.isNull() {
-			plain = &node{kind: mapNode, line: 1, index: map[string]int{}}
+			plain = &node{kind: mapNode, line: 1}
 		}
 		return &Values{file: file, root: plain}, nil
 	}
