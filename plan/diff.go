@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -57,15 +58,16 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // on both sides, so they never show as drift. Every object is tried; the
 // error joins each failure, prefixed by the manifest's file and line.
 //
-// Each kind is listed once first, and a manifest whose live object already
-// holds exactly its fields needs no dry run: a steady-state plan costs one
-// request per kind, whatever the number of objects.
+// Each kind is streamed once first, and a manifest whose live object
+// already holds exactly its fields needs no dry run: a steady-state plan
+// costs one request per kind, whatever the number of objects, and holds
+// no live object it does not need.
 func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest) ([]ObjectChange, error) {
-	live := listLive(ctx, rm.Client(), manifests)
-	var out []ObjectChange
+	live := compareLive(ctx, rm.Client(), manifests)
+	out := make([]ObjectChange, 0, len(manifests))
 	var errs []error
-	for _, m := range manifests {
-		if obj := live.get(m); obj != nil && holds(obj, m.Unstructured) {
+	for i, m := range manifests {
+		if live.unchanged[i] {
 			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
 			continue
 		}
@@ -87,7 +89,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			ch.Action = ObjectUnchanged
 		}
 		if err == nil && ch.Action != ObjectCreate {
-			err = specDrift(live.get(m), &ch)
+			err = specDrift(live.differing[i], &ch)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
@@ -98,36 +100,60 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 	return out, errors.Join(errs...)
 }
 
-// liveObjects are the live objects of the manifests' kinds, by kind and
-// namespace/name; a kind whose list failed (its CRD is missing) is absent,
-// and its manifests go to the dry run, which reports the error with the
+// liveComparison is what streaming the live objects found, by manifest
+// index: those that already hold their manifest, and the live object of
+// each whole-spec manifest that does not (specDrift's other side). A kind
+// whose stream failed (its CRD is missing) leaves its manifests in
+// neither, so they go to the dry run, which reports the error with the
 // manifest's file.
-type liveObjects map[schema.GroupVersionKind]map[string]*unstructured.Unstructured
-
-func listLive(ctx context.Context, c client.Reader, manifests []configs.Manifest) liveObjects {
-	live := liveObjects{}
-	for _, m := range manifests {
-		gvk := m.GroupVersionKind()
-		if _, done := live[gvk]; done {
-			continue
-		}
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(ctx, list); err != nil {
-			live[gvk] = nil
-			continue
-		}
-		byName := make(map[string]*unstructured.Unstructured, len(list.Items))
-		for i := range list.Items {
-			byName[list.Items[i].GetNamespace()+"/"+list.Items[i].GetName()] = &list.Items[i]
-		}
-		live[gvk] = byName
-	}
-	return live
+type liveComparison struct {
+	unchanged []bool
+	differing map[int]*unstructured.Unstructured
 }
 
-func (l liveObjects) get(m configs.Manifest) *unstructured.Unstructured {
-	return l[m.GroupVersionKind()][m.GetNamespace()+"/"+m.GetName()]
+func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest) liveComparison {
+	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}}
+	byKind := map[schema.GroupVersionKind]map[string]int{}
+	for i, m := range manifests {
+		gvk := m.GroupVersionKind()
+		if byKind[gvk] == nil {
+			byKind[gvk] = map[string]int{}
+		}
+		byKind[gvk][m.GetNamespace()+"/"+m.GetName()] = i
+	}
+	for gvk, index := range byKind {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		found := map[int]bool{}
+		err := eachObject(ctx, c, list, func(obj runtime.Object) error {
+			u, ok := obj.(*unstructured.Unstructured)
+			if !ok {
+				return nil
+			}
+			i, ok := index[u.GetNamespace()+"/"+u.GetName()]
+			if !ok {
+				return nil
+			}
+			found[i] = true
+			want := manifests[i].Unstructured
+			if holds(u, want) {
+				out.unchanged[i] = true
+			} else if wholeSpecKinds[gvk.GroupKind()] {
+				unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+				out.differing[i] = u
+			}
+			return nil
+		})
+		if err != nil {
+			// The dry run asks again, one object at a time, and
+			// names the file of each that fails.
+			for i := range found {
+				out.unchanged[i] = false
+				delete(out.differing, i)
+			}
+		}
+	}
+	return out
 }
 
 // holds reports whether live already is what applying want would leave:
@@ -181,19 +207,100 @@ func specDrift(obj *unstructured.Unstructured, ch *ObjectChange) error {
 	return nil
 }
 
-// sameJSON compares two values as JSON, so int64 and float64 numbers from
-// different decoders compare equal; nil and an empty map are the same.
+// sameJSON reports whether two top-level fields of an object are the same
+// JSON; an absent field and an empty map are the same.
 func sameJSON(a, b any) bool {
-	norm := func(v any) any {
-		data, _ := json.Marshal(v)
-		var out any
-		_ = json.Unmarshal(data, &out)
-		if m, ok := out.(map[string]any); ok && len(m) == 0 {
-			return nil
-		}
-		return out
+	emptyMap := func(v any) bool {
+		m, ok := v.(map[string]any)
+		return v == nil || ok && len(m) == 0
 	}
-	return reflect.DeepEqual(norm(a), norm(b))
+	if emptyMap(a) && emptyMap(b) {
+		return true
+	}
+	return equalJSON(a, b)
+}
+
+// equalJSON reports whether two JSON-like values (map[string]any, []any,
+// strings, bools, numbers, nil) encode to the same JSON, numbers compared
+// by value, so int64 from one decoder equals float64 from another. It walks
+// both rather than encoding them: a plan compares every field of every
+// managed object, and encoding them was most of what a plan allocated.
+func equalJSON(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return isNullJSON(b)
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || (x == nil) != (y == nil) {
+			return x == nil && isNullJSON(b)
+		}
+		if len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !equalJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || (x == nil) != (y == nil) {
+			return x == nil && isNullJSON(b)
+		}
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	}
+	if x, ok := jsonNumber(a); ok {
+		y, ok := jsonNumber(b)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// isNullJSON reports whether v encodes to null: nil, or a nil map or list.
+func isNullJSON(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return t == nil
+	case []any:
+		return t == nil
+	}
+	return false
+}
+
+// jsonNumber is a number's value as JSON carries it (a float64).
+func jsonNumber(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
 
 // unifiedDiff renders before → after as a unified YAML diff, without the

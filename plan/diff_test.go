@@ -179,7 +179,7 @@ func TestMaskHidesSecretValuesButNotPolicyKeys(t *testing.T) {
 	}
 }
 
-func TestSameJSON(t *testing.T) {
+func TestSameJSONComparesAsEncodedJSONWithoutEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		a, b any
@@ -189,6 +189,15 @@ func TestSameJSON(t *testing.T) {
 		{"int64 and float64 numbers", map[string]any{"n": int64(8)}, map[string]any{"n": float64(8)}, true},
 		{"field added by hand", map[string]any{"action": "AUDIT"}, map[string]any{}, false},
 		{"rules added to a default deny", map[string]any{"rules": []any{map[string]any{}}}, nil, false},
+		{"nested numbers by value", map[string]any{"p": []any{int64(443), 1.5}}, map[string]any{"p": []any{float64(443), 1.5}}, true},
+		{"nested number differs", map[string]any{"p": []any{int64(443)}}, map[string]any{"p": []any{int64(8443)}}, false},
+		{"number is not its string", map[string]any{"p": int64(443)}, map[string]any{"p": "443"}, false},
+		{"nested empty list is not absent", map[string]any{"rules": []any{}}, map[string]any{}, false},
+		{"nested empty map is not null", map[string]any{"s": map[string]any{}}, map[string]any{"s": nil}, false},
+		{"nested nil map is null", map[string]any{"s": map[string]any(nil)}, map[string]any{"s": nil}, true},
+		{"list order matters", []any{"a", "b"}, []any{"b", "a"}, false},
+		{"extra key", map[string]any{"a": true}, map[string]any{"a": true, "b": false}, false},
+		{"bools", map[string]any{"a": true}, map[string]any{"a": false}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := sameJSON(tc.a, tc.b); got != tc.same {

@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -222,29 +224,33 @@ func isSidecarInjector(wh *admissionregistrationv1.MutatingWebhookConfiguration)
 }
 
 // observeWorkloads groups every pod under its controlling owner, following
-// ReplicaSets up to their Deployment and Jobs up to their CronJob.
+// ReplicaSets up to their Deployment and Jobs up to their CronJob. Each
+// kind is streamed (eachObject), and only what a Workload keeps is kept:
+// a fleet's pods, decoded whole, were most of a plan's memory.
 func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) {
-	var pods corev1.PodList
-	if err := c.List(ctx, &pods); err != nil {
-		return nil, fmt.Errorf("listing Pods: %w", err)
-	}
-	var replicaSets appsv1.ReplicaSetList
-	if err := c.List(ctx, &replicaSets); err != nil {
-		return nil, fmt.Errorf("listing ReplicaSets: %w", err)
-	}
-	var jobs batchv1.JobList
-	if err := c.List(ctx, &jobs); err != nil {
-		return nil, fmt.Errorf("listing Jobs: %w", err)
-	}
-	parent := map[types.UID]*metav1.OwnerReference{}
-	for i := range replicaSets.Items {
-		if ref := metav1.GetControllerOf(&replicaSets.Items[i]); ref != nil && ref.Kind == "Deployment" {
-			parent[replicaSets.Items[i].UID] = ref
-		}
-	}
-	for i := range jobs.Items {
-		if ref := metav1.GetControllerOf(&jobs.Items[i]); ref != nil && ref.Kind == "CronJob" {
-			parent[jobs.Items[i].UID] = ref
+	// Owners need only their metadata.
+	parent := map[types.UID]metav1.OwnerReference{}
+	for _, owners := range []struct {
+		gvk   schema.GroupVersionKind
+		above string
+	}{
+		{appsv1.SchemeGroupVersion.WithKind("ReplicaSetList"), "Deployment"},
+		{batchv1.SchemeGroupVersion.WithKind("JobList"), "CronJob"},
+	} {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(owners.gvk)
+		err := eachObject(ctx, c, list, func(obj runtime.Object) error {
+			m, ok := obj.(*metav1.PartialObjectMetadata)
+			if !ok {
+				return fmt.Errorf("unexpected %T", obj)
+			}
+			if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == owners.above {
+				parent[m.UID] = *ref
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", strings.TrimSuffix(owners.gvk.Kind, "List")+"s", err)
 		}
 	}
 
@@ -254,10 +260,13 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		name      string
 	}
 	byKey := map[key]*Workload{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	err := eachObject(ctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
+		p, ok := obj.(*corev1.Pod)
+		if !ok {
+			return fmt.Errorf("unexpected %T", obj)
+		}
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
+			return nil
 		}
 		k := key{KindPod, p.Namespace, p.Name}
 		if ref := metav1.GetControllerOf(p); ref != nil {
@@ -272,6 +281,10 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 			byKey[k] = w
 		}
 		w.Pods = append(w.Pods, Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing Pods: %w", err)
 	}
 	out := make([]Workload, 0, len(byKey))
 	for _, w := range byKey {

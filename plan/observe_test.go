@@ -141,22 +141,33 @@ func TestObserveGroupsPodsByControllingOwnerWithTheirRevision(t *testing.T) {
 	}
 }
 
-// countingClient returns a client whose every HTTP request is counted.
-func countingClient(t testing.TB) (client.Client, *atomic.Int64) {
+// countingClient returns a client, with watch as cmd/meshops builds it,
+// whose every HTTP request is counted.
+func countingClient(t testing.TB) (client.WithWatch, *atomic.Int64) {
+	c, n, _ := streamCountingClient(t)
+	return c, n
+}
+
+// streamCountingClient is countingClient that also counts the streaming
+// lists (watches with sendInitialEvents) among the requests.
+func streamCountingClient(t testing.TB) (client.WithWatch, *atomic.Int64, *atomic.Int64) {
 	t.Helper()
-	var n atomic.Int64
+	var n, streams atomic.Int64
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			n.Add(1)
+			if r.URL.Query().Get("sendInitialEvents") == "true" {
+				streams.Add(1)
+			}
 			return rt.RoundTrip(r)
 		})
 	})
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme, Mapper: env.Mapper})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme, Mapper: env.Mapper})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, &n
+	return c, &n, &streams
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -165,15 +176,19 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 func TestObserveCostsTheSameRequestsWhateverTheNumberOfObjects(t *testing.T) {
 	ctx := context.Background()
-	c, n := countingClient(t)
+	c, n, streams := streamCountingClient(t)
 	measure := func() int64 {
 		// Warm the client's discovery first, so only Observe is counted.
 		if _, err := Observe(ctx, c, DefaultObserveOptions()); err != nil {
 			t.Fatal(err)
 		}
-		before := n.Load()
+		before, streamsBefore := n.Load(), streams.Load()
 		if _, err := Observe(ctx, c, DefaultObserveOptions()); err != nil {
 			t.Fatal(err)
+		}
+		// Pods and their owners stream; the rest are small lists.
+		if got := streams.Load() - streamsBefore; got != 3 {
+			t.Errorf("Observe streamed %d lists, want 3 (Pods, ReplicaSets, Jobs)", got)
 		}
 		return n.Load() - before
 	}
@@ -186,8 +201,8 @@ func TestObserveCostsTheSameRequestsWhateverTheNumberOfObjects(t *testing.T) {
 	if small != large {
 		t.Errorf("Observe made %d requests with 1 namespace of workloads and %d with 11; it must not grow", small, large)
 	}
-	// One list per kind: webhooks, istiod Deployments, Namespaces, Pods,
-	// ReplicaSets, Jobs.
+	// One list or stream per kind: webhooks, istiod Deployments,
+	// Namespaces, Pods, ReplicaSets, Jobs.
 	if large != 6 {
 		t.Errorf("Observe made %d requests, want 6 (one list per kind)", large)
 	}

@@ -147,7 +147,7 @@ func fleetNamespace(i int) string { return fmt.Sprintf("fleet-%04d", i) }
 // writeFleetRepo writes the repo of a fleet of n workloads: every
 // namespace on fleetTag, five policies per workload (the first workload's
 // first is the namespace's default deny), target asm-1-29.
-func writeFleetRepo(b *testing.B, dir string, n int) {
+func writeFleetRepo(b testing.TB, dir string, n int) {
 	files := map[string]string{"config/config.yaml": repoValues(fleetTag, toRevision)}
 	var names []string
 	for nsi := range (n + fleetNamespaceSize - 1) / fleetNamespaceSize {

@@ -115,6 +115,18 @@ func TestDeployRBACIsEnoughForAFullUpgradeAndNoMore(t *testing.T) {
 	}
 	waitOnRevision(t, ns, "frontend", "asm-1-29")
 
+	// The sync above passes without watch too (streams fall back to a
+	// list, rollout waits to polling), so the watches are checked apart.
+	for _, attrs := range []authorizationv1.ResourceAttributes{
+		{Verb: "watch", Resource: "pods"},
+		{Verb: "watch", Group: "apps", Resource: "replicasets"},
+		{Verb: "watch", Group: "apps", Resource: "deployments", Namespace: ns},
+		{Verb: "watch", Group: "security.istio.io", Resource: "authorizationpolicies"},
+	} {
+		if !allowed(t, attrs) {
+			t.Errorf("the ServiceAccount may not %s %s (group %q): plan and apply fall back to slower lists and polls", attrs.Verb, attrs.Resource, attrs.Group)
+		}
+	}
 	for _, attrs := range []authorizationv1.ResourceAttributes{
 		{Verb: "get", Resource: "secrets", Namespace: ns},
 		{Verb: "list", Resource: "secrets"},
@@ -124,16 +136,22 @@ func TestDeployRBACIsEnoughForAFullUpgradeAndNoMore(t *testing.T) {
 		{Verb: "delete", Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations"},
 		{Verb: "update", Resource: "configmaps", Namespace: "kube-system"},
 	} {
-		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: serviceAccount, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:meshops-system", "system:authenticated"},
-			ResourceAttributes: &attrs,
-		}}
-		got, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status.Allowed {
+		if allowed(t, attrs) {
 			t.Errorf("the ServiceAccount may %s %s (group %q, namespace %q): more than meshops needs", attrs.Verb, attrs.Resource, attrs.Group, attrs.Namespace)
 		}
 	}
+}
+
+// allowed asks the API server whether meshops' ServiceAccount may do attrs.
+func allowed(t *testing.T, attrs authorizationv1.ResourceAttributes) bool {
+	t.Helper()
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: serviceAccount, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:meshops-system", "system:authenticated"},
+		ResourceAttributes: &attrs,
+	}}
+	got, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), sar, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.Status.Allowed
 }

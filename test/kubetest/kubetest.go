@@ -104,7 +104,8 @@ func Start(ctx context.Context) (*Env, error) {
 		_ = te.Stop()
 		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
+	// With watch, as cmd/meshops builds it: plan streams its lists.
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
 	if err != nil {
 		_ = te.Stop()
 		return nil, err
