@@ -155,7 +155,14 @@ type run struct {
 	// (this run, or the interrupted one it resumes), in order. mu guards it
 	// and res against the restart workers.
 	restarted []string
-	mu        sync.Mutex
+	// recorded is how many of restarted the record in the cluster holds;
+	// mu guards it too. recordMu lets one record write run at a time.
+	recorded int
+	mu       sync.Mutex
+	recordMu sync.Mutex
+	// byObject indexes cfg.Manifests by object, for manifest.
+	byObject  map[object.ObjMetadata]int
+	indexOnce sync.Once
 }
 
 // Execute makes p true. cfg must be the config p was planned from. On
@@ -225,6 +232,7 @@ func (r *run) begin(ctx context.Context) error {
 		return err
 	}
 	r.restarted = slices.Clone(rec.Progress.Restarted)
+	r.recorded = len(r.restarted)
 	if rec.Progress.From != "" && rec.Progress.From != r.p.Target {
 		// The tag's previous revision is where a rollback returns, even when
 		// the resumed run finds the tag already moved.

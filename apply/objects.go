@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,18 +18,26 @@ import (
 )
 
 // manifest finds the manifest a step names, with meshops' owner labels as
-// the plan's dry run saw it.
+// the plan's dry run saw it. The index is built on first use: a fresh
+// install applies every manifest, and a scan per step was quadratic.
 func (r *run) manifest(s plan.Step) (configs.Manifest, error) {
 	if s.Object == nil {
 		return configs.Manifest{}, fmt.Errorf("step names no object")
 	}
-	want := s.Object.Metadata()
-	for _, m := range r.cfg.Manifests {
-		if m.GroupKind() == want.GroupKind && m.GetNamespace() == want.Namespace && m.GetName() == want.Name {
-			return plan.Owned(r.Cluster, []configs.Manifest{m})[0], nil
+	r.indexOnce.Do(func() {
+		r.byObject = make(map[object.ObjMetadata]int, len(r.cfg.Manifests))
+		for i, m := range r.cfg.Manifests {
+			id := object.ObjMetadata{GroupKind: m.GroupKind(), Namespace: m.GetNamespace(), Name: m.GetName()}
+			if _, dup := r.byObject[id]; !dup {
+				r.byObject[id] = i
+			}
 		}
+	})
+	i, ok := r.byObject[s.Object.Metadata()]
+	if !ok {
+		return configs.Manifest{}, fmt.Errorf("%s is not in the config this plan was made from", s.Target)
 	}
-	return configs.Manifest{}, fmt.Errorf("%s is not in the config this plan was made from", s.Target)
+	return plan.Owned(r.Cluster, []configs.Manifest{r.cfg.Manifests[i]})[0], nil
 }
 
 // fromGit reports whether a step applies a manifest from the config repo

@@ -228,7 +228,11 @@ func (r *run) countRestart() {
 }
 
 // moved records a workload as moved by this rollout, in the cluster, so a
-// rollback after a crash still knows to return it.
+// rollback after a crash still knows to return it. The workers of a batch
+// move their workloads together, and one record write takes all that are
+// waiting (a group commit): a write each, a GET and a PUT of the same
+// ConfigMap, held a 200-workload upgrade back behind the client's rate
+// limit. moved returns once a write holding id succeeded or failed.
 func (r *run) moved(ctx context.Context, id string) {
 	r.mu.Lock()
 	if slices.Contains(r.restarted, id) {
@@ -236,6 +240,17 @@ func (r *run) moved(ctx context.Context, id string) {
 		return
 	}
 	r.restarted = append(r.restarted, id)
+	mine := len(r.restarted)
+	r.mu.Unlock()
+
+	r.recordMu.Lock()
+	defer r.recordMu.Unlock()
+	r.mu.Lock()
+	if r.recorded >= mine {
+		// The write that ran while this one waited held id.
+		r.mu.Unlock()
+		return
+	}
 	list := slices.Clone(r.restarted)
 	r.mu.Unlock()
 	if _, err := r.Store.Update(ctx, func(rec *state.Record) {
@@ -243,8 +258,12 @@ func (r *run) moved(ctx context.Context, id string) {
 			rec.Progress.Restarted = list
 		}
 	}); err != nil {
-		r.log.Error("recording a moved workload", "workload", id, "error", err)
+		r.log.Error("recording moved workloads", "workload", id, "workloads", len(list), "error", err)
+		return
 	}
+	r.mu.Lock()
+	r.recorded = max(r.recorded, len(list))
+	r.mu.Unlock()
 }
 
 func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error {
