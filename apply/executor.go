@@ -37,8 +37,8 @@ type Options struct {
 	IngressNamespace string
 	// MinReadyIstiod is the target's ready-replica floor for the gate. Default 1.
 	MinReadyIstiod int32
-	// Restart is the restart policy: batch size (default 1), per-workload
-	// timeout (default 5m), overall timeout (default 30m), bare pods.
+	// Restart is the restart policy: batch size, per-workload timeout and
+	// overall timeout (defaults configs.DefaultRestart*), bare pods.
 	Restart configs.Restart
 	// AutoRollback moves the tag and the moved workloads back when the
 	// rollout fails after the tag moved.

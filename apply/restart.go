@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -324,12 +325,26 @@ func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (stri
 	}
 }
 
+// watchedPolls is how many poll intervals a wait lets pass between reads
+// while a watch on the workload is open: the watch brings every change, so
+// the read is only a safety net (and the re-read of pods and budgets). A
+// read per interval was 10 GETs per restart, 2,000 for 200 restarts,
+// enough to hold the client at its rate limit.
+const watchedPolls = 10
+
+// workloadWatch is an open watch on one workload: changed holds the newest
+// object, ended is closed once the watch stops.
+type workloadWatch struct {
+	changed chan runtime.Object
+	ended   chan struct{}
+}
+
 // watch wakes the wait as soon as the workload changes, so a rollout that
 // completes is seen within milliseconds rather than at the next poll: at
 // hundreds of workloads the poll interval would be most of meshops' own
 // time. Without a watch-capable client (or when the watch ends) the wait
 // falls back to polling.
-func (r *run) watch(ctx context.Context, w *workload) <-chan runtime.Object {
+func (r *run) watch(ctx context.Context, w *workload) *workloadWatch {
 	wc, ok := r.Cluster.Client.(client.WithWatch)
 	if !ok {
 		return nil
@@ -341,39 +356,56 @@ func (r *run) watch(ctx context.Context, w *workload) <-chan runtime.Object {
 	}
 	// One slot holding the newest object: a reader that falls behind skips
 	// to the latest state rather than replaying each step.
-	changed := make(chan runtime.Object, 1)
+	ww := &workloadWatch{changed: make(chan runtime.Object, 1), ended: make(chan struct{})}
 	go func() {
+		defer close(ww.ended)
 		defer wi.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case ev, open := <-wi.ResultChan():
-				if !open {
+				if !open || ev.Type == watch.Error {
 					return
 				}
 				select {
-				case <-changed:
+				case <-ww.changed:
 				default:
 				}
-				changed <- ev.Object
+				ww.changed <- ev.Object
 			}
 		}
 	}()
-	return changed
+	return ww
 }
 
 // next waits for a change of the watched workload, returned, or the poll
 // interval (nil), whichever comes first; pods and budgets are re-read on
-// the interval.
-func (r *run) next(ctx context.Context, changed <-chan runtime.Object) (runtime.Object, error) {
-	t := time.NewTimer(r.Options.PollInterval)
+// the interval, which is watchedPolls times longer while the watch is open.
+func (r *run) next(ctx context.Context, ww *workloadWatch) (runtime.Object, error) {
+	interval := r.Options.PollInterval
+	var changed <-chan runtime.Object
+	var ended <-chan struct{}
+	if ww != nil {
+		changed = ww.changed
+		select {
+		case <-ww.ended:
+			// Ended before: poll.
+		default:
+			ended = ww.ended
+			interval *= watchedPolls
+		}
+	}
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case obj := <-changed:
 		return obj, nil
+	case <-ended:
+		// The watch stopped: read now, then poll.
+		return nil, nil
 	case <-t.C:
 		return nil, nil
 	}
