@@ -54,8 +54,10 @@ bench: tools
 	@$(GO) test -run '^$$' -bench 'BenchmarkFetch' -benchtime 20x -benchmem ./sync/gitsource > $(BENCH_DIR)/gitsource.txt 2>&1 \
 		|| { tail -20 $(BENCH_DIR)/gitsource.txt; exit 1; }
 	@$(GO) test -c -o $(BENCH_DIR)/bench.test ./test/bench
+	@$(GO) build -o $(BENCH_DIR)/meshops ./cmd/meshops
 	@$(BENCH_DIR)/bench.test -test.run '^$$' -test.bench . -test.benchtime 1x -test.timeout 30m \
 		-git-bench $(BENCH_DIR)/gitsource.txt -profiles $(BENCH_DIR)/profiles -table $(BENCH_DIR)/table.md \
+		-meshops $(BENCH_DIR)/meshops \
 		> $(BENCH_DIR)/bench.txt || { tail -40 $(BENCH_DIR)/bench.txt; exit 1; }
 	@echo; cat $(BENCH_DIR)/table.md
 

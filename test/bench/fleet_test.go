@@ -1,10 +1,17 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,6 +141,14 @@ func (fl *fleet) bench(b *testing.B, n int) {
 		Requests: (fl.meter.count() - requestsBefore) / int64(plans),
 		Allocs:   (after.Mallocs - before.Mallocs) / plans, Bytes: (after.TotalAlloc - before.TotalAlloc) / plans,
 		PeakRSS: rss, Scenario: string(p.Scenario), Restarts: restarts, Changes: changes,
+	}
+	if *meshopsBin != "" && n == fleetSizes[len(fleetSizes)-1] {
+		cli, err := planByCLI(repo, cluster.OwnerNamespace)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.CLI = cli
+		progress("meshops plan %d: median %s, peak RSS %s MiB (meshops version %s MiB)", n, ms(cli.Median), mib(cli.PeakRSS), mib(cli.VersionRSS))
 	}
 	results.addPlan(r)
 	b.ReportMetric(float64(r.Median.Milliseconds()), "ms/plan")
@@ -307,4 +322,136 @@ func (fl *fleet) diagnose(ctx context.Context, pods *corev1.PodList) string {
 	var node corev1.Node
 	_ = fl.c.Get(ctx, client.ObjectKey{Name: "kwok-node-0"}, &node)
 	return fmt.Sprintf("pods %v; %d Deployments, %d ReplicaSets; node allocatable pods %s", phases, len(deploys.Items), len(rss.Items), node.Status.Allocatable.Pods())
+}
+
+// planByCLI runs the built meshops plan on repo, as a user would, and
+// measures each run's peak RSS; and that of meshops version, the floor of
+// any meshops process.
+func planByCLI(repo, stateNamespace string) (*cliResult, error) {
+	_, version, err := runMeshops("version")
+	if err != nil {
+		return nil, err
+	}
+	out := &cliResult{Samples: 3, VersionRSS: version.peak}
+	var walls []time.Duration
+	for range out.Samples {
+		wall, m, err := runMeshops("plan", "--repo-path", repo, "--kubeconfig", env.Cluster.Kubeconfig, "--state-namespace", stateNamespace)
+		if err != nil {
+			return nil, err
+		}
+		walls = append(walls, wall)
+		if m.peak > out.PeakRSS {
+			out.PeakRSS, out.FileRSS = m.peak, m.file
+		}
+	}
+	slices.Sort(walls)
+	out.Median = walls[len(walls)/2]
+	return out, nil
+}
+
+// rss is a process's peak resident set (VmHWM) and, at the read that saw
+// it, the part backed by files (RssFile: the binary's own pages).
+type rss struct{ peak, file int64 }
+
+// runMeshops runs the meshops binary and reads its peak RSS from
+// /proc/<pid>/status every 2 ms while it runs. The kernel's own figure,
+// rusage's maxrss, is no use here: a child exec'd from this process starts
+// with this process's high-water mark. VmHWM only grows, so the last read
+// misses at most the growth of the last 2 ms; reads before the exec (the
+// child still shares this process's memory) are skipped by name.
+func runMeshops(args ...string) (time.Duration, rss, error) {
+	cmd := exec.Command(*meshopsBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, rss{}, err
+	}
+	var (
+		m    rss
+		done = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	status := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "status")
+	name := filepath.Base(*meshopsBin)
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if got, ok := readRSS(status, name); ok && got.peak > m.peak {
+				m = got
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	err := cmd.Wait()
+	wall := time.Since(start)
+	close(done)
+	wg.Wait()
+	var exit *exec.ExitError
+	// plan exits 2 when changes are pending: this fleet's upgrade.
+	if errors.As(err, &exit) && exit.ExitCode() == 2 {
+		err = nil
+	}
+	if err != nil {
+		return 0, rss{}, fmt.Errorf("meshops %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	if m.peak == 0 {
+		return 0, rss{}, fmt.Errorf("meshops %s ended before its memory could be read", args[0])
+	}
+	return wall, m, nil
+}
+
+// readRSS reads VmHWM and RssFile from a /proc status file, if the process
+// is named name (comm: at most 15 characters).
+func readRSS(path, name string) (rss, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return rss{}, false
+	}
+	var m rss
+	named := false
+	for line := range strings.Lines(string(data)) {
+		key, val, _ := strings.Cut(strings.TrimSpace(line), ":")
+		val = strings.TrimSpace(val)
+		kb := func() int64 {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(val, " kB"), 10, 64)
+			return n << 10
+		}
+		switch key {
+		case "Name":
+			named = val == name[:min(len(name), 15)]
+		case "VmHWM":
+			m.peak = kb()
+		case "RssFile":
+			m.file = kb()
+		}
+	}
+	return m, named && m.peak > 0
+}
+
+func TestReadRSSTakesOnlyTheNamedProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "status")
+	status := "Name:\t%s\nVmPeak:\t  900000 kB\nVmHWM:\t  153600 kB\nVmRSS:\t  100000 kB\nRssAnon:\t   90000 kB\nRssFile:\t   61440 kB\n"
+	for _, tc := range []struct {
+		comm string
+		want rss
+		ok   bool
+	}{
+		{"meshops", rss{peak: 150 << 20, file: 60 << 20}, true},
+		// Before the exec, the child is still this process.
+		{"bench.test", rss{}, false},
+	} {
+		if err := os.WriteFile(path, fmt.Appendf(nil, status, tc.comm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := readRSS(path, "meshops")
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%s: readRSS = %+v, %v; want %+v, %v", tc.comm, got, ok, tc.want, tc.ok)
+		}
+	}
 }

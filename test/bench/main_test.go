@@ -18,6 +18,7 @@ var (
 	tableFile  = flag.String("table", "", "also write the result table to this file")
 	gitBench   = flag.String("git-bench", "", "output of sync/gitsource's BenchmarkFetch* runs, for the git rows")
 	moreBatch  = flag.String("more-batch-sizes", "", "comma-separated batch sizes to also upgrade the largest fleet with, to weigh another default")
+	meshopsBin = flag.String("meshops", "", "a built meshops binary: also time `meshops plan` on the largest fleet and read its peak RSS, the whole process")
 	clientQPS  = flag.Float64("client-qps", 50, "meshops' client rate limit per resource (cmd/meshops sets 50, burst twice that); -1 lifts it")
 )
 

@@ -32,6 +32,20 @@ type planResult struct {
 	PeakRSS           int64
 	Scenario          string
 	Restarts, Changes int
+	// CLI is meshops plan run as its own process on the same fleet;
+	// nil when not measured (-meshops).
+	CLI *cliResult
+}
+
+// cliResult is the meshops plan process: wall time and peak RSS of the
+// whole process (load, observe, plan, render), next to meshops version's,
+// which is what the binary holds doing nothing.
+type cliResult struct {
+	Samples int
+	Median  time.Duration
+	// PeakRSS is the highest of the runs, FileRSS the part of it backed
+	// by files (the binary's pages, shared and reclaimable).
+	PeakRSS, FileRSS, VersionRSS int64
 }
 
 // upgradeResult is one full upgrade, by meshops or by the script.
@@ -119,21 +133,36 @@ func (c *collector) markdown() string {
 	}
 	for _, p := range c.plans {
 		target, result := "", ""
+		size := fmt.Sprintf("%s workloads, %s policies", thousands(p.Workloads), thousands(p.Policies))
 		if p.Workloads == targetFleet {
+			// RSS is judged on the meshops process when it was run: the
+			// bench process also holds the harness.
+			rss := p.PeakRSS
+			if p.CLI != nil {
+				rss = p.CLI.PeakRSS
+			}
 			target = fmt.Sprintf("< %s, < %d MiB RSS, requests flat", ms(targetPlanTime), targetPlanRSS>>20)
 			flat := p.Requests <= smallest
-			result = verdict(p.Median < targetPlanTime && p.PeakRSS < targetPlanRSS && flat)
+			result = verdict(p.Median < targetPlanTime && rss < targetPlanRSS && flat)
 			if len(c.plans) < 2 {
 				result += " (flatness not checked: one size only)"
 			}
+			if p.CLI == nil {
+				result += " (RSS of the bench process: run with -meshops for meshops' own)"
+			}
 		}
-		line("observe + plan (plan.Compute)",
-			fmt.Sprintf("%s workloads, %s policies", thousands(p.Workloads), thousands(p.Policies)),
+		line("observe + plan (plan.Compute)", size,
 			fmt.Sprintf("%s (median of %d; max %s)", ms(p.Median), p.Samples, ms(p.Max)),
 			fmt.Sprint(p.Requests),
-			fmt.Sprintf("%s allocs, %s MiB allocated per plan; peak RSS %s MiB", thousands(int(p.Allocs)), mib(int64(p.Bytes)), mib(p.PeakRSS)),
+			fmt.Sprintf("%s allocs, %s MiB allocated per plan; peak RSS of the bench process %s MiB", thousands(int(p.Allocs)), mib(int64(p.Bytes)), mib(p.PeakRSS)),
 			fmt.Sprintf("%s: %d restarts, %d object changes; config load %s", p.Scenario, p.Restarts, p.Changes, ms(p.Load)),
 			target, result)
+		if cli := p.CLI; cli != nil {
+			line("`meshops plan`, its own process: load + observe + plan + render", size,
+				fmt.Sprintf("%s (median of %d)", ms(cli.Median), cli.Samples), "",
+				fmt.Sprintf("peak RSS %s MiB, of which %s MiB the binary's own pages (`meshops version`: %s MiB)", mib(cli.PeakRSS), mib(cli.FileRSS), mib(cli.VersionRSS)),
+				"VmHWM of the meshops process, read from /proc every 2 ms while it runs; the highest of the runs", "", "")
+		}
 	}
 
 	sort.SliceStable(c.upgrades, func(i, j int) bool {
