@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/meshops/meshops/mesh"
 )
 
 // Source is where a manifest came from.
@@ -46,10 +48,10 @@ func (s Source) String() string {
 type Manifest struct {
 	*unstructured.Unstructured
 	Source Source
-	// tree keeps the lines validate's messages name: of metadata's name,
-	// namespace and revision label, and of every field of a ConfigMap;
-	// Load drops it after.
-	tree *node
+	// lines are where validate's messages point; a ConfigMap also keeps
+	// its whole tree, for its mesh config (Load drops it after validate).
+	lines metaLines
+	tree  *node
 	// provider is the ext-authz provider of a CUSTOM AuthorizationPolicy.
 	provider *providerRef
 }
@@ -67,15 +69,46 @@ func (m Manifest) ID() string {
 func (m Manifest) GroupKind() schema.GroupKind { return m.GroupVersionKind().GroupKind() }
 
 // line returns the line of a field of the manifest, or of its nearest
-// existing parent, or of the document start.
+// existing parent, or of the document start. Only a ConfigMap keeps its
+// whole tree; other manifests know the lines of their metadata fields.
 func (m Manifest) line(path ...string) int {
-	if m.tree == nil {
+	if m.tree != nil {
+		if l := m.tree.lineAt(path...); l > 0 {
+			return l
+		}
 		return m.Source.Line
 	}
-	if l := m.tree.lineAt(path...); l > 0 {
-		return l
+	l := m.lines
+	var candidates []int // deepest first
+	switch strings.Join(path, "/") {
+	case "metadata/name":
+		candidates = []int{l.name}
+	case "metadata/namespace":
+		candidates = []int{l.namespace}
+	case "metadata/labels/" + mesh.RevisionLabel:
+		candidates = []int{l.revLabel, l.labels}
+	}
+	for _, c := range append(candidates, l.metadata, l.doc) {
+		if c > 0 {
+			return c
+		}
 	}
 	return m.Source.Line
+}
+
+// metaLines are the lines of a manifest that validate's whole-repo rules
+// point at; 0 where the field is absent.
+type metaLines struct {
+	doc, metadata, name, namespace, labels, revLabel int
+}
+
+func metaLinesOf(t *node) metaLines {
+	md := t.get("metadata")
+	return metaLines{
+		doc: t.line, metadata: t.keyLine("metadata"),
+		name: md.keyLine("name"), namespace: md.keyLine("namespace"),
+		labels: md.keyLine("labels"), revLabel: md.get("labels").keyLine(mesh.RevisionLabel),
+	}
 }
 
 // loadManifests reads every *.yaml and *.yml below dir (relative to repo),
@@ -412,14 +445,14 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	}
 	v, _ := t.value()
 	obj, _ := v.(map[string]any)
-	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, tree: t}
+	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t)}
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
 	m.provider = checkPolicySpec(r, gk, t.get("spec"))
-	if gk != configMapGK {
-		// The rest of the tree served the checks above; a fleet's
-		// 10,000 policies held 40 MB of trees until validate ran.
-		// (A shared ConfigMap's mesh config is read by validate.)
-		m.tree = t.metadataLines()
+	if gk == configMapGK {
+		// A shared ConfigMap's mesh config is read by validate. Other
+		// trees served only the checks above: a fleet's 10,000 policies
+		// held 40 MB of them until validate ran.
+		m.tree = t
 	}
 	return m, r.probs
 }

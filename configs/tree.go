@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/meshops/meshops/mesh"
 )
 
 // sigs.k8s.io/yaml converts YAML to JSON and loses every line number, but
@@ -132,36 +130,6 @@ func (n *node) lineAt(path ...string) int {
 		n = n.get(k)
 	}
 	return line
-}
-
-// metadataLines returns a tree of a manifest that keeps only the lines of
-// metadata and its name, namespace and revision label (values left out),
-// which is what validate's whole-repo rules point at.
-func (n *node) metadataLines() *node {
-	out := &node{kind: mapNode, line: n.line}
-	i, ok := n.find("metadata")
-	if !ok {
-		return out
-	}
-	md := n.entries[i].val
-	mdOut := &node{kind: md.kind, line: md.line}
-	stub := func(from, to *node, key string) *node {
-		j, ok := from.find(key)
-		if !ok {
-			return nil
-		}
-		e := from.entries[j]
-		val := &node{kind: e.val.kind, line: e.val.line}
-		to.add(entry{key: key, line: e.line, val: val})
-		return val
-	}
-	stub(md, mdOut, "name")
-	stub(md, mdOut, "namespace")
-	if labels := stub(md, mdOut, "labels"); labels != nil {
-		stub(md.get("labels"), labels, mesh.RevisionLabel)
-	}
-	out.add(entry{key: "metadata", line: n.entries[i].line, val: mdOut})
-	return out
 }
 
 // isNull reports whether n is absent or an explicit null.
