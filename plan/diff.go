@@ -62,8 +62,13 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // already holds exactly its fields needs no dry run: a steady-state plan
 // costs one request per kind, whatever the number of objects, and holds
 // no live object it does not need.
-func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest) ([]ObjectChange, error) {
-	live := compareLive(ctx, rm.Client(), manifests)
+//
+// owner are the labels meshops adds to every object it applies (its owner
+// labels; nil for none): the dry run must see them, or every object would
+// show a label diff. The change of an object that needs a dry run holds
+// the manifest with them; an unchanged one holds the manifest as loaded.
+func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
+	live := compareLive(ctx, rm.Client(), manifests, owner)
 	out := make([]ObjectChange, 0, len(manifests))
 	var errs []error
 	for i, m := range manifests {
@@ -71,6 +76,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
 			continue
 		}
+		m = withLabels(m, owner)
 		entry, liveObj, merged, err := rm.Diff(ctx, m.Unstructured.DeepCopy(), ssa.DefaultDiffOptions())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", m.Source, m.ID(), err))
@@ -111,7 +117,7 @@ type liveComparison struct {
 	differing map[int]*unstructured.Unstructured
 }
 
-func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest) liveComparison {
+func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest, owner map[string]string) liveComparison {
 	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}
 	for i, m := range manifests {
@@ -135,8 +141,7 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 				return nil
 			}
 			found[i] = true
-			want := manifests[i].Unstructured
-			if holds(u, want) {
+			if holds(u, manifests[i].Unstructured, owner) {
 				out.unchanged[i] = true
 			} else if wholeSpecKinds[gvk.GroupKind()] {
 				unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
@@ -156,12 +161,12 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 	return out
 }
 
-// holds reports whether live already is what applying want would leave:
-// every top-level field of want (spec, data, ...) equal, no other field
-// beside metadata and status, and want's labels and annotations present.
-// Anything else goes to the server's dry run, which knows defaults and
-// field ownership.
-func holds(live, want *unstructured.Unstructured) bool {
+// holds reports whether live already is what applying want, with the
+// extra labels, would leave: every top-level field of want (spec, data,
+// ...) equal, no other field beside metadata and status, and want's labels,
+// the extra labels and want's annotations present. Anything else goes to
+// the server's dry run, which knows defaults and field ownership.
+func holds(live, want *unstructured.Unstructured, extra map[string]string) bool {
 	for k, v := range want.Object {
 		if k == "apiVersion" || k == "kind" || k == "metadata" {
 			continue
@@ -183,7 +188,8 @@ func holds(live, want *unstructured.Unstructured) bool {
 		}
 		return true
 	}
-	return subset(want.GetLabels(), live.GetLabels()) && subset(want.GetAnnotations(), live.GetAnnotations())
+	labels := live.GetLabels()
+	return subset(want.GetLabels(), labels) && subset(extra, labels) && subset(want.GetAnnotations(), live.GetAnnotations())
 }
 
 // specDrift marks a whole-spec object whose live spec differs from git in

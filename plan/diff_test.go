@@ -53,7 +53,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}),
 		ssa.Owner{Field: "meshops", Group: "meshops.io"})
 
-	changes, err := DiffManifests(ctx, rm, cfg.Manifests)
+	changes, err := DiffManifests(ctx, rm, cfg.Manifests, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	if _, err := rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions()); err != nil {
 		t.Fatal(err)
 	}
-	if changes, err = DiffManifests(ctx, rm, cfg.Manifests); err != nil {
+	if changes, err = DiffManifests(ctx, rm, cfg.Manifests, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := count(changes); got[ObjectUnchanged] != len(cfg.Manifests) {
@@ -105,7 +105,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 		t.Fatal(err)
 	}
 
-	if changes, err = DiffManifests(ctx, rm, cfg.Manifests); err != nil {
+	if changes, err = DiffManifests(ctx, rm, cfg.Manifests, nil); err != nil {
 		t.Fatal(err)
 	}
 	var updated []string
@@ -132,7 +132,7 @@ func TestDiffManifestsNamesTheFileOfASchemaError(t *testing.T) {
 	bad.Unstructured = bad.Unstructured.DeepCopy()
 	bad.SetName("schema-error")
 	_ = unstructured.SetNestedField(bad.Object, "MAYBE", "spec", "action")
-	_, err := DiffManifests(context.Background(), rm, []configs.Manifest{bad})
+	_, err := DiffManifests(context.Background(), rm, []configs.Manifest{bad}, nil)
 	if err == nil {
 		t.Fatal("a policy with action MAYBE passed the dry run")
 	}
@@ -232,7 +232,7 @@ func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	}
 	cost := func(ms []configs.Manifest) int64 {
 		before := n.Load()
-		changes, err := DiffManifests(ctx, rm, ms)
+		changes, err := DiffManifests(ctx, rm, ms, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,5 +244,42 @@ func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	small, large := cost(manifests(10)), cost(manifests(40))
 	if small != 1 || large != 1 {
 		t.Errorf("steady-state diff made %d requests for 10 policies and %d for 40; want 1 (one list per kind)", small, large)
+	}
+}
+
+func TestHoldsNeedsEveryFieldOfGitAndTheOwnerLabels(t *testing.T) {
+	obj := func(labels map[string]any, spec map[string]any, extra ...string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+			"metadata": map[string]any{"name": "p", "namespace": "n", "labels": labels},
+			"spec":     spec,
+		}}
+		for _, f := range extra {
+			u.Object[f] = map[string]any{"x": "y"}
+		}
+		return u
+	}
+	owner := map[string]string{"meshops.io/name": "meshops-state", "meshops.io/namespace": "meshops-system"}
+	allOwner := map[string]any{"app": "a", "meshops.io/name": "meshops-state", "meshops.io/namespace": "meshops-system"}
+	want := obj(map[string]any{"app": "a"}, map[string]any{"action": "ALLOW"})
+	for _, tc := range []struct {
+		name  string
+		live  *unstructured.Unstructured
+		owner map[string]string
+		holds bool
+	}{
+		{"same fields and labels, owner labels present", obj(allOwner, map[string]any{"action": "ALLOW"}), owner, true},
+		{"owner labels missing (applied by someone else)", obj(map[string]any{"app": "a"}, map[string]any{"action": "ALLOW"}), owner, false},
+		{"no owner asked", obj(map[string]any{"app": "a"}, map[string]any{"action": "ALLOW"}), nil, true},
+		{"git's label missing", obj(map[string]any{"meshops.io/name": "meshops-state", "meshops.io/namespace": "meshops-system"}, map[string]any{"action": "ALLOW"}), owner, false},
+		{"spec differs", obj(allOwner, map[string]any{"action": "DENY"}), owner, false},
+		{"a top-level field git does not have", obj(allOwner, map[string]any{"action": "ALLOW"}, "data"), owner, false},
+		{"status is the server's", obj(allOwner, map[string]any{"action": "ALLOW"}, "status"), owner, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := holds(tc.live, want, tc.owner); got != tc.holds {
+				t.Errorf("holds = %v, want %v", got, tc.holds)
+			}
+		})
 	}
 }

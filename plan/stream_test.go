@@ -80,7 +80,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 			}
 		}
 		rm := ssa.NewResourceManager(withWatch, polling.NewStatusPoller(withWatch, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
-		changes, err := DiffManifests(ctx, rm, manifests)
+		changes, err := DiffManifests(ctx, rm, manifests, nil)
 		if err != nil {
 			t.Fatalf("%s: diff: %v", name, err)
 		}
