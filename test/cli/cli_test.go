@@ -55,9 +55,22 @@ func TestMain(m *testing.M) {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building meshops: %v\n", err)
+		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	e2e.Main(m, &env, controlplane.Options{PodStartDelay: 300 * time.Millisecond})
+	// e2e.Start, not e2e.Main: Main exits, and the binary's folder must
+	// go after the run.
+	e, stop, err := e2e.Start(controlplane.Options{PodStartDelay: 300 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	env = e
+	code := m.Run()
+	stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // syncBuffer is an output buffer the process and the test share.
