@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // exitError carries a process exit code through cobra, so that commands
@@ -27,7 +28,27 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	if percent, ok := defaultGCPercent(os.LookupEnv); ok {
+		debug.SetGCPercent(percent)
+	}
 	os.Exit(run(os.Args[1:]))
+}
+
+// gcPercent is meshops' GC target when GOGC is not set: the heap may grow
+// half over what is live between collections, not double. meshops holds
+// a config model and decodes streamed lists while it mostly waits on the
+// API server, so the extra collections run on idle CPU: meshops plan of
+// 2,000 workloads and 10,000 policies peaked at 124-126 MiB instead of
+// 144-158 MiB, in the same 1.4-1.5 s (README, Benchmarks). Prometheus
+// makes the same trade with its default of 75.
+const gcPercent = 50
+
+// defaultGCPercent returns gcPercent unless the user set GOGC, which wins.
+func defaultGCPercent(lookup func(string) (string, bool)) (int, bool) {
+	if _, set := lookup("GOGC"); set {
+		return 0, false
+	}
+	return gcPercent, true
 }
 
 func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }

@@ -161,7 +161,7 @@ func (c *collector) markdown() string {
 			line("`meshops plan`, its own process: load + observe + plan + render", size,
 				fmt.Sprintf("%s (median of %d)", ms(cli.Median), cli.Samples), "",
 				fmt.Sprintf("peak RSS %s MiB, of which %s MiB the binary's own pages (`meshops version`: %s MiB)", mib(cli.PeakRSS), mib(cli.FileRSS), mib(cli.VersionRSS)),
-				"VmHWM of the meshops process, read from /proc every 2 ms while it runs; the highest of the runs", "", "")
+				"VmHWM of the meshops process, read from /proc every 2 ms while it runs; the highest of the runs; meshops' default GC target (GOGC 50 when unset)", "", "")
 		}
 	}
 
