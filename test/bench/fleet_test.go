@@ -349,10 +349,6 @@ func planByCLI(repo, stateNamespace string) (*cliResult, error) {
 	return out, nil
 }
 
-// rss is a process's peak resident set (VmHWM) and, at the read that saw
-// it, the part backed by files (RssFile: the binary's own pages).
-type rss struct{ peak, file int64 }
-
 // runMeshops runs the meshops binary and reads its peak RSS from
 // /proc/<pid>/status every 2 ms while it runs. The kernel's own figure,
 // rusage's maxrss, is no use here: a child exec'd from this process starts
@@ -406,32 +402,14 @@ func runMeshops(args ...string) (time.Duration, rss, error) {
 	return wall, m, nil
 }
 
-// readRSS reads VmHWM and RssFile from a /proc status file, if the process
-// is named name (comm: at most 15 characters).
+// readRSS is readStatus's rss, if the process is named name (comm: at
+// most 15 characters).
 func readRSS(path, name string) (rss, bool) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	comm, m, err := readStatus(path)
+	if err != nil || comm != name[:min(len(name), 15)] {
 		return rss{}, false
 	}
-	var m rss
-	named := false
-	for line := range strings.Lines(string(data)) {
-		key, val, _ := strings.Cut(strings.TrimSpace(line), ":")
-		val = strings.TrimSpace(val)
-		kb := func() int64 {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(val, " kB"), 10, 64)
-			return n << 10
-		}
-		switch key {
-		case "Name":
-			named = val == name[:min(len(name), 15)]
-		case "VmHWM":
-			m.peak = kb()
-		case "RssFile":
-			m.file = kb()
-		}
-	}
-	return m, named && m.peak > 0
+	return m, true
 }
 
 func TestReadRSSTakesOnlyTheNamedProcess(t *testing.T) {

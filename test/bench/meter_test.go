@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -141,18 +139,41 @@ func resetPeakRSS() error {
 
 // peakRSS reads VmHWM, the resident set's high-water mark, in bytes.
 func peakRSS() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+	_, m, err := readStatus("/proc/self/status")
+	return m.peak, err
+}
+
+// rss is a process's peak resident set (VmHWM) and, at the same read, the
+// part backed by files (RssFile: the binary's own pages), in bytes.
+type rss struct{ peak, file int64 }
+
+// readStatus reads a process's name (comm) and rss from its /proc status
+// file.
+func readStatus(path string) (name string, m rss, err error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return "", rss{}, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
+	for line := range strings.Lines(string(data)) {
+		key, val, _ := strings.Cut(strings.TrimSpace(line), ":")
+		val = strings.TrimSpace(val)
+		kb := func() int64 {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(val, " kB"), 10, 64)
+			return n << 10
+		}
+		switch key {
+		case "Name":
+			name = val
+		case "VmHWM":
+			m.peak = kb()
+		case "RssFile":
+			m.file = kb()
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+	if m.peak == 0 {
+		return name, m, fmt.Errorf("no VmHWM in %s", path)
+	}
+	return name, m, nil
 }
 
 // profile writes a CPU profile of what runs until the returned stop into
