@@ -2,15 +2,10 @@ package reconcile_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +20,7 @@ import (
 	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
+	"github.com/meshops/meshops/test/gitrepo"
 	"github.com/meshops/meshops/test/kubetest"
 )
 
@@ -34,66 +30,11 @@ func TestMain(m *testing.M) {
 	e2e.Main(m, &env, controlplane.Options{PodStartDelay: 300 * time.Millisecond})
 }
 
-// gitRepo is a config repo in git whose commits the test makes.
-type gitRepo struct {
-	t    *testing.T
-	dir  string
-	repo *git.Repository
-}
-
-func newGitRepo(t *testing.T) *gitRepo {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &gitRepo{t: t, dir: dir, repo: repo}
-}
-
-func (g *gitRepo) commit(files map[string]string, msg string) string {
-	g.t.Helper()
-	wt, err := g.repo.Worktree()
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	for name, content := range files {
-		path := filepath.Join(g.dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			g.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			g.t.Fatal(err)
-		}
-		if _, err := wt.Add(name); err != nil {
-			g.t.Fatal(err)
-		}
-	}
-	h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "test", Email: "test@example.com", When: time.Now()}})
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	return h.String()[:12]
-}
-
-func repoFiles(tag, ns, target string) map[string]string {
-	return map[string]string{
-		"meshops.yaml":       fmt.Sprintf("meshops:\n  namespaces: [%s]\n  restart: {batchSize: 2, workloadTimeout: 45s}\n", ns),
-		"config/config.yaml": fmt.Sprintf("defaults:\n  svc:\n    istio:\n      tag: %s\n      versions: \"asm-1-28,asm-1-29\"\n      targetVersion: %s\n", tag, target),
-		"mesh/policies.yaml": fmt.Sprintf(`apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-nothing, namespace: %[1]s}
-spec: {}
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-frontend, namespace: %[1]s}
-spec:
-  action: ALLOW
-  rules:
-  - from:
-    - source: {principals: ["cluster.local/ns/%[1]s/sa/frontend"]}
-`, ns),
-	}
+// commit writes the repo files for target into repo and commits them; it
+// returns the short hash meshops records (reconcile.HeadCommit).
+func commit(repo *gitrepo.Repo, tag, ns, target, msg string) string {
+	repo.Write(e2e.RepoFiles(tag, target, []string{ns}))
+	return repo.Commit(msg)[:12]
 }
 
 // The loop end to end on the real control plane: the first run installs
@@ -109,15 +50,15 @@ func TestLoopInstallsRepairsDriftRollsOutAMergeAndHonoursSuspend(t *testing.T) {
 	t.Cleanup(func() {
 		_ = env.Clientset.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(context.Background(), mesh.TagWebhookName(tag, controlplane.IstioNamespace), metav1.DeleteOptions{})
 	})
-	repo := newGitRepo(t)
-	c1 := repo.commit(repoFiles(tag, ns, "asm-1-28"), "install on asm-1-28")
+	repo := gitrepo.New(t)
+	c1 := commit(repo, tag, ns, "asm-1-28", "install on asm-1-28")
 
 	cluster, store := env.Meshops(t)
 	recorder := record.NewFakeRecorder(100)
 	reg := prometheus.NewRegistry()
 	metrics := reconcile.NewMetrics(reg)
 	r := &reconcile.Reconciler{
-		Source: reconcile.DirSource{Path: repo.dir}, Cluster: cluster, Store: store,
+		Source: reconcile.DirSource{Path: repo.Dir}, Cluster: cluster, Store: store,
 		Options: reconcile.Options{Config: configs.DefaultOptions(), Metrics: metrics, Recorder: recorder,
 			Executor: func(o *apply.Options) { o.PollInterval = 100 * time.Millisecond }},
 	}
@@ -176,7 +117,7 @@ func TestLoopInstallsRepairsDriftRollsOutAMergeAndHonoursSuspend(t *testing.T) {
 	}
 
 	// A merge: target asm-1-29.
-	c2 := repo.commit(repoFiles(tag, ns, "asm-1-29"), "upgrade to asm-1-29")
+	c2 := commit(repo, tag, ns, "asm-1-29", "upgrade to asm-1-29")
 	loop.Trigger("push")
 	if rec := wait("push"); rec.LastAppliedCommit != c2 {
 		t.Fatalf("after the push: last applied %s, want %s (%s)", rec.LastAppliedCommit, c2, rec.LastError)
@@ -211,7 +152,7 @@ func TestLoopInstallsRepairsDriftRollsOutAMergeAndHonoursSuspend(t *testing.T) {
 	if _, err := store.Update(ctx, func(rec *state.Record) { rec.Suspended = true }); err != nil {
 		t.Fatal(err)
 	}
-	repo.commit(repoFiles(tag, ns, "asm-1-28"), "roll back")
+	commit(repo, tag, ns, "asm-1-28", "roll back")
 	loop.Trigger("push while suspended")
 	if rec := wait("push while suspended"); rec.LastAppliedCommit != c2 {
 		t.Errorf("suspended loop applied %s", rec.LastAppliedCommit)
