@@ -4,31 +4,22 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+	"github.com/meshops/meshops/test/kubetest"
+)
 
 // meshops run serves /healthz, /readyz, /metrics and the generic push
 // webhook; an authenticated push is counted and triggers a reconcile,
 // a wrong token is refused; SIGTERM-style cancellation ends it cleanly.
 func TestRunServesProbesMetricsAndTheWebhook(t *testing.T) {
 	installExampleCluster(t)
-	addr := freeAddr(t)
+	addr := kubetest.FreeAddr(t)
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +31,7 @@ import (
 	"github.com/meshops/meshops/test/binaries"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
+	"github.com/meshops/meshops/test/kubetest"
 )
 
 var (
@@ -100,16 +100,6 @@ type proc struct {
 	done chan error
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // meshops runs the binary to completion and returns its exit code and
 // output.
 func meshops(t *testing.T, kubeconfig string, args ...string) (int, string) {
@@ -127,7 +117,7 @@ func meshops(t *testing.T, kubeconfig string, args ...string) (int, string) {
 // startRun starts `meshops run` serving on a free address.
 func startRun(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: &syncBuffer{}, addr: freeAddr(t), done: make(chan error, 1)}
+	p := &proc{t: t, out: &syncBuffer{}, addr: kubetest.FreeAddr(t), done: make(chan error, 1)}
 	p.cmd = exec.Command(meshopsBin, append([]string{"run", "--kubeconfig", env.Cluster.Kubeconfig, "--listen", p.addr}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

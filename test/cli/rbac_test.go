@@ -1,24 +1,19 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/meshops/meshops/test/binaries"
 	"github.com/meshops/meshops/test/e2e"
+	"github.com/meshops/meshops/test/kubetest"
 )
 
 const serviceAccount = "system:serviceaccount:meshops-system:meshops"
@@ -41,18 +36,7 @@ func applyDeployRBAC(t *testing.T) {
 	}
 	mapper := restmapper.NewDiscoveryRESTMapper(groups)
 	for _, f := range []string{"namespace.yaml", "rbac.yaml"} {
-		data, err := os.ReadFile(filepath.Join(root, "deploy", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatal(err)
-			}
+		for _, u := range kubetest.ReadObjects(t, filepath.Join(root, "deploy", f)) {
 			m, err := mapper.RESTMapping(u.GroupVersionKind().GroupKind(), u.GroupVersionKind().Version)
 			if err != nil {
 				t.Fatal(err)
