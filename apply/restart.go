@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/state"
 )
@@ -40,7 +41,7 @@ const (
 
 // workload is one restartable controller, read fresh.
 type workload struct {
-	id       string
+	id       ref.Workload
 	obj      client.Object
 	list     client.ObjectList
 	template *corev1.PodTemplateSpec
@@ -51,29 +52,25 @@ type workload struct {
 	set func(runtime.Object) bool
 }
 
-func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
-	kind, ns, name, err := workloadID(id)
-	if err != nil {
-		return nil, err
-	}
+func (r *run) getWorkload(ctx context.Context, id ref.Workload) (*workload, error) {
 	w := &workload{id: id}
-	switch plan.WorkloadKind(kind) {
-	case plan.KindDeployment:
+	switch id.Kind {
+	case ref.Deployment:
 		d := &appsv1.Deployment{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DeploymentList{}, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
 		w.set = setFrom(d)
-	case plan.KindStatefulSet:
+	case ref.StatefulSet:
 		s := &appsv1.StatefulSet{}
 		w.obj, w.list, w.template, w.status = s, &appsv1.StatefulSetList{}, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
 		w.set = setFrom(s)
-	case plan.KindDaemonSet:
+	case ref.DaemonSet:
 		d := &appsv1.DaemonSet{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DaemonSetList{}, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
 		w.set = setFrom(d)
 	default:
-		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, kind)
+		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, id.Kind)
 	}
-	if err := r.Cluster.Client.Get(ctx, key(ns, name), w.obj); err != nil {
+	if err := r.Cluster.Client.Get(ctx, key(id.Namespace, id.Name), w.obj); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", id, err)
 	}
 	switch o := w.obj.(type) {
@@ -165,9 +162,13 @@ func (r *run) restarts(ctx context.Context, first int) error {
 // to run the revision. A rollback does not wait for the workload to be
 // healthy first: the failed rollout is usually why it is not.
 func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, error) {
-	if s.Action == plan.ActionDelete {
+	if s.Op == plan.OpDeletePod {
 		return r.deleteBarePod(ctx, s)
 	}
+	if s.Target.Workload == nil {
+		return "", fmt.Errorf("restart step %s names no workload", s.Target)
+	}
+	id := *s.Target.Workload
 	want := s.Revision
 	if want == "" {
 		want = r.p.Target
@@ -178,7 +179,7 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
 	defer cancel()
-	w, err := r.getWorkload(ctx, s.Target)
+	w, err := r.getWorkload(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -194,7 +195,7 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 		}
 	}
 	if !rollback {
-		r.moved(ctx, s.Target)
+		r.moved(ctx, id)
 	}
 	if err := r.waitOnRevision(ctx, w, want, s.Proxy); err != nil {
 		return "", err
@@ -209,16 +210,16 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 // deleteBarePod deletes a pod no controller owns, as the plan says only
 // when deleteBarePods is on: it does not come back.
 func (r *run) deleteBarePod(ctx context.Context, s plan.Step) (string, error) {
-	kind, ns, name, err := workloadID(s.Target)
-	if err != nil || kind != string(plan.KindPod) {
+	w := s.Target.Workload
+	if w == nil || w.Kind != ref.Pod {
 		return "", fmt.Errorf("%s: only bare pods are deleted", s.Target)
 	}
 	pod := &corev1.Pod{}
-	pod.Namespace, pod.Name = ns, name
+	pod.Namespace, pod.Name = w.Namespace, w.Name
 	if err := r.Cluster.Client.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("deleting bare pod %s: %w", s.Target, err)
 	}
-	r.log.Info("bare pod deleted", "workload", s.Target)
+	r.log.Info("bare pod deleted", "workload", w.String())
 	return "deleted; nothing recreates it", nil
 }
 
@@ -234,7 +235,7 @@ func (r *run) countRestart() {
 // waiting (a group commit): a write each, a GET and a PUT of the same
 // ConfigMap, held a 200-workload upgrade back behind the client's rate
 // limit. moved returns once a write holding id succeeded or failed.
-func (r *run) moved(ctx context.Context, id string) {
+func (r *run) moved(ctx context.Context, id ref.Workload) {
 	r.mu.Lock()
 	if slices.Contains(r.restarted, id) {
 		r.mu.Unlock()
@@ -259,7 +260,7 @@ func (r *run) moved(ctx context.Context, id string) {
 			rec.Progress.Restarted = list
 		}
 	}); err != nil {
-		r.log.Error("recording moved workloads", "workload", id, "workloads", len(list), "error", err)
+		r.log.Error("recording moved workloads", "workload", id.String(), "workloads", len(list), "error", err)
 		return
 	}
 	r.mu.Lock()
@@ -273,7 +274,7 @@ func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error
 	if err := r.Cluster.Client.Patch(ctx, w.obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.id, err)
 	}
-	r.log.Info("restarted", "workload", w.id, "for", restartedFor)
+	r.log.Info("restarted", "workload", w.id.String(), "for", restartedFor)
 	return nil
 }
 
@@ -351,7 +352,7 @@ func (r *run) watch(ctx context.Context, w *workload) *workloadWatch {
 	}
 	wi, err := wc.Watch(ctx, w.list, client.InNamespace(w.obj.GetNamespace()), client.MatchingFields{"metadata.name": w.obj.GetName()})
 	if err != nil {
-		r.log.Debug("watch failed; polling", "workload", w.id, "error", err)
+		r.log.Debug("watch failed; polling", "workload", w.id.String(), "error", err)
 		return nil
 	}
 	// One slot holding the newest object: a reader that falls behind skips

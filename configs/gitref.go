@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	meshref "github.com/meshops/meshops/ref"
 )
 
 // LoadGitRef loads the config as it is at a git ref (a branch, a remote
@@ -93,7 +95,7 @@ func treeAt(repoPath, ref string) (*object.Tree, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the tree of %s (%s): %w", ref, hash, err)
 	}
-	short := hash.String()[:12]
+	short := meshref.ShortCommit(hash.String())
 	wt, err := repo.Worktree()
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", repoPath, err)

@@ -128,7 +128,7 @@ type Exemption struct {
 const (
 	DefaultValuesFile              = "config/config.yaml"
 	DefaultManifestsDir            = "mesh"
-	DefaultIstioSystemNamespace    = "aks-istio-system"
+	DefaultIstioSystemNamespace    = mesh.AKSIstioNamespace
 	DefaultIngressGatewayNamespace = "aks-istio-ingress"
 	DefaultIngressGatewayService   = "aks-istio-ingressgateway-external"
 	// DefaultRestartBatchSize bounds how many workloads roll at once.

@@ -133,13 +133,14 @@ func validateObjects(c *Config) Problems {
 	return probs
 }
 
-// isAllowNothing reports whether an AuthorizationPolicy is the
+// IsDefaultDeny reports whether an AuthorizationPolicy is the
 // "allow-nothing" default deny: an ALLOW policy with an empty spec, which
 // selects every workload of the namespace and allows nothing, so only the
 // other ALLOW policies let traffic in. A selector or targetRef would limit
 // it to some workloads, and rules would allow something: neither is default
-// deny.
-func isAllowNothing(m Manifest) bool {
+// deny. Validation and the plan's ordering (ALLOW policies before the deny)
+// both ask this one function.
+func IsDefaultDeny(m Manifest) bool {
 	if m.GroupKind() != authorizationPolicyGK {
 		return false
 	}
@@ -201,7 +202,7 @@ func validateDefaultDeny(c *Config) Problems {
 		if namespaces[ns] == nil {
 			namespaces[ns] = &meshNamespace{file: m.Source.File, line: m.line("metadata", "namespace"), field: "metadata.namespace"}
 		}
-		if isAllowNothing(m) {
+		if IsDefaultDeny(m) {
 			denied[ns] = true
 		} else if m.GroupKind() == authorizationPolicyGK {
 			if a, _, _ := unstructuredString(m.Object, "spec", "action"); a == "" || a == "ALLOW" {

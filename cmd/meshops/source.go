@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/sync/gitsource"
 	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/sync/webhook"
@@ -106,7 +107,7 @@ func (g gitSource) Fetch(ctx context.Context) (reconcile.Checkout, error) {
 	if err != nil {
 		return reconcile.Checkout{}, err
 	}
-	return reconcile.Checkout{Path: art.Path, Commit: art.Commit[:min(12, len(art.Commit))]}, nil
+	return reconcile.Checkout{Path: art.Path, Commit: ref.ShortCommit(art.Commit)}, nil
 }
 
 // hooks registers the push webhooks whose secrets are given.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5"
+
+	"github.com/meshops/meshops/ref"
 )
 
 // DirSource is a config repo checked out by someone else (by hand, a CI
@@ -37,5 +39,5 @@ func HeadCommit(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading HEAD of %s: %w", path, err)
 	}
-	return head.Hash().String()[:12], nil
+	return ref.ShortCommit(head.Hash().String()), nil
 }
