@@ -205,9 +205,10 @@ func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Confi
 		return &r.res, err
 	}
 	err := r.steps(ctx)
-	// A cancelled run (SIGTERM, kill) is resumed by the next one, not
-	// rolled back.
-	if err != nil && ctx.Err() == nil && r.shouldRollBack() {
+	// A cancelled run (SIGTERM, kill, a lost writer lock) or a suspended
+	// one is resumed by the next run, not rolled back.
+	var suspended *SuspendedError
+	if err != nil && ctx.Err() == nil && !errors.As(err, &suspended) && r.shouldRollBack() {
 		err = r.rollBack(ctx, err)
 	}
 	r.res.Duration = time.Since(start)
@@ -362,6 +363,9 @@ func (r *run) finish(ctx context.Context, runErr error) error {
 			if rec.Progress != nil {
 				rec.Progress.Finished = time.Now()
 			}
+		case errors.As(runErr, new(*SuspendedError)):
+			// The progress stays open: resume continues it.
+			rec.LastResult, rec.LastError = state.ResultSuspended, runErr.Error()
 		case r.res.RolledBack:
 			rec.LastResult, rec.LastError = state.ResultRolledBack, runErr.Error()
 			if rec.BadRevisions == nil {

@@ -119,6 +119,11 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		sem  = make(chan struct{}, r.Options.Restart.BatchSize)
 	)
 	failed := func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 }
+	var suspended *SuspendedError
+	started, total := 0, 0
+	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
+		total++
+	}
 	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
 		s := r.p.Steps[i]
 		select {
@@ -128,6 +133,14 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		if ctx.Err() != nil || failed() {
 			break
 		}
+		// Suspend means stop: no new restart once a person suspended the
+		// cluster; those under way finish their rollout.
+		if on, err := r.suspendedNow(ctx); err == nil && on {
+			<-sem
+			suspended = &SuspendedError{Started: started, Total: total}
+			break
+		}
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -148,12 +161,38 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
+		// A failed restart wins over a suspend: it is rolled back.
 		return fmt.Errorf("restarts stopped: %w", errors.Join(errs...))
+	}
+	if suspended != nil {
+		return suspended
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("restarts did not finish within %s", r.Options.Restart.Timeout)
 	}
 	return nil
+}
+
+// SuspendedError stops a rollout cleanly when the cluster is suspended
+// during its restarts: every workload started was waited for, none is left
+// half-way, and the tag stays on the healthy target it was moved to. A
+// resumed run continues where this one stopped; nothing is rolled back.
+type SuspendedError struct {
+	Started, Total int
+}
+
+func (e *SuspendedError) Error() string {
+	return fmt.Sprintf("suspended during the rollout: %d of %d restarts started and finished, the rest wait for meshops resume", e.Started, e.Total)
+}
+
+// suspendedNow reads the record's suspend flag: one read before each
+// restart, so a suspend stops the rollout within one workload.
+func (r *run) suspendedNow(ctx context.Context) (bool, error) {
+	rec, err := r.Store.Load(ctx)
+	if err != nil {
+		return false, err
+	}
+	return rec.Suspended, nil
 }
 
 // restart moves one workload to s.Revision: wait until it is fully
@@ -184,15 +223,25 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 		return "", err
 	}
 	resumed := w.template.Annotations[RestartedForAnnotation] == restartedFor
-	if !resumed {
+	for !resumed {
 		if !rollback {
 			if err := r.waitSafeToRestart(ctx, w); err != nil {
 				return "", err
 			}
 		}
-		if err := r.stamp(ctx, w, restartedFor); err != nil {
+		err := r.stamp(ctx, w, restartedFor)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) {
 			return "", err
 		}
+		// The workload changed since it was read: another writer may have
+		// restarted it for the same revision. Read it again and decide again.
+		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+			return "", fmt.Errorf("reading %s: %w", id, err)
+		}
+		resumed = w.template.Annotations[RestartedForAnnotation] == restartedFor
 	}
 	if !rollback {
 		r.moved(ctx, id)
@@ -268,9 +317,13 @@ func (r *run) moved(ctx context.Context, id ref.Workload) {
 	r.mu.Unlock()
 }
 
+// stamp restarts the workload as `kubectl rollout restart` does, as a
+// compare-and-swap: the patch carries the resourceVersion the decision to
+// restart was made on, so of two writers that decided at once only one
+// restarts it; the other gets a conflict (returned wrapped, for IsConflict).
 func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
-		RestartedAtAnnotation, time.Now().UTC().Format(time.RFC3339), RestartedForAnnotation, restartedFor)
+	patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
+		w.obj.GetResourceVersion(), RestartedAtAnnotation, time.Now().UTC().Format(time.RFC3339), RestartedForAnnotation, restartedFor)
 	if err := r.Cluster.Client.Patch(ctx, w.obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.id, err)
 	}

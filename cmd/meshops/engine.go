@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -16,7 +19,11 @@ import (
 // differ only in its options. It connects to the cluster once the config
 // has loaded, so bad input is reported without one. With events, what it
 // changes is reported as Kubernetes Events, as run does; stop flushes them.
-func (g *globalFlags) engine(src reconcile.Source, opts reconcile.Options, events bool) (r *reconcile.Reconciler, stop func()) {
+func (g *globalFlags) engine(command string, src reconcile.Source, opts reconcile.Options, events bool) (r *reconcile.Reconciler, stop func()) {
+	if opts.Lock.Identity == "" {
+		host, _ := os.Hostname()
+		opts.Lock.Identity = fmt.Sprintf("%s/%d (%s)", host, os.Getpid(), command)
+	}
 	r = &reconcile.Reconciler{Source: src, Options: opts}
 	var broadcaster record.EventBroadcaster
 	r.Connect = func() (plan.Cluster, *state.Store, error) {

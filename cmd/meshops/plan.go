@@ -38,7 +38,7 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 				}
 				bc = b
 			}
-			r, stop := g.engine(reconcile.DirSource{Path: cf.opts.RepoPath}, reconcile.Options{Config: cf.opts, DryRun: true, Log: g.logger()}, false)
+			r, stop := g.engine("meshops plan", reconcile.DirSource{Path: cf.opts.RepoPath}, reconcile.Options{Config: cf.opts, DryRun: true, Log: g.logger()}, false)
 			defer stop()
 			res, err := r.Reconcile(ctx, "meshops plan")
 			if err != nil {

@@ -80,7 +80,7 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := reconcile.NewMetrics(reg)
-	r, stopEvents := g.engine(src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics}, true)
+	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics}, true)
 	defer stopEvents()
 	// The loop needs the cluster before its first reconcile: for the
 	// record, the Lease and the Events.

@@ -49,7 +49,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 				}
 			}
 			o.Progress = progressPrinter(out, func() int { return total })
-			r, stop := g.engine(src, o, !o.DryRun)
+			r, stop := g.engine("meshops sync", src, o, !o.DryRun)
 			defer stop()
 			res, err := r.Reconcile(ctx, "meshops sync")
 			if res.Decision == reconcile.DecisionSuspended {
@@ -78,6 +78,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 	cmd.Flags().BoolVar(&opts.RetryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
 	cmd.Flags().BoolVar(&opts.ForceConflicts, "force-conflicts", false, "take fields that another field manager owns")
 	cmd.Flags().BoolVar(&opts.IgnoreSuspend, "ignore-suspend", false, "apply although the cluster is suspended (meshops suspend)")
+	cmd.Flags().DurationVar(&opts.Lock.Wait, "lock-timeout", 0, "how long to wait while another meshops changes the cluster (0: fail at once, naming it)")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +50,10 @@ type Options struct {
 	RetryBadRevision bool
 	// ForceConflicts takes fields another field manager owns.
 	ForceConflicts bool
+	// Lock is the writer lock every reconcile that may change the cluster
+	// takes first (all but DryRun and ReportOnly); Lock.Wait is how long it
+	// waits for another holder. Identity defaults to host/pid.
+	Lock state.LockOptions
 	// Log receives structured logs; default discards.
 	Log *slog.Logger
 	// Metrics, when set, are updated by every reconcile.
@@ -159,6 +164,31 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	if err := r.connect(); err != nil {
 		return out, err
 	}
+	if !r.Options.DryRun && !r.Options.ReportOnly {
+		// One writer at a time: the plan is made under the lock, so a
+		// second meshops plans only after the first is done.
+		held, err := r.Store.Lock(ctx, r.lockOptions())
+		if err != nil {
+			return out, err
+		}
+		defer func() {
+			if err := held.Release(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("releasing the writer lock", "error", err)
+			}
+		}()
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		go func() {
+			select {
+			case <-held.Lost():
+				// Another writer may act now: stop where we are; the next
+				// run resumes.
+				stop(held.Err())
+			case <-ctx.Done():
+			}
+		}()
+	}
 	rec, err := r.Store.Load(ctx)
 	if err != nil {
 		return out, err
@@ -221,6 +251,9 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	res, err := ex.Execute(ctx, p, cfg)
 	out.Applied = res
 	switch {
+	case errors.As(err, new(*apply.SuspendedError)):
+		out.Result = state.ResultSuspended
+		return out, err
 	case err != nil && res.RolledBack:
 		out.Result = state.ResultRolledBack
 		return out, err
@@ -231,6 +264,16 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	out.Result = state.ResultSucceeded
 	m.observeCommit(co.Commit)
 	return out, nil
+}
+
+// lockOptions fills in who holds the lock: host and process.
+func (r *Reconciler) lockOptions() state.LockOptions {
+	o := r.Options.Lock
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	return o
 }
 
 // connect resolves the cluster once, after the config loaded.
