@@ -44,6 +44,10 @@ type Options struct {
 	ForceConflicts bool
 	// PollInterval is how often rollouts and gates are re-read. Default 250ms.
 	PollInterval time.Duration
+	// TargetCheckInterval is how often the target's istiod is checked while
+	// workloads restart onto it; ProbeInterval how often, at most, the
+	// injection probe runs then. Defaults 2s and 15s.
+	TargetCheckInterval, ProbeInterval time.Duration
 	// ProbeNamespace holds the pre-flip revision probe: a namespace with no
 	// mesh label. Default the state store's namespace.
 	ProbeNamespace string
@@ -66,8 +70,10 @@ func DefaultOptions() Options {
 			WorkloadTimeout: configs.DefaultRestartWorkloadTimeout,
 			Timeout:         configs.DefaultRestartTimeout,
 		},
-		PollInterval: 250 * time.Millisecond,
-		Log:          slog.New(slog.DiscardHandler),
+		PollInterval:        250 * time.Millisecond,
+		TargetCheckInterval: 2 * time.Second,
+		ProbeInterval:       15 * time.Second,
+		Log:                 slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -104,6 +110,12 @@ func (o *Options) withDefaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = d.PollInterval
+	}
+	if o.TargetCheckInterval <= 0 {
+		o.TargetCheckInterval = d.TargetCheckInterval
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = d.ProbeInterval
 	}
 	if o.Log == nil {
 		o.Log = d.Log

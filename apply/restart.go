@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/rollout"
@@ -110,8 +111,15 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	if err := r.progress(ctx, first, "restarts"); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.Timeout)
-	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, r.Options.Restart.Timeout)
+	defer cancelTimeout()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	cancel := func() { stop(nil) }
+	// The target is watched throughout: once it turns unhealthy no new
+	// restart starts and those under way stop, so the rollback begins
+	// within a check interval, not after a workload's timeout.
+	go r.watchTarget(ctx, stop)
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -160,6 +168,10 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		}()
 	}
 	wg.Wait()
+	var unhealthy *TargetUnhealthyError
+	if cause := context.Cause(ctx); errors.As(cause, &unhealthy) {
+		return fmt.Errorf("restarts stopped: %w", cause)
+	}
 	if len(errs) > 0 {
 		// A failed restart wins over a suspend: it is rolled back.
 		return fmt.Errorf("restarts stopped: %w", errors.Join(errs...))
@@ -171,6 +183,43 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		return fmt.Errorf("restarts did not finish within %s", r.Options.Restart.Timeout)
 	}
 	return nil
+}
+
+// TargetUnhealthyError stops the restarts: the revision they move
+// workloads to stopped being healthy (or stopped injecting itself) while
+// they ran.
+type TargetUnhealthyError struct {
+	Revision, Why string
+}
+
+func (e *TargetUnhealthyError) Error() string {
+	return fmt.Sprintf("target revision %s became unhealthy during the restarts: %s", e.Revision, e.Why)
+}
+
+// watchTarget checks the target's health every TargetCheckInterval and its
+// injection, by the probe, every ProbeInterval, until ctx ends; the first
+// failure stops the restarts with a TargetUnhealthyError. A read that
+// fails is not evidence against the revision: it is tried again.
+func (r *run) watchTarget(ctx context.Context, stop context.CancelCauseFunc) {
+	lastProbe := time.Now()
+	for {
+		if err := sleep(ctx, r.Options.TargetCheckInterval); err != nil {
+			return
+		}
+		ok, why, err := r.health(ctx, r.p.Target)
+		if err == nil && ok && time.Since(lastProbe) >= r.Options.ProbeInterval {
+			lastProbe = time.Now()
+			probe, perr := observe.ProbeRevision(ctx, r.Cluster.Client, r.Options.ProbeNamespace, r.p.Target)
+			if perr == nil && probe.Revision != r.p.Target {
+				ok, why = false, fmt.Sprintf("a pod opting into %s is injected by %q", r.p.Target, probe.Revision)
+			}
+		}
+		if err == nil && !ok {
+			r.log.Warn("target unhealthy: stopping the restarts", "revision", r.p.Target, "why", why)
+			stop(&TargetUnhealthyError{Revision: r.p.Target, Why: why})
+			return
+		}
+	}
 }
 
 // SuspendedError stops a rollout cleanly when the cluster is suspended

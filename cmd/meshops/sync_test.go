@@ -12,10 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/fluxcd/pkg/ssa"
-
 	"github.com/meshops/meshops/configs"
-	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/sync/reconcile"
 )
@@ -104,16 +101,14 @@ func TestSyncOnASuspendedClusterAppliesNothingAndRecordsItAsRunDoes(t *testing.T
 		t.Errorf("sync on a suspended cluster ran the executor:\n%s", stdout)
 	}
 
-	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme, Mapper: env.Mapper})
+	o := reconcile.DefaultClusterOptions()
+	o.StateNamespace = byRun
+	cl, runStore, err := reconcile.NewCluster(env.Config, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rm := ssa.NewResourceManager(c, nil, ssa.Owner{Field: fieldManager, Group: "meshops.io"})
-	runStore := &state.Store{Client: c, Namespace: byRun, Name: state.DefaultName}
 	r := &reconcile.Reconciler{
-		Source:  reconcile.DirSource{Path: exampleRepo},
-		Cluster: plan.Cluster{Client: c, RM: rm, FieldManager: fieldManager, OwnerName: state.DefaultName, OwnerNamespace: byRun},
-		Store:   runStore,
+		Source: reconcile.DirSource{Path: exampleRepo}, Cluster: cl, Store: runStore,
 		Options: reconcile.Options{Config: configs.DefaultOptions()},
 	}
 	out, err := r.Reconcile(ctx, "test: as meshops run")
@@ -121,7 +116,7 @@ func TestSyncOnASuspendedClusterAppliesNothingAndRecordsItAsRunDoes(t *testing.T
 		t.Fatalf("run's reconcile on a suspended cluster: %v, decision %q", err, out.Decision)
 	}
 
-	syncRec, err := (&state.Store{Client: c, Namespace: bySync, Name: state.DefaultName}).Load(ctx)
+	syncRec, err := (&state.Store{Client: cl.Client, Namespace: bySync, Name: state.DefaultName}).Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
