@@ -25,6 +25,7 @@ import (
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/retry"
 	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/state"
 )
@@ -210,7 +211,11 @@ func (r *run) watchTarget(ctx context.Context, stop context.CancelCauseFunc) {
 		if err == nil && ok && time.Since(lastProbe) >= r.Options.ProbeInterval {
 			lastProbe = time.Now()
 			probe, perr := observe.ProbeRevision(ctx, r.Cluster.Client, r.Options.ProbeNamespace, r.p.Target)
-			if perr == nil && probe.Revision != r.p.Target {
+			switch {
+			case retry.WebhookFailed(perr):
+				// The target's own injector cannot be called: evidence.
+				ok, why = false, perr.Error()
+			case perr == nil && probe.Revision != r.p.Target:
 				ok, why = false, fmt.Sprintf("a pod opting into %s is injected by %q", r.p.Target, probe.Revision)
 			}
 		}

@@ -124,3 +124,50 @@ func splitID(id string) (ns, name string) {
 	parts := strings.SplitN(id, "/", 3)
 	return parts[1], parts[2]
 }
+
+// The target is watched while workloads restart onto it: when it turns
+// unhealthy mid-rollout no further restart starts, and the rollback
+// begins at the next check, not after a workload's timeout.
+func TestATargetThatTurnsUnhealthyMidRolloutStopsTheRestartsAndRollsBack(t *testing.T) {
+	ctx := context.Background()
+	f := newMesh(t, 2)
+	f.writeRepo("asm-1-29")
+	f.onTag("asm-1-28")
+	ids := f.deployments(3, "asm-1-28")
+	t.Cleanup(func() { restoreRevision(t, "asm-1-29") })
+	var once sync.Once
+	var brokenAt time.Time
+	f.intercept(interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			err := c.Patch(ctx, obj, patch, opts...)
+			if _, isDeployment := obj.(*appsv1.Deployment); isDeployment && err == nil && obj.GetNamespace() != "aks-istio-system" {
+				once.Do(func() {
+					brokenAt = time.Now()
+					if err := env.MakeRevisionUnhealthy(ctx, "asm-1-29"); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			return err
+		},
+	})
+	_, res, err := f.sync(ctx, "c1", func(o *apply.Options) {
+		o.Restart.BatchSize = 1
+		o.Restart.WorkloadTimeout = 10 * time.Minute
+		o.TargetCheckInterval = time.Second
+	})
+	stopped := time.Since(brokenAt)
+	var unhealthy *apply.TargetUnhealthyError
+	if !errors.As(err, &unhealthy) || unhealthy.Revision != "asm-1-29" {
+		t.Fatalf("sync returned %v, want a TargetUnhealthyError for asm-1-29", err)
+	}
+	if !res.RolledBack || res.Restarted >= len(ids) {
+		t.Errorf("result %+v: want a rollback before every workload restarted", res)
+	}
+	if got := f.tagRevision(); got != "asm-1-28" {
+		t.Errorf("tag on %s after the rollback, want asm-1-28", got)
+	}
+	f.waitRevision(ids, "asm-1-28")
+	t.Logf("target made unhealthy after the first restart; restarts stopped and rolled back %s later (%d of %d restarted first)",
+		stopped.Round(100*time.Millisecond), res.Restarted, len(ids))
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -42,6 +43,12 @@ func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	// An admission webhook that cannot be called is the webhook's failure
+	// (an injector down), reported by a healthy API server: it says
+	// something about the webhook that trying again soon would hide.
+	if WebhookFailed(err) {
+		return false
+	}
 	switch {
 	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), apierrors.IsTooManyRequests(err),
 		apierrors.IsInternalError(err), apierrors.IsServiceUnavailable(err), apierrors.IsUnexpectedServerError(err):
@@ -62,6 +69,12 @@ func Transient(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr)
+}
+
+// WebhookFailed reports whether the API server refused a request because
+// an admission webhook could not be called or failed.
+func WebhookFailed(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "failed calling webhook")
 }
 
 // Do calls fn until it succeeds, fails for good, or the bound is reached;

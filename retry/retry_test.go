@@ -37,6 +37,7 @@ func TestTransient(t *testing.T) {
 		{"cancelled by the caller", fmt.Errorf("get: %w", context.Canceled), false},
 		{"the caller's deadline", context.DeadlineExceeded, false},
 		{"nil", nil, false},
+		{"an injector that cannot be called is the webhook's failure, not the server's", apierrors.NewInternalError(errors.New(`failed calling webhook "rev.namespace.sidecar-injector.istio.io": Post "https://localhost:1/inject": connection refused`)), false},
 		{"any other error", errors.New("x509: certificate signed by unknown authority"), false},
 	}
 	for _, c := range cases {

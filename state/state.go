@@ -57,6 +57,11 @@ type Record struct {
 	NextRun time.Time `json:"nextRun,omitzero"`
 	// Suspended stops the loop from acting; it still plans and reports.
 	Suspended bool `json:"suspended,omitempty"`
+	// SourceError is why the config repo could not be fetched, since
+	// SourceErrorSince, while meshops keeps enforcing the last commit it
+	// fetched; empty once fetching works again.
+	SourceError      string    `json:"sourceError,omitempty"`
+	SourceErrorSince time.Time `json:"sourceErrorSince,omitzero"`
 	// BadRevisions failed a rollout and were rolled back, by revision.
 	BadRevisions map[string]BadRevision `json:"badRevisions,omitempty"`
 	// Progress is the rollout under way, or the last one.

@@ -28,6 +28,10 @@ type Source interface {
 type Checkout struct {
 	Path   string
 	Commit string
+	// Stale, when set, is why fetching the newest commit failed: the
+	// checkout is the last one fetched, and the engine keeps enforcing it
+	// (drift repair goes on while git is unreachable) and reports the error.
+	Stale error
 }
 
 // Options tune a Reconciler. What differs between meshops plan, sync,
@@ -98,6 +102,9 @@ type Outcome struct {
 	// Result is the reconcile's result, as the record and metrics name it.
 	Result state.Result
 	Drift  bool
+	// SourceError is why the newest commit could not be fetched, when the
+	// reconcile went on with the last one.
+	SourceError error
 }
 
 // SuspendedError is returned when a caller that must apply (meshops sync)
@@ -153,6 +160,13 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	}
 	out.Commit = co.Commit
 	log = log.With("commit", co.Commit)
+	if co.Stale != nil {
+		out.SourceError = co.Stale
+		if m != nil {
+			m.GitFetchErrors.Inc()
+		}
+		log.Warn("fetching the config repo failed: reconciling the last fetched commit", "error", co.Stale)
+	}
 
 	opts := r.Options.Config
 	opts.RepoPath = co.Path
@@ -191,6 +205,9 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	}
 	rec, err := r.Store.Load(ctx)
 	if err != nil {
+		return out, err
+	}
+	if err := r.recordSource(ctx, rec, co.Stale); err != nil {
 		return out, err
 	}
 	if m != nil {
@@ -274,6 +291,30 @@ func (r *Reconciler) lockOptions() state.LockOptions {
 		o.Identity = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	return o
+}
+
+// recordSource keeps the record's word on the git source current: the
+// fetch error while the reconcile goes on with the last commit, nothing
+// once a fetch works again. Written only when it changes, never by a dry
+// run.
+func (r *Reconciler) recordSource(ctx context.Context, rec *state.Record, stale error) error {
+	msg := ""
+	if stale != nil {
+		msg = stale.Error()
+	}
+	if r.Options.DryRun || r.Options.ReportOnly || rec.SourceError == msg {
+		return nil
+	}
+	_, err := r.Store.Update(ctx, func(rec *state.Record) {
+		if rec.SourceError == "" || msg == "" {
+			rec.SourceErrorSince = time.Now()
+		}
+		rec.SourceError = msg
+		if msg == "" {
+			rec.SourceErrorSince = time.Time{}
+		}
+	})
+	return err
 }
 
 // connect resolves the cluster once, after the config loaded.
