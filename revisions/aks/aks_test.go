@@ -49,6 +49,8 @@ func TestObserveReadsRevisionsAndWhyOthersAreNotAvailable(t *testing.T) {
 	f := newFakeARM(t, "asm-1-28")
 	// asm-1-30 is n+2 of asm-1-28 but needs Kubernetes 1.34: AKS lists only asm-1-29.
 	f.upgrades["asm-1-28"] = []string{"asm-1-29"}
+	// asm-1-31 would run on 1.33 but is n+3.
+	f.catalog = append(f.catalog, rev("asm-1-31", nil, "1.33"))
 	st, err := f.client(t).Observe(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +63,9 @@ func TestObserveReadsRevisionsAndWhyOthersAreNotAvailable(t *testing.T) {
 		t.Errorf("available = %v, want [asm-1-29]", st.Available)
 	}
 	want := []revisions.Unavailable{
-		{Revision: "asm-1-27", Reason: "not an upgrade AKS offers from asm-1-28 (it offers asm-1-29: n+1 or n+2 on this Kubernetes version)"},
+		{Revision: "asm-1-27", Reason: "older than installed asm-1-28: AKS upgrades only forward"},
 		{Revision: "asm-1-30", Reason: "runs on Kubernetes 1.34, 1.35, the cluster runs 1.33.2"},
+		{Revision: "asm-1-31", Reason: "not an upgrade AKS offers from asm-1-28 (it offers asm-1-29: n+1 or n+2 on this Kubernetes version)"},
 	}
 	if !reflect.DeepEqual(st.Unavailable, want) {
 		t.Errorf("unavailable = %+v\nwant %+v", st.Unavailable, want)

@@ -62,7 +62,7 @@ func (c *Client) Observe(ctx context.Context, pending *revisions.Operation) (rev
 			return revisions.State{}, err
 		}
 	}
-	st.Available, st.Unavailable = availability(st, catalog, upgrades)
+	st.Available, st.Unavailable = availability(st, catalog, upgrades, c.opts.RevisionPattern)
 	return st, nil
 }
 
@@ -129,7 +129,7 @@ func (c *Client) upgradeProfiles(ctx context.Context) (map[string][]string, erro
 
 // availability says what the cluster may move to and why the rest of the
 // catalog is out of reach.
-func availability(st revisions.State, catalog []offered, upgrades map[string][]string) ([]string, []revisions.Unavailable) {
+func availability(st revisions.State, catalog []offered, upgrades map[string][]string, pattern mesh.RevisionPattern) ([]string, []revisions.Unavailable) {
 	var (
 		avail []string
 		why   []revisions.Unavailable
@@ -158,6 +158,9 @@ func availability(st revisions.State, catalog []offered, upgrades map[string][]s
 				Reason: fmt.Sprintf("runs on Kubernetes %s, the cluster runs %s", strings.Join(o.kubernetes, ", "), st.KubernetesVersion)})
 		case len(installed) == 0:
 			avail = append(avail, o.name)
+		case older(pattern, o.name, st.Installed[0]):
+			why = append(why, revisions.Unavailable{Revision: o.name,
+				Reason: fmt.Sprintf("older than installed %s: AKS upgrades only forward", installed[0])})
 		default:
 			offers := "none"
 			if u := upgrades[installed[0]]; len(u) > 0 {
@@ -168,6 +171,13 @@ func availability(st revisions.State, catalog []offered, upgrades map[string][]s
 		}
 	}
 	return avail, why
+}
+
+// older reports whether name is an older revision than r; a name that
+// does not parse is not known to be older.
+func older(pattern mesh.RevisionPattern, name string, r mesh.Revision) bool {
+	o, err := pattern.Parse(name)
+	return err == nil && o.Less(r)
 }
 
 // kubernetesVersions reads the Kubernetes minors of compatibleWith.
