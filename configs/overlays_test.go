@@ -37,6 +37,10 @@ func TestOverlayAddsACloudTheFirstValuesFileLacks(t *testing.T) {
 	if rv.Provider != revisions.ProviderAKS || rv.CompleteAfter != 30*time.Minute || rv.OnDowngrade != revisions.DowngradeRollback {
 		t.Errorf("revisions = %+v", rv)
 	}
+	d := c.DesiredRevisions()
+	if d.Shape != revisions.ShapeSingle || d.Target.Name != "asm-1-29" || len(d.Versions) != 1 || d.OnDowngrade != revisions.DowngradeRollback || d.CompleteAfter != 30*time.Minute {
+		t.Errorf("desired revisions = %+v", d)
+	}
 }
 
 func TestValuesFlagsReplaceTheFilesOfMeshopsYAML(t *testing.T) {

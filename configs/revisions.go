@@ -223,3 +223,19 @@ func validateProvider(c *Config) Problems {
 	}
 	return probs
 }
+
+// DesiredRevisions is what the config asks of the revision provider: the
+// shape of versions, the target, the listed revisions, the downgrade
+// policy and the soak. The caller adds the in-cluster facts (Now, verify,
+// the workloads per revision, the tag, a failed rollout, when the canary
+// started) before revisions.Decide.
+func (c *Config) DesiredRevisions() revisions.Desired {
+	rv := c.Settings.Extensions.Revisions
+	return revisions.Desired{
+		Shape:         c.Istio.Shape,
+		Target:        c.Istio.Target,
+		Versions:      slices.Clone(c.Istio.Versions),
+		OnDowngrade:   rv.OnDowngrade,
+		CompleteAfter: rv.CompleteAfter,
+	}
+}
