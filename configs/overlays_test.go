@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshops/meshops/revisions"
+	"github.com/meshops/meshops/test/gitrepo"
 )
 
 func TestOverlayAddsACloudTheFirstValuesFileLacks(t *testing.T) {
@@ -118,5 +119,27 @@ func TestMissingOverlayIsAProblem(t *testing.T) {
 	_, err := Load(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), "config/nope.yaml: values file not found") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The config at a git ref reads every values file of the list as committed
+// at that ref, overlays included.
+func TestLoadGitRefReadsTheOverlaysAtTheRef(t *testing.T) {
+	repo := gitrepo.New(t)
+	repo.CopyDir("testdata/overlay", ".")
+	repo.Commit("asm-1-29 in the overlay")
+	overlay := strings.Replace(readTestdata(t, "overlay/config/overlay.yaml"), `versions: "asm-1-29"`, `versions: "asm-1-30"`, 1)
+	repo.Write(map[string]string{"config/overlay.yaml": overlay})
+	repo.Commit("asm-1-30 in the overlay")
+
+	opts := Options{RepoPath: repo.Dir}
+	for ref, want := range map[string]string{"HEAD~1": "asm-1-29", "HEAD": "asm-1-30"} {
+		cfg, _, err := LoadGitRef(context.Background(), opts, ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if cfg.Istio.Target.Name != want || cfg.AKS.Name != "prod-eastus-svc-1" {
+			t.Errorf("%s: target %s, cluster %q; want %s from the overlay as committed", ref, cfg.Istio.Target.Name, cfg.AKS.Name, want)
+		}
 	}
 }
