@@ -239,6 +239,18 @@ func TestRefusedChangesAreTyped(t *testing.T) {
 	})
 }
 
+func TestAMissingPermissionIsNamed(t *testing.T) {
+	f := newFakeARM(t, "asm-1-28")
+	f.forbid = "/meshRevisionProfiles"
+	_, err := f.client(t).Observe(context.Background(), nil)
+	var re *azcore.ResponseError
+	if err == nil || !strings.Contains(err.Error(), "AuthorizationFailed: The client does not have authorization") ||
+		!strings.Contains(err.Error(), "needs Microsoft.ContainerService/locations/meshRevisionProfiles/read at subscription scope") ||
+		!errors.As(err, &re) || re.StatusCode != 403 {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestDefaultCredentialUsesACustomAuthorityWithoutInstanceDiscovery(t *testing.T) {
 	f := newFakeARM(t, "asm-1-29")
 	t.Setenv("AZURE_TENANT_ID", tenant)

@@ -2,6 +2,7 @@ package aks
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
@@ -70,13 +71,36 @@ func (c *Client) ID() string { return c.id }
 // Options are the options in use, defaults filled in.
 func (c *Client) Options() Options { return c.opts }
 
-// describe shortens an SDK error to ARM's code and message.
-func describe(err error) error {
-	if _, code, msg, ok := armError(err); ok {
-		return fmt.Errorf("%s: %s", code, msg)
+// describe shortens an SDK error to ARM's code and message, naming the
+// permission when ARM refused it (403); the SDK's error stays underneath
+// for errors.As.
+func describe(err error, action string) error {
+	status, code, msg, ok := armError(err)
+	if !ok {
+		return err
 	}
-	return err
+	if status == http.StatusForbidden && action != "" {
+		msg += " (the identity needs " + action + "; see docs/revisions.md)"
+	}
+	return &shortError{text: code + ": " + msg, err: err}
 }
+
+// shortError prints ARM's code and message but unwraps to the SDK's error.
+type shortError struct {
+	text string
+	err  error
+}
+
+func (e *shortError) Error() string { return e.text }
+func (e *shortError) Unwrap() error { return e.err }
+
+// The actions each call needs, for the hint on a 403.
+const (
+	actionRead             = "Microsoft.ContainerService/managedClusters/read"
+	actionWrite            = "Microsoft.ContainerService/managedClusters/write"
+	actionUpgradeProfiles  = "Microsoft.ContainerService/managedClusters/meshUpgradeProfiles/read"
+	actionRevisionProfiles = "Microsoft.ContainerService/locations/meshRevisionProfiles/read at subscription scope"
+)
 
 func deref[T any](p *T) T {
 	var zero T

@@ -35,6 +35,7 @@ type fakeARM struct {
 	fail         *armErr             // the next operation ends Failed with it
 	refuse       *armErr             // the next PUT is refused with it
 	bumpETag     bool                // the cluster changes between GET and PUT
+	forbid       string              // requests to paths ending so are 403
 	puts         [][]byte            // bodies of accepted PUTs
 	ifMatch      []string
 	ops          map[string]string // id → status
@@ -141,6 +142,10 @@ func (f *fakeARM) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Header.Get("Authorization") != "Bearer "+token {
 		writeErr(w, armErr{http.StatusUnauthorized, "AuthenticationFailed", "no valid bearer token"})
+		return
+	}
+	if f.forbid != "" && strings.HasSuffix(p, f.forbid) {
+		writeErr(w, armErr{http.StatusForbidden, "AuthorizationFailed", "The client does not have authorization to perform action over scope " + p})
 		return
 	}
 	clusterPath := "/subscriptions/" + sub + "/resourceGroups/" + rg + "/providers/Microsoft.ContainerService/managedClusters/" + name

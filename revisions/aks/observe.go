@@ -24,7 +24,7 @@ import (
 func (c *Client) Observe(ctx context.Context, pending *revisions.Operation) (revisions.State, error) {
 	resp, err := c.clusters.Get(ctx, c.opts.ResourceGroup, c.opts.Cluster, nil)
 	if err != nil {
-		return revisions.State{}, fmt.Errorf("%s: read the managed cluster: %w", c.id, describe(err))
+		return revisions.State{}, fmt.Errorf("%s: read the managed cluster: %w", c.id, describe(err, actionRead))
 	}
 	mc := resp.ManagedCluster
 	st := revisions.State{Cluster: c.id}
@@ -90,7 +90,7 @@ func (c *Client) revisionProfiles(ctx context.Context, location string) ([]offer
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: list the mesh revisions of location %s: %w", c.id, location, describe(err))
+			return nil, fmt.Errorf("%s: list the mesh revisions of location %s: %w", c.id, location, describe(err, actionRevisionProfiles))
 		}
 		for _, p := range page.Value {
 			if p == nil || !strings.EqualFold(deref(p.Name), meshMode) || p.Properties == nil {
@@ -115,7 +115,7 @@ func (c *Client) upgradeProfiles(ctx context.Context) (map[string][]string, erro
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: list the mesh upgrade profiles: %w", c.id, describe(err))
+			return nil, fmt.Errorf("%s: list the mesh upgrade profiles: %w", c.id, describe(err, actionUpgradeProfiles))
 		}
 		for _, p := range page.Value {
 			if p == nil || p.Properties == nil || p.Properties.Revision == nil {

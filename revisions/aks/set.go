@@ -34,7 +34,7 @@ func (c *Client) SetRevisions(ctx context.Context, kind revisions.Kind, revs []s
 	}
 	resp, err := c.clusters.Get(ctx, c.opts.ResourceGroup, c.opts.Cluster, nil)
 	if err != nil {
-		return op, fmt.Errorf("%s: read the managed cluster before setting revisions: %w", c.id, describe(err))
+		return op, fmt.Errorf("%s: read the managed cluster before setting revisions: %w", c.id, describe(err, actionRead))
 	}
 	mc := resp.ManagedCluster
 	if mc.Properties == nil {
@@ -85,7 +85,7 @@ func (c *Client) putError(revs []string, err error) error {
 	case http.StatusBadRequest:
 		return &NotAllowedError{Cluster: c.id, Revisions: revs, Code: code, Message: msg}
 	}
-	return fmt.Errorf("%s: set revisions %v: %s: %s", c.id, revs, code, msg)
+	return fmt.Errorf("%s: set revisions %v: %w", c.id, revs, describe(err, actionWrite))
 }
 
 // failed types the end of a failed operation.
@@ -134,7 +134,7 @@ func (c *Client) waitSettled(ctx context.Context, op revisions.Operation) error 
 			if ctx.Err() != nil {
 				return fmt.Errorf("%s: the cluster did not settle within %s: %w", c.id, c.opts.OperationTimeout, ctx.Err())
 			}
-			return fmt.Errorf("%s: read the managed cluster: %w", c.id, describe(err))
+			return fmt.Errorf("%s: read the managed cluster: %w", c.id, describe(err, actionRead))
 		}
 		state := ""
 		if p := resp.Properties; p != nil {
