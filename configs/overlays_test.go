@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,5 +142,34 @@ func TestLoadGitRefReadsTheOverlaysAtTheRef(t *testing.T) {
 		if cfg.Istio.Target.Name != want || cfg.AKS.Name != "prod-eastus-svc-1" {
 			t.Errorf("%s: target %s, cluster %q; want %s from the overlay as committed", ref, cfg.Istio.Target.Name, cfg.AKS.Name, want)
 		}
+	}
+}
+
+// Plain values files merge like the layers: mappings key by key, lists and
+// scalars replaced, and each value keeps the file it came from.
+func TestPlainOverlaysMergeLikeLayers(t *testing.T) {
+	base, probs := readValuesSource("base.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-28, asm-1-29]\n    targetVersion: asm-1-29\n    tag: prod-stable\n  rg: rg-base\n"), Context{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	over, probs := readValuesSource("over.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-29]\n"), Context{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	v, probs := resolveValues([]*valuesSource{base, over}, Context{})
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	versions, line, _, _ := v.Lookup("svc", "istio", "versions")
+	if !reflect.DeepEqual(versions, []any{"asm-1-29"}) || line != 3 {
+		t.Errorf("versions = %v at line %d, want the overlay's list replacing the base's", versions, line)
+	}
+	if tag, _, _, _ := v.Lookup("svc", "istio", "tag"); tag != "prod-stable" {
+		t.Errorf("tag = %v, want the base's kept", tag)
+	}
+	n, _ := v.lookupNode("svc", "istio", "versions")
+	m, _ := v.lookupNode("svc", "rg")
+	if v.fileOf(n) != "over.yaml" || v.fileOf(m) != "base.yaml" || !slices.Equal(v.Files(), []string{"base.yaml", "over.yaml"}) {
+		t.Errorf("files: versions from %s, rg from %s, all %v", v.fileOf(n), v.fileOf(m), v.Files())
 	}
 }
