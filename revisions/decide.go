@@ -100,6 +100,12 @@ func rollbackFailed(installed []mesh.Revision, d Desired) Decision {
 		return blocked("the rollout onto %s failed and no previous revision is installed to roll back to: fix or replace %s in versions", t, t)
 	}
 	prev := other(installed, t)
+	if installed[1].Name != t {
+		// Rolling back onto the newer revision would remove the older one:
+		// a complete, not the rollback of a canary.
+		return blocked("the rollout onto %s failed and everything is back on the newer %s: a person must decide whether to keep %s (set versions to %s) or fix %s",
+			t, prev.Name, prev.Name, prev.Name, t)
+	}
 	if d.Shape == ShapeList && d.listed(prev.Name) {
 		return none("the rollout onto %s failed; %s and %s stay installed because versions lists both (remove %s from versions to remove it)",
 			t, prev.Name, t, t)

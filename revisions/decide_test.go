@@ -323,6 +323,17 @@ func TestDecide(t *testing.T) {
 			kind: KindNone, reason: []string{"asm-1-29 is not installed"},
 		},
 		{
+			name: "blocks after a failed rollout onto the older of two revisions", state: state("asm-1-28", "asm-1-29"),
+			want: func() Desired {
+				d := single("asm-1-28")
+				d.OnDowngrade = DowngradeRollback
+				d.RolloutFailed = true
+				d.TagRevision = "asm-1-29"
+				return d
+			}(),
+			kind: KindBlocked, reason: []string{"back on the newer asm-1-29", "a person must decide"},
+		},
+		{
 			name: "blocks the rollback of a failed install with nothing to go back to", state: state("asm-1-29"),
 			want: func() Desired { d := single("asm-1-29"); d.RolloutFailed = true; return d }(),
 			kind: KindBlocked, reason: []string{"no previous revision"},
