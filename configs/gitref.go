@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -27,7 +28,7 @@ import (
 //
 // Only the files Load reads are written out, to a temporary folder removed
 // before returning: meshops.yaml first, then the values file and the
-// manifests folder it names. A values file given as an absolute path is
+// manifests folder it names. A values file (or overlay) given as an absolute path is
 // outside the repository and read as it is on disk now.
 func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string, error) {
 	if opts.RepoPath == "" {
@@ -58,7 +59,7 @@ func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string,
 	if err != nil && !errors.As(err, &probs) {
 		return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 	}
-	for _, p := range []string{first.Settings.Values, first.Settings.Manifests} {
+	for _, p := range append(slices.Clone(first.Settings.Values), first.Settings.Manifests) {
 		if filepath.IsAbs(p) {
 			continue
 		}
