@@ -116,7 +116,7 @@ func TestSuspendDuringTheRestartsStopsTheRolloutWithinOneWorkload(t *testing.T) 
 	if rec.LastResult != state.ResultSuspended || rec.Progress == nil || !rec.Progress.Finished.IsZero() || len(rec.Progress.Restarted) != 1 {
 		t.Errorf("record %+v: want result suspended, the progress open with the one moved workload", rec)
 	}
-	t.Logf("suspended after %d of %d restarts: %v", suspended.Started, suspended.Total, err)
+	t.Logf("suspended after %d of %d restarts: %s", suspended.Started, suspended.Total, suspended)
 }
 
 // splitID splits a test's Deployment/namespace/name id.

@@ -47,7 +47,8 @@ func TestAHandEditIsRepairedWhileTheGitServerIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := gitsource.DefaultOptions()
-	opts.URL, opts.CacheDir, opts.Timeout = srv.HTTPAddress()+"/config.git", t.TempDir(), 5*time.Second
+	// gitrepo commits on go-git's default branch, master.
+	opts.URL, opts.Branch, opts.CacheDir, opts.Timeout = srv.HTTPAddress()+"/config.git", "master", t.TempDir(), 5*time.Second
 	src, err := gitsource.New(opts)
 	if err != nil {
 		t.Fatal(err)
