@@ -25,8 +25,8 @@ import (
 //
 // Only the files Load reads are written out, to a temporary folder removed
 // before returning: meshops.yaml first, then the values file and the
-// manifests folder it names. A values file given as an absolute path is
-// outside the repository and read as it is on disk now.
+// manifests folder it names. A values file or manifests folder outside the
+// repository is refused, as Load refuses it.
 func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string, error) {
 	if opts.RepoPath == "" {
 		opts.RepoPath = "."
@@ -57,9 +57,6 @@ func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string,
 		return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 	}
 	for _, p := range []string{first.Settings.Values, first.Settings.Manifests} {
-		if filepath.IsAbs(p) {
-			continue
-		}
 		if err := writeTree(tree, p, dir); err != nil {
 			return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -185,23 +183,32 @@ func (l *settingsLines) line(path ...string) int {
 
 // readSettings reads meshops.yaml from the repo onto defaults. A missing
 // file is not a problem: the defaults apply.
-func readSettings(repo, file string, s *Settings) (*settingsLines, Problems, error) {
+func readSettings(repo *repoFS, file string, s *Settings) (*settingsLines, Problems, error) {
 	lines := &settingsLines{file: file}
-	data, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(file)))
+	data, err := repo.readFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return lines, nil, nil
+	}
+	if ref := (*refusal)(nil); errors.As(err, &ref) {
+		return lines, Problems{ref.problem()}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read settings %s: %w", file, err)
 	}
-	probs := decodeSettings(file, data, s, lines)
+	probs := decodeSettingsWithin(repo.budget, file, data, s, lines)
 	return lines, probs, nil
 }
 
 // decodeSettings reads meshops.yaml strictly: unknown fields and wrong types
 // are problems.
 func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines) Problems {
-	root, perr := decodeSingle(file, data, nil, 0)
+	return decodeSettingsWithin(nil, file, data, s, lines)
+}
+
+// decodeSettingsWithin is decodeSettings drawing on a load's budget (nil:
+// a budget of its own).
+func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, lines *settingsLines) Problems {
+	root, perr := decodeSingle(b, file, data, nil, 0)
 	if perr != nil {
 		return Problems{*perr}
 	}

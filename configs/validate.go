@@ -317,7 +317,7 @@ func declaredProviders(c *Config) (map[string][]string, Problems) {
 		if !ok {
 			continue
 		}
-		names, ps := meshConfigOf(m)
+		names, ps := meshConfigOf(c.budget, m)
 		probs = append(probs, ps...)
 		out[rev] = append(out[rev], names...)
 	}
