@@ -9,9 +9,11 @@ import (
 // (meshops run applies it in the cluster, under a 512 MiB memory limit), so
 // every dimension an input can blow up in has a bound, and Load refuses an
 // input that crosses one with a problem naming the file and the limit.
-// The defaults are about ten times what a 2,000-workload fleet's repo
-// needs (500 files, 10,000 policies, 3 MB); docs/security.md lists them
-// with the time and memory meshops takes at each.
+// The defaults leave a 2,000-workload fleet's repo (500 files, 10,000
+// policies, 3 MB, 300,000 values) room to grow two to five times, and keep
+// the worst input within them under 300 MiB of memory: measured, a load
+// costs about 7 KB per object and 70 bytes per value at its peak.
+// docs/security.md lists them with the time and memory of each bomb.
 //
 // A zero field means its default, so Options{RepoPath: dir} is bounded too.
 type Limits struct {
@@ -22,6 +24,12 @@ type Limits struct {
 	TotalBytes int64
 	// Entries bounds the files and folders below the manifests folder.
 	Entries int
+	// DocumentBytes bounds one YAML document (the values file and
+	// meshops.yaml are one each; a manifest file holds many). The parser
+	// holds a whole document at once, at about 300 bytes per value, so
+	// this bounds the peak of a dense one; the API server takes no object
+	// over 1.5 MiB anyway.
+	DocumentBytes int
 	// Documents bounds the YAML documents of one file.
 	Documents int
 	// Objects bounds the manifests of one load, each per-revision copy
@@ -47,13 +55,14 @@ type Limits struct {
 // keeps them together).
 const (
 	DefaultFileBytes     = 4 << 20
-	DefaultTotalBytes    = 32 << 20
+	DefaultTotalBytes    = 16 << 20
 	DefaultEntries       = 10_000
+	DefaultDocumentBytes = 1 << 20
 	DefaultDocuments     = 10_000
-	DefaultObjects       = 100_000
-	DefaultValues        = 4_000_000
+	DefaultObjects       = 25_000
+	DefaultValues        = 2_000_000
 	DefaultAliasValues   = 100_000
-	DefaultTemplateBytes = 32 << 20
+	DefaultTemplateBytes = 16 << 20
 	DefaultTemplateSteps = 1_000_000
 )
 
@@ -61,7 +70,7 @@ const (
 func DefaultLimits() Limits {
 	return Limits{
 		FileBytes: DefaultFileBytes, TotalBytes: DefaultTotalBytes, Entries: DefaultEntries,
-		Documents: DefaultDocuments, Objects: DefaultObjects, Values: DefaultValues,
+		DocumentBytes: DefaultDocumentBytes, Documents: DefaultDocuments, Objects: DefaultObjects, Values: DefaultValues,
 		AliasValues: DefaultAliasValues, TemplateBytes: DefaultTemplateBytes, TemplateSteps: DefaultTemplateSteps,
 	}
 }
@@ -82,6 +91,7 @@ func (l Limits) withDefaults() Limits {
 	set64(&l.FileBytes, d.FileBytes)
 	set64(&l.TotalBytes, d.TotalBytes)
 	set(&l.Entries, d.Entries)
+	set(&l.DocumentBytes, d.DocumentBytes)
 	set(&l.Documents, d.Documents)
 	set(&l.Objects, d.Objects)
 	set(&l.Values, d.Values)
@@ -178,6 +188,15 @@ func (b *budget) templateStep() *limitError {
 	if b.templateSteps > b.limits.TemplateSteps {
 		return b.fail(&limitError{field: "TemplateSteps", limit: int64(b.limits.TemplateSteps),
 			what: "template steps (range iterations and template calls) in the config repo", fix: "make the template loop less (a range over a large number?)"})
+	}
+	return nil
+}
+
+// document refuses a YAML document over DocumentBytes.
+func (b *budget) document(n int) *limitError {
+	if n > b.limits.DocumentBytes {
+		return &limitError{field: "DocumentBytes", limit: int64(b.limits.DocumentBytes),
+			what: "bytes in one YAML document", fix: "split the document; the API server takes no object over 1.5 MiB anyway"}
 	}
 	return nil
 }

@@ -83,6 +83,8 @@ func (m Manifest) line(path ...string) int {
 		candidates = []int{l.namespace}
 	case "metadata/labels/" + mesh.RevisionLabel:
 		candidates = []int{l.revLabel, l.labels}
+	case "spec":
+		candidates = []int{l.spec}
 	}
 	for _, c := range append(candidates, l.metadata, l.doc) {
 		if c > 0 {
@@ -95,7 +97,7 @@ func (m Manifest) line(path ...string) int {
 // metaLines are the lines of a manifest that validate's whole-repo rules
 // point at; 0 where the field is absent.
 type metaLines struct {
-	doc, metadata, name, namespace, labels, revLabel int
+	doc, metadata, name, namespace, labels, revLabel, spec int
 }
 
 func metaLinesOf(t *node) metaLines {
@@ -104,6 +106,7 @@ func metaLinesOf(t *node) metaLines {
 		doc: t.line, metadata: t.keyLine("metadata"),
 		name: md.keyLine("name"), namespace: md.keyLine("namespace"),
 		labels: md.keyLine("labels"), revLabel: md.get("labels").keyLine(mesh.RevisionLabel),
+		spec: t.keyLine("spec"),
 	}
 }
 
@@ -361,6 +364,9 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 		probs Problems
 		n     int
 	)
+	if le := b.document(len(r.text)); le != nil {
+		return nil, Problems{limitProblem(file, c.line, le)}, 1
+	}
 	dec := yaml.NewDecoder(strings.NewReader(r.text))
 	for ; ; n++ {
 		var doc yaml.Node

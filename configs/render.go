@@ -105,6 +105,11 @@ func renderLenient(b *budget, name, text string, data map[string]any) (*rendered
 	if le := limitOf(err); le != nil {
 		return nil, &templateError{msg: "refused: " + le.Error(), limit: le}
 	}
+	if strings.Contains(err.Error(), "exceeded maximum template depth") {
+		// text/template's own bound on nested calls: a template that
+		// calls itself. Rendering it piecewise would only fail again.
+		return nil, &templateError{msg: "refused: templates call each other more deeply than text/template allows (a template that calls itself?)"}
+	}
 	// Something failed: render again one top-level node at a time, keeping
 	// what renders and marking what does not. The nodes come from a parse
 	// without parseTemplate's step actions, so that their source reads as

@@ -215,6 +215,13 @@ func isLayered(root *node) bool {
 // decodeSingle parses data as exactly one YAML document into a tree,
 // drawing on b (nil: a budget of its own).
 func decodeSingle(b *budget, file string, data []byte, sentinels func(string) []string, lineOffset int) (*node, *Problem) {
+	if b == nil {
+		b = newBudget(DefaultLimits())
+	}
+	if le := b.document(len(data)); le != nil {
+		p := limitProblem(file, lineOffset, le)
+		return nil, &p
+	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
