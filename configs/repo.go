@@ -55,6 +55,10 @@ type Extensions struct {
 	// DefaultDenyExemptions are namespaces allowed to lack a default-deny
 	// AuthorizationPolicy, each with the reason why.
 	DefaultDenyExemptions []Exemption `json:"defaultDenyExemptions,omitempty"`
+	// PostureExemptions let named objects break a posture rule of
+	// validate.go (a mesh-wide ALLOW-all, or mTLS DISABLE or PERMISSIVE, in
+	// the root namespace), each with the reason why.
+	PostureExemptions []PostureExemption `json:"postureExemptions,omitempty"`
 	// MinReadyIstiod is how many istiod replicas of the target revision must
 	// be ready before the tag moves or any workload restarts.
 	MinReadyIstiod int `json:"minReadyIstiod"`
@@ -122,6 +126,14 @@ type Exemption struct {
 	Reason    string `json:"reason"`
 }
 
+// PostureExemption lets one object break a posture rule.
+type PostureExemption struct {
+	// Object is the object's Kind/namespace/name, as meshops' messages
+	// write it, e.g. PeerAuthentication/aks-istio-system/default.
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
 // Defaults of the settings; the table in README.md lists the same values.
 const (
 	DefaultValuesFile              = "config/config.yaml"
@@ -171,6 +183,8 @@ type settingsLines struct {
 	tree       *node
 	namespaces []int
 	exemptions []int
+	// postureExemptions are the lines of meshops.postureExemptions' items.
+	postureExemptions []int
 }
 
 // line returns the line of a field path in meshops.yaml, or 0.
@@ -230,7 +244,7 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 
 	m := root.get("meshops")
 	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "ingressGatewayService", "revisionPattern", "namespaces",
-		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod") {
+		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "postureExemptions") {
 		return r.probs
 	}
 	e := &s.Extensions
@@ -274,7 +288,34 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 			}
 		}
 	}
+	decodePostureExemptions(r, m.get("postureExemptions"), e, lines)
 	return r.probs
+}
+
+// decodePostureExemptions reads meshops.postureExemptions; validate checks
+// that each has a reason.
+func decodePostureExemptions(r *fieldReader, ex *node, e *Extensions, lines *settingsLines) {
+	if ex.isNull() {
+		return
+	}
+	if ex.kind != listNode {
+		r.wrongType(ex, "meshops.postureExemptions", "a list of {object, reason}", "write each exemption as - object: Kind/namespace/name\\n  reason: why")
+		return
+	}
+	for i, it := range ex.items {
+		field := indexPath("meshops.postureExemptions", i)
+		if !r.mapping(it, field, "object", "reason") {
+			if it.isNull() {
+				r.wrongType(it, field, "a mapping with object and reason", "write - object: Kind/namespace/name\\n  reason: why")
+			}
+			continue
+		}
+		var x PostureExemption
+		r.str(it.get("object"), field+".object", &x.Object)
+		r.str(it.get("reason"), field+".reason", &x.Reason)
+		e.PostureExemptions = append(e.PostureExemptions, x)
+		lines.postureExemptions = append(lines.postureExemptions, it.line)
+	}
 }
 
 // checkSettings checks values that are well-typed but make no sense. It runs
