@@ -364,3 +364,28 @@ func TestHostileTableIsLargeEnough(t *testing.T) {
 		t.Errorf("%d hostile repos, want at least 40", n)
 	}
 }
+
+// The jail refuses only what leaves the repo: links that stay inside it
+// are followed, for files and folders alike, and ./ and a/../ paths that
+// stay inside are cleaned rather than refused.
+func TestLinksInsideTheRepoAreFollowed(t *testing.T) {
+	files := maps.Clone(goodRepo)
+	files["meshops.yaml"] = "cloud: dev\nenvironment: dev\nvalues: ./settings/../values.yaml\nmanifests: policies/\nmeshops:\n  namespaces: [app]\n"
+	repo := t.TempDir()
+	writeInto(t, repo, files)
+	symlink(t, "config/config.yaml", filepath.Join(repo, "values.yaml"))
+	symlink(t, "mesh", filepath.Join(repo, "policies"))
+	if err := os.Rename(filepath.Join(repo, "mesh", "app.yaml"), filepath.Join(repo, "shared-app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, "../shared-app.yaml", filepath.Join(repo, "mesh", "app.yaml"))
+	opts := DefaultOptions()
+	opts.RepoPath = repo
+	c, err := Load(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Manifests) != 6 || c.Settings.Values != "values.yaml" || c.Settings.Manifests != "policies" {
+		t.Errorf("%d manifests, values %q, manifests %q", len(c.Manifests), c.Settings.Values, c.Settings.Manifests)
+	}
+}
