@@ -345,20 +345,6 @@ func TestHostileReposAreRefused(t *testing.T) {
 	}
 }
 
-// writeInto writes files (slash paths → content) below dir.
-func writeInto(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestHostileTableIsLargeEnough(t *testing.T) {
 	if n := len(hostileRepos()); n < 40 {
 		t.Errorf("%d hostile repos, want at least 40", n)

@@ -268,53 +268,44 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 		r.boolean(rs.get("deleteBarePods"), "meshops.restart.deleteBarePods", &e.Restart.DeleteBarePods)
 	}
 
-	if ex := m.get("defaultDenyExemptions"); !ex.isNull() {
-		if ex.kind != listNode {
-			r.wrongType(ex, "meshops.defaultDenyExemptions", "a list of {namespace, reason}", "write each exemption as - namespace: x\\n  reason: why")
-		} else {
-			for i, it := range ex.items {
-				field := indexPath("meshops.defaultDenyExemptions", i)
-				if !r.mapping(it, field, "namespace", "reason") {
-					if it.isNull() {
-						r.wrongType(it, field, "a mapping with namespace and reason", "write - namespace: x\\n  reason: why")
-					}
-					continue
-				}
-				var x Exemption
-				r.str(it.get("namespace"), field+".namespace", &x.Namespace)
-				r.str(it.get("reason"), field+".reason", &x.Reason)
-				e.DefaultDenyExemptions = append(e.DefaultDenyExemptions, x)
-				lines.exemptions = append(lines.exemptions, it.line)
-			}
-		}
-	}
-	decodePostureExemptions(r, m.get("postureExemptions"), e, lines)
-	return r.probs
-}
-
-// decodePostureExemptions reads meshops.postureExemptions; validate checks
-// that each has a reason.
-func decodePostureExemptions(r *fieldReader, ex *node, e *Extensions, lines *settingsLines) {
-	if ex.isNull() {
-		return
-	}
-	if ex.kind != listNode {
-		r.wrongType(ex, "meshops.postureExemptions", "a list of {object, reason}", "write each exemption as - object: Kind/namespace/name\\n  reason: why")
-		return
-	}
-	for i, it := range ex.items {
-		field := indexPath("meshops.postureExemptions", i)
-		if !r.mapping(it, field, "object", "reason") {
-			if it.isNull() {
-				r.wrongType(it, field, "a mapping with object and reason", "write - object: Kind/namespace/name\\n  reason: why")
-			}
-			continue
-		}
+	exemptionList(r, m.get("defaultDenyExemptions"), "meshops.defaultDenyExemptions", "namespace", "x", func(it *node, field string) {
+		var x Exemption
+		r.str(it.get("namespace"), field+".namespace", &x.Namespace)
+		r.str(it.get("reason"), field+".reason", &x.Reason)
+		e.DefaultDenyExemptions = append(e.DefaultDenyExemptions, x)
+		lines.exemptions = append(lines.exemptions, it.line)
+	})
+	// validate checks that each posture exemption has a reason.
+	exemptionList(r, m.get("postureExemptions"), "meshops.postureExemptions", "object", "Kind/namespace/name", func(it *node, field string) {
 		var x PostureExemption
 		r.str(it.get("object"), field+".object", &x.Object)
 		r.str(it.get("reason"), field+".reason", &x.Reason)
 		e.PostureExemptions = append(e.PostureExemptions, x)
 		lines.postureExemptions = append(lines.postureExemptions, it.line)
+	})
+	return r.probs
+}
+
+// exemptionList reads a list of exemptions, each a mapping of key and
+// reason, calling each for every well-shaped item with its field path;
+// other shapes are problems.
+func exemptionList(r *fieldReader, ex *node, field, key, example string, each func(it *node, field string)) {
+	if ex.isNull() {
+		return
+	}
+	if ex.kind != listNode {
+		r.wrongType(ex, field, "a list of {"+key+", reason}", "write each exemption as - "+key+": "+example+"\\n  reason: why")
+		return
+	}
+	for i, it := range ex.items {
+		f := indexPath(field, i)
+		if !r.mapping(it, f, key, "reason") {
+			if it.isNull() {
+				r.wrongType(it, f, "a mapping with "+key+" and reason", "write - "+key+": "+example+"\\n  reason: why")
+			}
+			continue
+		}
+		each(it, f)
 	}
 }
 
