@@ -144,5 +144,5 @@ func (ps Problems) Err() error {
 
 // add appends a problem; a small helper so call sites stay one line.
 func (ps *Problems) add(file string, line int, field, fix, format string, args ...any) {
-	*ps = append(*ps, Problem{File: file, Line: line, Field: field, Message: fmt.Sprintf(format, args...), Fix: fix})
+	*ps = append(*ps, Problem{File: file, Line: line, Field: field, Message: capLength(fmt.Sprintf(format, args...)), Fix: fix})
 }
