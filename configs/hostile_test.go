@@ -179,6 +179,13 @@ func hostileRepos() []hostile {
 			}
 			t.Cleanup(func() { l.Close() })
 		}, want: []string{"mesh/s.yaml: refused: a socket, not a regular file"}},
+		{name: "a device node as a manifest", build: func(t *testing.T, repo, out string) {
+			// A copy of /dev/zero (char 1:5) inside the repo; only root may
+			// make one, as only root can have git check one out.
+			if err := syscall.Mknod(filepath.Join(repo, "mesh", "zero.yaml"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
+				t.Skipf("mknod: %v", err)
+			}
+		}, want: []string{"mesh/zero.yaml: refused: a device, not a regular file"}},
 		{name: "meshops.yaml as a folder", build: func(t *testing.T, repo, out string) {
 			os.Remove(filepath.Join(repo, "meshops.yaml"))
 			os.Mkdir(filepath.Join(repo, "meshops.yaml"), 0o755)
