@@ -15,7 +15,7 @@ POD_START_DELAY ?= 1s
 # SIMULATED=1 starts only etcd and kube-apiserver with the simulated mesh.
 SIMULATED ?=
 
-.PHONY: all build test test-e2e bench fmt-check vet tools cluster-up cluster-down demo clean
+.PHONY: all build test test-e2e fuzz-smoke bench fmt-check vet tools cluster-up cluster-down demo clean
 
 all: build
 
@@ -37,9 +37,21 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## test: formatter check, go vet, then every test against the real API server.
+## test: formatter check, go vet, then every test against the real API server,
+## then a short fuzz of the config loader (fuzz-smoke).
 test: fmt-check vet tools
 	KUBEBUILDER_ASSETS="$$($(DEVCLUSTER) assets)" $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+## fuzz-smoke: FuzzLoad (the whole config loader: meshops.yaml, values and
+## manifests together) for FUZZ_TIME under a memory cap: ulimit -v for the
+## processes, GOMEMLIMIT for the Go heap, and the target's own check of the
+## live heap after each load. The first run compiles the package with
+## coverage instrumentation (minutes on two cores; cached after).
+FUZZ_TIME ?= 30s
+fuzz-smoke:
+	ulimit -v 4194304 && GOMEMLIMIT=1GiB $(GO) test ./configs -run '^$$' -fuzz '^FuzzLoad$$' \
+		-fuzztime $(FUZZ_TIME) -fuzzminimizetime 50x -parallel 2
 
 ## test-e2e: only the tests against the full local control plane.
 test-e2e: tools

@@ -41,7 +41,12 @@ func aroHCPRepo(t *testing.T) string {
 
 func TestLoadAROHCPManifests(t *testing.T) {
 	fixtures := fixtureDir(t)
-	ms, probs, _, err := loadManifests(context.Background(), fixtures, "mesh", []string{"asm-1-29"})
+	repo, err := openRepo(fixtures, newBudget(DefaultLimits()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	ms, probs, _, err := loadManifests(context.Background(), repo, "mesh", []string{"asm-1-29"})
 	if err != nil || len(probs) > 0 {
 		t.Fatalf("load: %v %v", err, probs)
 	}

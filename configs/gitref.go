@@ -28,8 +28,8 @@ import (
 //
 // Only the files Load reads are written out, to a temporary folder removed
 // before returning: meshops.yaml first, then the values file and the
-// manifests folder it names. A values file (or overlay) given as an absolute path is
-// outside the repository and read as it is on disk now.
+// manifests folder it names. A values file (or overlay) or manifests folder
+// outside the repository is refused, as Load refuses it.
 func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string, error) {
 	if opts.RepoPath == "" {
 		opts.RepoPath = "."
@@ -49,7 +49,8 @@ func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string,
 
 	local := opts
 	local.RepoPath = dir
-	if err := writeTree(tree, opts.SettingsFile, dir); err != nil {
+	w := &treeWriter{dir: dir, limits: opts.Limits.withDefaults()}
+	if err := w.write(tree, opts.SettingsFile); err != nil {
 		return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 	}
 	// The first load only resolves the settings, which say where the
@@ -60,10 +61,7 @@ func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string,
 		return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 	}
 	for _, p := range append(slices.Clone(first.Settings.Values), first.Settings.Manifests) {
-		if filepath.IsAbs(p) {
-			continue
-		}
-		if err := writeTree(tree, p, dir); err != nil {
+		if err := w.write(tree, p); err != nil {
 			return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 		}
 	}
@@ -139,10 +137,22 @@ func subfolder(root, dir string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
-// writeTree writes the file or folder at p (relative to the tree) below
-// dir; nothing when the tree has no such path. Symbolic links and
-// submodules are skipped: they may point outside the commit.
-func writeTree(tree *object.Tree, p, dir string) error {
+// treeWriter writes files of a git tree out for Load, within Load's
+// limits: a file is cut one byte past FileBytes (Load then refuses it as
+// too large), and writing stops with an error past Entries files or
+// TotalBytes, so that a commit with a huge blob or a million files costs
+// neither the disk nor the time to write them.
+type treeWriter struct {
+	dir    string
+	limits Limits
+	files  int
+	bytes  int64
+}
+
+// write writes the file or folder at p (relative to the tree) below the
+// writer's folder; nothing when the tree has no such path. Symbolic links
+// and submodules are skipped: they may point outside the commit.
+func (w *treeWriter) write(tree *object.Tree, p string) error {
 	p = path.Clean(filepath.ToSlash(p))
 	if !filepath.IsLocal(filepath.FromSlash(p)) {
 		return fmt.Errorf("%s is outside the config repo, so its version at a git ref is unknown; keep it inside the repo", p)
@@ -164,7 +174,7 @@ func writeTree(tree *object.Tree, p, dir string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			return writeFile(f, p, dir)
+			return w.file(f, p)
 		}
 		if sub, err = tree.Tree(p); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -175,15 +185,22 @@ func writeTree(tree *object.Tree, p, dir string) error {
 		if f.Mode != filemode.Regular && f.Mode != filemode.Executable {
 			return nil
 		}
-		return writeFile(f, prefix+f.Name, dir)
+		return w.file(f, prefix+f.Name)
 	})
 }
 
-func writeFile(f *object.File, name, dir string) error {
+func (w *treeWriter) file(f *object.File, name string) error {
 	if !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, "\\") {
 		return fmt.Errorf("%s: not a path inside the repository", name)
 	}
-	target := filepath.Join(dir, filepath.FromSlash(name))
+	w.files++
+	if w.files > w.limits.Entries {
+		return fmt.Errorf("%s: refused: more than %d files to read at this ref (limit Entries)", name, w.limits.Entries)
+	}
+	if w.bytes > w.limits.TotalBytes {
+		return fmt.Errorf("%s: refused: more than %d bytes to read at this ref (limit TotalBytes)", name, w.limits.TotalBytes)
+	}
+	target := filepath.Join(w.dir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
@@ -196,7 +213,9 @@ func writeFile(f *object.File, name, dir string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, r); err != nil {
+	n, err := io.CopyN(out, r, w.limits.FileBytes+1)
+	w.bytes += n
+	if err != nil && !errors.Is(err, io.EOF) {
 		out.Close()
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -107,3 +107,25 @@ func TestLoadGitRefReturnsTheConfigWithItsProblems(t *testing.T) {
 		t.Errorf("problems do not name the broken file: %v", probs)
 	}
 }
+
+// A commit is as untrusted as a work tree: LoadGitRef writes no more of a
+// file than Load would read (so a huge blob is refused as too large, not
+// copied out whole), and stops at the limit on files.
+func TestLoadGitRefKeepsToTheLimits(t *testing.T) {
+	repo := gitrepo.New(t)
+	repo.CopyDir(exampleDir, ".")
+	repo.Write(map[string]string{"mesh/big.yaml": "# " + strings.Repeat("x", 10_000) + "\n"})
+	repo.Commit("a big manifest")
+
+	opts := Options{RepoPath: repo.Dir, Limits: Limits{FileBytes: 5000}}
+	_, _, err := LoadGitRef(context.Background(), opts, "HEAD")
+	var probs Problems
+	if !errors.As(err, &probs) || !strings.Contains(probs.Error(), "mesh/big.yaml: refused: larger than 5000 bytes (limit FileBytes)") {
+		t.Errorf("error %v, want big.yaml refused as too large", err)
+	}
+
+	opts = Options{RepoPath: repo.Dir, Limits: Limits{Entries: 3}}
+	if _, _, err := LoadGitRef(context.Background(), opts, "HEAD"); err == nil || !strings.Contains(err.Error(), "more than 3 files to read at this ref (limit Entries)") {
+		t.Errorf("error %v, want the limit on files", err)
+	}
+}

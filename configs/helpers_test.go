@@ -15,6 +15,13 @@ func fixtureDir(t testing.TB) string { return fixtures.AROHCPDir(t) }
 func writeFiles(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
+	writeInto(t, dir, files)
+	return dir
+}
+
+// writeInto writes files (slash paths → content) below dir.
+func writeInto(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
 	for name, content := range files {
 		path := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -24,7 +31,6 @@ func writeFiles(t testing.TB, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
-	return dir
 }
 
 func problemStrings(ps Problems) []string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/meshops/meshops/mesh"
@@ -40,12 +39,16 @@ type Options struct {
 	// and the fields above were applied, and may change any of them (the
 	// restart policy, exemptions, …). The result is checked like the file.
 	Override func(*Settings)
+
+	// Limits bound what the load reads and builds; zero fields take their
+	// defaults (DefaultLimits).
+	Limits Limits
 }
 
 // DefaultOptions returns options that load the repo in the current folder
 // with its meshops.yaml, if any.
 func DefaultOptions() Options {
-	return Options{RepoPath: ".", SettingsFile: DefaultSettingsFile}
+	return Options{RepoPath: ".", SettingsFile: DefaultSettingsFile, Limits: DefaultLimits()}
 }
 
 // Config is a loaded config repo.
@@ -76,6 +79,9 @@ type Config struct {
 	// every listed namespace would then "lack" default deny, which says
 	// nothing the folder problem does not already say.
 	noManifests bool
+	// budget is what is left of the load's limits, for validate's parse of
+	// the mesh config inside ConfigMaps.
+	budget *budget
 }
 
 // LookupValue returns the resolved value at path (one key per element) and
@@ -111,11 +117,21 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 	} else if !info.IsDir() {
 		return nil, fmt.Errorf("config repo %s: not a folder", opts.RepoPath)
 	}
+	settingsFile, ok := localPath(opts.SettingsFile)
+	if !ok {
+		return nil, fmt.Errorf("settings file %q: not a path inside the config repo (write it relative to the repo root, without ..)", clip(opts.SettingsFile))
+	}
+	b := newBudget(opts.Limits)
+	repo, err := openRepo(opts.RepoPath, b)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
 
 	var probs Problems
-	c := &Config{RepoPath: opts.RepoPath, Settings: DefaultSettings(), Values: map[string]any{}}
+	c := &Config{RepoPath: opts.RepoPath, Settings: DefaultSettings(), Values: map[string]any{}, budget: b}
 
-	lines, ps, err := readSettings(opts.RepoPath, opts.SettingsFile, &c.Settings)
+	lines, ps, err := readSettings(repo, settingsFile, &c.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +139,8 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 	c.settingsLines = lines
 	applyOverrides(&c.Settings, opts)
 	probs = append(probs, checkSettings(c.Settings, lines)...)
+	valuesOK, manifestsOK, ps := checkRepoPaths(&c.Settings, opts, lines)
+	probs = append(probs, ps...)
 
 	c.pattern, err = mesh.ParseRevisionPattern(c.Settings.Extensions.RevisionPattern)
 	if err != nil {
@@ -134,31 +152,36 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	vals, ps, err := loadValues(opts.RepoPath, c.Settings)
-	if err != nil {
-		return nil, err
-	}
-	probs = append(probs, ps...)
 	// Without values nothing about svc.istio is known; validate then skips
 	// the checks that need it rather than report their absence again.
-	c.istioLines = &istioLines{file: relPath(opts.RepoPath, valuesPath(opts.RepoPath, c.Settings.firstValues())), failed: map[string]bool{"svc.istio": true}}
-	if vals != nil {
-		c.values = vals
-		c.Values = vals.Map()
-		var ip Problems
-		c.Istio, c.istioLines, ip = readIstio(vals, c.pattern)
-		probs = append(probs, ip...)
-		c.AKS, ip = resolveAKS(vals, c.Settings, c.settingsLines)
-		probs = append(probs, ip...)
+	c.istioLines = &istioLines{file: c.Settings.firstValues(), failed: map[string]bool{"svc.istio": true}}
+	if valuesOK {
+		vals, ps, err := loadValues(repo, c.Settings)
+		if err != nil {
+			return nil, err
+		}
+		probs = append(probs, ps...)
+		if vals != nil {
+			c.values = vals
+			c.Values = vals.Map()
+			var ip Problems
+			c.Istio, c.istioLines, ip = readIstio(vals, c.pattern)
+			probs = append(probs, ip...)
+			c.AKS, ip = resolveAKS(vals, c.Settings, c.settingsLines)
+			probs = append(probs, ip...)
+		}
 	}
 
-	manifests, ps, missing, err := loadManifests(ctx, opts.RepoPath, c.Settings.Manifests, c.Istio.VersionNames())
-	if err != nil {
-		return nil, err
+	c.noManifests = true
+	if manifestsOK {
+		manifests, ps, missing, err := loadManifests(ctx, repo, c.Settings.Manifests, c.Istio.VersionNames())
+		if err != nil {
+			return nil, err
+		}
+		c.noManifests = missing
+		probs = append(probs, ps...)
+		c.Manifests = manifests
 	}
-	c.noManifests = missing
-	probs = append(probs, ps...)
-	c.Manifests = manifests
 
 	probs = append(probs, validate(c)...)
 	probs.Sort()
@@ -195,29 +218,57 @@ func applyOverrides(s *Settings, o Options) {
 	}
 }
 
-// valuesPath is a values file named by the settings, as a path on disk.
-func valuesPath(repo, file string) string {
-	if filepath.IsAbs(file) {
-		return file
+// checkRepoPaths refuses a values file or manifests folder that is not a
+// path inside the repo (absolute, or climbing out with ..), whether
+// meshops.yaml or the caller's options named it; it cleans the paths it
+// accepts. The refused path is quoted (it is the setting itself, not
+// anything it leads to), cut short.
+func checkRepoPaths(s *Settings, o Options, lines *settingsLines) (valuesOK, manifestsOK bool, probs Problems) {
+	check := func(p *string, field string, byCaller bool, what string) bool {
+		clean, ok := localPath(*p)
+		if ok {
+			*p = clean
+			return true
+		}
+		file, line, from := lines.file, lines.line(field), "meshops.yaml"
+		if byCaller {
+			file, line, from = "", 0, "the caller's options"
+		}
+		probs = append(probs, Problem{File: file, Line: line, Field: field,
+			Message: fmt.Sprintf("refused: %s %q (from %s) is not a path inside the config repo: meshops reads nothing outside the repo", what, clip(*p), from),
+			Fix:     "write " + field + " relative to the repo root, without .. or a leading /"})
+		return false
 	}
-	return filepath.Join(repo, filepath.FromSlash(file))
+	valuesOK = true
+	valuesByCaller := o.Values != "" || len(o.ValuesFiles) > 0
+	for i := range s.Values {
+		if !check(&s.Values[i], "values", valuesByCaller, "the values file") {
+			valuesOK = false
+		}
+	}
+	manifestsOK = check(&s.Manifests, "manifests", o.Manifests != "", "the manifests folder")
+	return valuesOK, manifestsOK, probs
 }
 
-// readValuesFile reads one values file named by the settings; a missing
-// file is a problem, with nil data.
-func readValuesFile(repo, name string) ([]byte, Problems, error) {
-	path := valuesPath(repo, name)
-	file := relPath(repo, path)
-	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+// readValuesFile reads one values file named by the settings, inside the
+// repo; a missing or refused file is a problem, with nil data.
+func readValuesFile(repo *repoFS, file string) ([]byte, Problems, error) {
+	info, err := repo.stat(file)
+	var ref *refusal
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, Problems{{File: file, Message: "values file not found",
 			Fix: "create it, or point values in meshops.yaml (or --values) at the values file"}}, nil
-	}
-	if err == nil && info.IsDir() {
+	case errors.As(err, &ref):
+		return nil, Problems{ref.problem()}, nil
+	case err == nil && info.IsDir():
 		return nil, Problems{{File: file, Message: "the values file is a folder",
 			Fix: "point values in meshops.yaml (or --values) at the values file, e.g. config/config.yaml"}}, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := repo.readFile(file)
+	if errors.As(err, &ref) {
+		return nil, Problems{ref.problem()}, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read values: %w", err)
 	}

@@ -1,17 +1,13 @@
 package configs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"text/template"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -87,6 +83,8 @@ func (m Manifest) line(path ...string) int {
 		candidates = []int{l.namespace}
 	case "metadata/labels/" + mesh.RevisionLabel:
 		candidates = []int{l.revLabel, l.labels}
+	case "spec":
+		candidates = []int{l.spec}
 	}
 	for _, c := range append(candidates, l.metadata, l.doc) {
 		if c > 0 {
@@ -99,7 +97,7 @@ func (m Manifest) line(path ...string) int {
 // metaLines are the lines of a manifest that validate's whole-repo rules
 // point at; 0 where the field is absent.
 type metaLines struct {
-	doc, metadata, name, namespace, labels, revLabel int
+	doc, metadata, name, namespace, labels, revLabel, spec int
 }
 
 func metaLinesOf(t *node) metaLines {
@@ -108,69 +106,63 @@ func metaLinesOf(t *node) metaLines {
 		doc: t.line, metadata: t.keyLine("metadata"),
 		name: md.keyLine("name"), namespace: md.keyLine("namespace"),
 		labels: md.keyLine("labels"), revLabel: md.get("labels").keyLine(mesh.RevisionLabel),
+		spec: t.keyLine("spec"),
 	}
 }
 
-// loadManifests reads every *.yaml and *.yml below dir (relative to repo),
-// in sorted order. Hidden files and folders (".git", editor backups) are
-// skipped. A missing folder is a problem, flagged by folderMissing.
-func loadManifests(ctx context.Context, repo, dir string, revisions []string) (ms []Manifest, probs Problems, folderMissing bool, err error) {
-	root := filepath.Join(repo, filepath.FromSlash(dir))
-	info, err := os.Stat(root)
-	if errors.Is(err, fs.ErrNotExist) {
+// loadManifests reads every *.yaml and *.yml below dir (relative to the
+// repo), in sorted order, through the repo's jail. Hidden files and folders
+// (".git", editor backups) are skipped. A missing folder is a problem,
+// flagged by folderMissing; so is one the jail refuses. Once a limit of the
+// load is crossed the files left are not read: they would be refused too.
+func loadManifests(ctx context.Context, repo *repoFS, dir string, revisions []string) (ms []Manifest, probs Problems, folderMissing bool, err error) {
+	info, err := repo.stat(dir)
+	var ref *refusal
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		probs.add(dir, 0, "", "create the folder, or point manifests in meshops.yaml (or --manifests) at the folder holding them",
 			"manifests folder not found")
 		return nil, probs, true, nil
-	}
-	if err != nil {
+	case errors.As(err, &ref):
+		return nil, Problems{ref.problem()}, true, nil
+	case err != nil:
 		return nil, nil, false, fmt.Errorf("manifests folder %s: %w", dir, err)
-	}
-	if !info.IsDir() {
+	case !info.IsDir():
 		probs.add(dir, 0, "", "point manifests at a folder", "manifests must be a folder, not a file")
 		return nil, probs, true, nil
 	}
-	var files []string
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if path != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() && (strings.HasSuffix(d.Name(), ".yaml") || strings.HasSuffix(d.Name(), ".yml")) {
-			files = append(files, path)
-		}
-		return nil
-	})
+	files, err := repo.listYAML(dir)
+	if errors.As(err, &ref) {
+		return nil, Problems{ref.problem()}, true, nil
+	}
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("list manifests in %s: %w", dir, err)
 	}
-	slices.Sort(files)
-
-	for _, path := range files {
+	for _, file := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, false, fmt.Errorf("load manifests: %w", err)
 		}
-		data, err := os.ReadFile(path)
+		if repo.budget.spent != nil {
+			break
+		}
+		data, err := repo.readFile(file)
+		if errors.As(err, &ref) {
+			probs = append(probs, ref.problem())
+			continue
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// Listed a moment ago: a link that leads nowhere.
+			probs = append(probs, Problem{File: file, Message: "refused: not found when read (a dangling link?)", Fix: fixOutside})
+			continue
+		}
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("read manifest: %w", err)
 		}
-		m, ps := parseManifests(relPath(repo, path), data, revisions)
+		m, ps := parseManifestsWithin(repo.budget, file, data, revisions)
 		ms = append(ms, m...)
 		probs = append(probs, ps...)
 	}
 	return ms, probs, false, nil
-}
-
-// relPath returns path relative to repo, slash-separated, for messages.
-func relPath(repo, path string) string {
-	if rel, err := filepath.Rel(repo, path); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.ToSlash(rel)
-	}
-	return filepath.ToSlash(path)
 }
 
 // chunk is the text of one document, as separated by --- lines.
@@ -256,11 +248,11 @@ type rendering struct {
 
 // renderDocument renders a document written as a template. Documents without
 // "{{" are used as written.
-func renderDocument(file string, c chunk, revisions []string) ([]rendering, *Problem) {
+func renderDocument(b *budget, file string, c chunk, revisions []string) ([]rendering, *Problem) {
 	if !strings.Contains(c.text, "{{") {
 		return []rendering{{text: c.text}}, nil
 	}
-	tmpl, err := template.New(file).Option("missingkey=error").Parse(c.text)
+	tmpl, err := parseTemplate(b, file, c.text)
 	if err != nil {
 		te := newTemplateError(err, file, c.line-1)
 		return nil, &Problem{File: file, Line: max(te.line, c.line), Message: "template does not parse: " + te.msg,
@@ -268,14 +260,18 @@ func renderDocument(file string, c chunk, revisions []string) ([]rendering, *Pro
 	}
 	exec := func(rev string) (string, bool, *Problem) {
 		d := &manifestData{rev: rev}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, d); err != nil {
+		text, err := executeTemplate(b, tmpl, d)
+		if le := limitOf(err); le != nil {
+			p := limitProblem(file, c.line, le)
+			return "", false, &p
+		}
+		if err != nil {
 			te := newTemplateError(err, file, c.line-1)
 			return "", false, &Problem{File: file, Line: max(te.line, c.line),
 				Message: "template over a missing value: " + withoutGoType(cleanTemplateError(err)),
 				Fix:     "manifest templates may use only {{ .Revision }}"}
 		}
-		return buf.String(), d.used, nil
+		return text, d.used, nil
 	}
 	probe := "REVISION"
 	if len(revisions) > 0 {
@@ -304,26 +300,57 @@ func renderDocument(file string, c chunk, revisions []string) ([]rendering, *Pro
 // parseManifests reads the documents of one manifest file. revisions are the
 // names per-revision documents are rendered for.
 func parseManifests(file string, data []byte, revisions []string) ([]Manifest, Problems) {
+	return parseManifestsWithin(nil, file, data, revisions)
+}
+
+// parseManifestsWithin is parseManifests drawing on a load's budget (nil:
+// a budget of its own). It stops at the first limit crossed, with a
+// problem at the document that crossed it.
+func parseManifestsWithin(b *budget, file string, data []byte, revisions []string) ([]Manifest, Problems) {
+	if b == nil {
+		b = newBudget(DefaultLimits())
+	}
 	var (
 		out   []Manifest
 		probs Problems
 		index int
 	)
-	for _, c := range splitDocuments(string(data)) {
-		renders, p := renderDocument(file, c, revisions)
+	chunks := splitDocuments(string(data))
+	if len(chunks) > b.limits.Documents {
+		return nil, Problems{limitProblem(file, chunks[b.limits.Documents].line, &limitError{field: "Documents", limit: int64(b.limits.Documents),
+			what: "YAML documents in one file", fix: "split the file"})}
+	}
+	for _, c := range chunks {
+		renders, p := renderDocument(b, file, c, revisions)
 		if p != nil {
 			probs = append(probs, *p)
+			if b.spent != nil {
+				return out, probs
+			}
 			index++
 			continue
 		}
 		docs := 1
 		for _, r := range renders {
-			ms, ps, n := decodeDocuments(file, c, r, index)
+			ms, ps, n := decodeDocuments(b, file, c, r, index)
 			out = append(out, ms...)
 			probs = append(probs, ps...)
 			docs = max(n, 1)
+			if b.spent == nil {
+				if err := b.addObjects(len(ms)); err != nil {
+					probs = append(probs, limitProblem(file, c.line, err))
+				}
+			}
+			if b.spent != nil {
+				return out, probs
+			}
 		}
 		index += docs
+		if index > b.limits.Documents {
+			probs = append(probs, limitProblem(file, c.line, &limitError{field: "Documents", limit: int64(b.limits.Documents),
+				what: "YAML documents in one file", fix: "split the file"}))
+			return out, probs
+		}
 	}
 	return out, probs
 }
@@ -331,12 +358,15 @@ func parseManifests(file string, data []byte, revisions []string) ([]Manifest, P
 // decodeDocuments parses the YAML of one rendered chunk (normally one
 // document) and builds its manifests. It returns how many documents the
 // chunk held.
-func decodeDocuments(file string, c chunk, r rendering, index int) ([]Manifest, Problems, int) {
+func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([]Manifest, Problems, int) {
 	var (
 		out   []Manifest
 		probs Problems
 		n     int
 	)
+	if le := b.document(len(r.text)); le != nil {
+		return nil, Problems{limitProblem(file, c.line, le)}, 1
+	}
 	dec := yaml.NewDecoder(strings.NewReader(r.text))
 	for ; ; n++ {
 		var doc yaml.Node
@@ -349,15 +379,17 @@ func decodeDocuments(file string, c chunk, r rendering, index int) ([]Manifest, 
 			probs.add(file, c.line+max(line, 1)-1, "", "fix the YAML syntax", "document %d: not valid YAML: %s", index+n, msg)
 			return out, probs, n + 1
 		}
-		t, err := newConverter(c.line-1, nil).convert(&doc)
+		t, err := newConverter(b, c.line-1, nil).convert(&doc)
 		if err != nil {
 			var pe *posError
-			line := c.line
-			msg := err.Error()
+			line, msg, fix := c.line, err.Error(), "fix the YAML"
 			if errors.As(err, &pe) {
-				line, msg = pe.line, pe.msg
+				line, msg, fix = pe.line, pe.msg, pe.fixOr(fix)
 			}
-			probs.add(file, line, "", "fix the YAML", "document %d: %s", index+n, msg)
+			probs.add(file, line, "", fix, "document %d: %s", index+n, msg)
+			if b.spent != nil {
+				return out, probs, n + 1
+			}
 			continue
 		}
 		if t.isNull() {

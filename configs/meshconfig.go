@@ -47,8 +47,9 @@ func providersFromTree(file string, mc *node, field string) ([]string, Problems)
 }
 
 // meshConfigOf parses the mesh key of a shared ConfigMap manifest; its lines
-// are counted from the line of the key inside the manifest file.
-func meshConfigOf(m Manifest) ([]string, Problems) {
+// are counted from the line of the key inside the manifest file. Its values
+// draw on b, the load's budget (nil: a budget of its own).
+func meshConfigOf(b *budget, m Manifest) ([]string, Problems) {
 	file := m.Source.File
 	data := m.tree.at("data", mesh.SharedConfigMapMeshKey)
 	if data == nil {
@@ -62,7 +63,7 @@ func meshConfigOf(m Manifest) ([]string, Problems) {
 	}
 	// A block scalar's content starts on the line after the key; that is
 	// as close as positions inside the string can get.
-	root, perr := decodeSingle(file, []byte(text), nil, data.line)
+	root, perr := decodeSingle(b, file, []byte(text), nil, data.line)
 	if perr != nil {
 		perr.Field = field
 		perr.Message = "mesh config " + perr.Message

@@ -17,7 +17,7 @@ import (
 
 // loadValues reads and resolves the values files named by the settings,
 // merged in order.
-func loadValues(repo string, s Settings) (*Values, Problems, error) {
+func loadValues(repo *repoFS, s Settings) (*Values, Problems, error) {
 	var (
 		srcs  []*valuesSource
 		probs Problems
@@ -31,7 +31,7 @@ func loadValues(repo string, s Settings) (*Values, Problems, error) {
 		if data == nil {
 			continue
 		}
-		src, ps := readValuesSource(relPath(repo, valuesPath(repo, f)), data, s.Context)
+		src, ps := readValuesSource(repo.budget, f, data, s.Context)
 		probs = append(probs, ps...)
 		if src != nil {
 			srcs = append(srcs, src)

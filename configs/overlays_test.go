@@ -148,11 +148,11 @@ func TestLoadGitRefReadsTheOverlaysAtTheRef(t *testing.T) {
 // Plain values files merge like the layers: mappings key by key, lists and
 // scalars replaced, and each value keeps the file it came from.
 func TestPlainOverlaysMergeLikeLayers(t *testing.T) {
-	base, probs := readValuesSource("base.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-28, asm-1-29]\n    targetVersion: asm-1-29\n    tag: prod-stable\n  rg: rg-base\n"), Context{})
+	base, probs := readValuesSource(nil, "base.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-28, asm-1-29]\n    targetVersion: asm-1-29\n    tag: prod-stable\n  rg: rg-base\n"), Context{})
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	over, probs := readValuesSource("over.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-29]\n"), Context{})
+	over, probs := readValuesSource(nil, "over.yaml", []byte("svc:\n  istio:\n    versions: [asm-1-29]\n"), Context{})
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with the config repo, precise enough to fix
@@ -41,13 +42,13 @@ func (p Problem) String() string {
 		b.WriteString(": ")
 	}
 	if p.Field != "" {
-		b.WriteString(oneLine(p.Field))
+		b.WriteString(capLength(oneLine(p.Field)))
 		b.WriteString(": ")
 	}
-	b.WriteString(oneLine(p.Message))
+	b.WriteString(capLength(oneLine(p.Message)))
 	if p.Fix != "" {
 		b.WriteString(" (fix: ")
-		b.WriteString(oneLine(p.Fix))
+		b.WriteString(capLength(oneLine(p.Fix)))
 		b.WriteString(")")
 	}
 	return b.String()
@@ -55,6 +56,40 @@ func (p Problem) String() string {
 
 // Error makes a single Problem usable as an error.
 func (p Problem) Error() string { return p.String() }
+
+// clipLength is how much of a value from a file a message quotes. Values
+// are quoted so that the person fixing the file recognises them; more than
+// this serves no one and could carry a planted secret into logs.
+const clipLength = 80
+
+// maxMessage bounds a rendered message, whatever it quotes.
+const maxMessage = 512
+
+// clip cuts a value quoted from a file to clipLength runes, on one line.
+func clip(s string) string {
+	s = oneLine(s)
+	n := 0
+	for i := range s {
+		if n == clipLength {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+// capLength cuts a rendered part of a problem to maxMessage bytes, on a
+// rune boundary.
+func capLength(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	i := maxMessage
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
 
 func oneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n") {
@@ -109,5 +144,5 @@ func (ps Problems) Err() error {
 
 // add appends a problem; a small helper so call sites stay one line.
 func (ps *Problems) add(file string, line int, field, fix, format string, args ...any) {
-	*ps = append(*ps, Problem{File: file, Line: line, Field: field, Message: fmt.Sprintf(format, args...), Fix: fix})
+	*ps = append(*ps, Problem{File: file, Line: line, Field: field, Message: capLength(fmt.Sprintf(format, args...)), Fix: fix})
 }

@@ -2,7 +2,9 @@ package configs
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestProblemString(t *testing.T) {
@@ -38,5 +40,26 @@ func TestProblemsError(t *testing.T) {
 	}
 	if got := ps[:1].Error(); got != "a.yaml:9: first" {
 		t.Errorf("single = %q", got)
+	}
+}
+
+// A problem quotes little of a file: a value is clipped to 80 runes, and
+// a message however built to 512 bytes, so a planted megabyte never reaches
+// a log line whole.
+func TestProblemsQuoteLittle(t *testing.T) {
+	huge := strings.Repeat("é", 1<<20)
+	if got := clip(huge); utf8.RuneCountInString(got) != clipLength+1 || !strings.HasSuffix(got, "…") {
+		t.Errorf("clip kept %d runes", utf8.RuneCountInString(got))
+	}
+	if got := clip("a\nb"); got != "a b" {
+		t.Errorf("clip(a\\nb) = %q", got)
+	}
+	var ps Problems
+	ps.add("mesh/x.yaml", 1, "metadata.name", "fix it", "%q is not a valid name", huge)
+	p := Problem{File: "mesh/x.yaml", Field: huge, Message: huge, Fix: huge}
+	for _, s := range []string{ps[0].Message, ps[0].String(), p.String()} {
+		if len(s) > 3*maxMessage+64 || !utf8.ValidString(s) {
+			t.Errorf("%d bytes, valid UTF-8 %v", len(s), utf8.ValidString(s))
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -59,6 +57,10 @@ type Extensions struct {
 	// DefaultDenyExemptions are namespaces allowed to lack a default-deny
 	// AuthorizationPolicy, each with the reason why.
 	DefaultDenyExemptions []Exemption `json:"defaultDenyExemptions,omitempty"`
+	// PostureExemptions let named objects break a posture rule of
+	// validate.go (a mesh-wide ALLOW-all, or mTLS DISABLE or PERMISSIVE, in
+	// the root namespace), each with the reason why.
+	PostureExemptions []PostureExemption `json:"postureExemptions,omitempty"`
 	// MinReadyIstiod is how many istiod replicas of the target revision must
 	// be ready before the tag moves or any workload restarts.
 	MinReadyIstiod int `json:"minReadyIstiod"`
@@ -128,6 +130,14 @@ type Exemption struct {
 	Reason    string `json:"reason"`
 }
 
+// PostureExemption lets one object break a posture rule.
+type PostureExemption struct {
+	// Object is the object's Kind/namespace/name, as meshops' messages
+	// write it, e.g. PeerAuthentication/aks-istio-system/default.
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
 // Defaults of the settings; the table in README.md lists the same values.
 const (
 	DefaultValuesFile              = "config/config.yaml"
@@ -186,6 +196,8 @@ type settingsLines struct {
 	tree       *node
 	namespaces []int
 	exemptions []int
+	// postureExemptions are the lines of meshops.postureExemptions' items.
+	postureExemptions []int
 }
 
 // line returns the line of a field path in meshops.yaml, or 0.
@@ -198,23 +210,32 @@ func (l *settingsLines) line(path ...string) int {
 
 // readSettings reads meshops.yaml from the repo onto defaults. A missing
 // file is not a problem: the defaults apply.
-func readSettings(repo, file string, s *Settings) (*settingsLines, Problems, error) {
+func readSettings(repo *repoFS, file string, s *Settings) (*settingsLines, Problems, error) {
 	lines := &settingsLines{file: file}
-	data, err := os.ReadFile(filepath.Join(repo, filepath.FromSlash(file)))
+	data, err := repo.readFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return lines, nil, nil
+	}
+	if ref := (*refusal)(nil); errors.As(err, &ref) {
+		return lines, Problems{ref.problem()}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read settings %s: %w", file, err)
 	}
-	probs := decodeSettings(file, data, s, lines)
+	probs := decodeSettingsWithin(repo.budget, file, data, s, lines)
 	return lines, probs, nil
 }
 
 // decodeSettings reads meshops.yaml strictly: unknown fields and wrong types
 // are problems.
 func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines) Problems {
-	root, perr := decodeSingle(file, data, nil, 0)
+	return decodeSettingsWithin(nil, file, data, s, lines)
+}
+
+// decodeSettingsWithin is decodeSettings drawing on a load's budget (nil:
+// a budget of its own).
+func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, lines *settingsLines) Problems {
+	root, perr := decodeSingle(b, file, data, nil, 0)
 	if perr != nil {
 		return Problems{*perr}
 	}
@@ -247,7 +268,7 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 
 	m := root.get("meshops")
 	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "ingressGatewayService", "revisionPattern", "namespaces",
-		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "revisions") {
+		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "revisions", "postureExemptions") {
 		return r.probs
 	}
 	e := &s.Extensions
@@ -273,27 +294,45 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 
 	decodeRevisions(r, m.get("revisions"), &e.Revisions)
 
-	if ex := m.get("defaultDenyExemptions"); !ex.isNull() {
-		if ex.kind != listNode {
-			r.wrongType(ex, "meshops.defaultDenyExemptions", "a list of {namespace, reason}", "write each exemption as - namespace: x\\n  reason: why")
-		} else {
-			for i, it := range ex.items {
-				field := indexPath("meshops.defaultDenyExemptions", i)
-				if !r.mapping(it, field, "namespace", "reason") {
-					if it.isNull() {
-						r.wrongType(it, field, "a mapping with namespace and reason", "write - namespace: x\\n  reason: why")
-					}
-					continue
-				}
-				var x Exemption
-				r.str(it.get("namespace"), field+".namespace", &x.Namespace)
-				r.str(it.get("reason"), field+".reason", &x.Reason)
-				e.DefaultDenyExemptions = append(e.DefaultDenyExemptions, x)
-				lines.exemptions = append(lines.exemptions, it.line)
-			}
-		}
-	}
+	exemptionList(r, m.get("defaultDenyExemptions"), "meshops.defaultDenyExemptions", "namespace", "x", func(it *node, field string) {
+		var x Exemption
+		r.str(it.get("namespace"), field+".namespace", &x.Namespace)
+		r.str(it.get("reason"), field+".reason", &x.Reason)
+		e.DefaultDenyExemptions = append(e.DefaultDenyExemptions, x)
+		lines.exemptions = append(lines.exemptions, it.line)
+	})
+	// validate checks that each posture exemption has a reason.
+	exemptionList(r, m.get("postureExemptions"), "meshops.postureExemptions", "object", "Kind/namespace/name", func(it *node, field string) {
+		var x PostureExemption
+		r.str(it.get("object"), field+".object", &x.Object)
+		r.str(it.get("reason"), field+".reason", &x.Reason)
+		e.PostureExemptions = append(e.PostureExemptions, x)
+		lines.postureExemptions = append(lines.postureExemptions, it.line)
+	})
 	return r.probs
+}
+
+// exemptionList reads a list of exemptions, each a mapping of key and
+// reason, calling each for every well-shaped item with its field path;
+// other shapes are problems.
+func exemptionList(r *fieldReader, ex *node, field, key, example string, each func(it *node, field string)) {
+	if ex.isNull() {
+		return
+	}
+	if ex.kind != listNode {
+		r.wrongType(ex, field, "a list of {"+key+", reason}", "write each exemption as - "+key+": "+example+"\\n  reason: why")
+		return
+	}
+	for i, it := range ex.items {
+		f := indexPath(field, i)
+		if !r.mapping(it, f, key, "reason") {
+			if it.isNull() {
+				r.wrongType(it, f, "a mapping with "+key+" and reason", "write - "+key+": "+example+"\\n  reason: why")
+			}
+			continue
+		}
+		each(it, f)
+	}
 }
 
 // checkSettings checks values that are well-typed but make no sense. It runs

@@ -149,13 +149,13 @@ func (n *node) describe() string {
 	case nil:
 		return "null"
 	case string:
-		return fmt.Sprintf("the string %q", n.text)
+		return fmt.Sprintf("the string %q", clip(n.text))
 	case bool:
-		return "the boolean " + n.text
+		return "the boolean " + clip(n.text)
 	case int64, float64:
-		return "the number " + n.text
+		return "the number " + clip(n.text)
 	}
-	return strconv.Quote(n.text)
+	return strconv.Quote(clip(n.text))
 }
 
 // value converts the tree into plain Go values. Values whose template could
@@ -195,14 +195,19 @@ func (n *node) value() (any, bool) {
 type posError struct {
 	line int
 	msg  string
+	// limit is set when a limit of the load was crossed.
+	limit *limitError
+}
+
+// fixOr is the fix for the error: the limit's, else def.
+func (e *posError) fixOr(def string) string {
+	if e.limit != nil {
+		return e.limit.fix
+	}
+	return def
 }
 
 func (e *posError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
-
-// maxNodes bounds how many nodes one document may expand to, aliases
-// included, so that an "billion laughs" alias bomb fails fast instead of
-// eating the machine.
-const maxNodes = 1 << 20
 
 // converter turns yaml.v3 nodes into a tree.
 type converter struct {
@@ -211,12 +216,19 @@ type converter struct {
 	lineOffset int
 	// sentinel, when set, marks scalars containing unresolved templates.
 	sentinels func(string) []string
-	budget    int
-	active    map[*yaml.Node]bool // anchors being expanded, to catch cycles
+	// budget bounds the values of the whole load, and those reached
+	// through aliases, so that an alias bomb ("billion laughs") fails fast
+	// however it is spread over documents and files.
+	budget *budget
+	active map[*yaml.Node]bool // anchors being expanded, to catch cycles
 }
 
-func newConverter(lineOffset int, sentinels func(string) []string) *converter {
-	return &converter{lineOffset: lineOffset, sentinels: sentinels, budget: maxNodes, active: map[*yaml.Node]bool{}}
+// newConverter returns a converter drawing on b (nil: a budget of its own).
+func newConverter(b *budget, lineOffset int, sentinels func(string) []string) *converter {
+	if b == nil {
+		b = newBudget(DefaultLimits())
+	}
+	return &converter{lineOffset: lineOffset, sentinels: sentinels, budget: b, active: map[*yaml.Node]bool{}}
 }
 
 func (c *converter) errorf(n *yaml.Node, format string, args ...any) error {
@@ -224,9 +236,8 @@ func (c *converter) errorf(n *yaml.Node, format string, args ...any) error {
 }
 
 func (c *converter) convert(n *yaml.Node) (*node, error) {
-	c.budget--
-	if c.budget < 0 {
-		return nil, c.errorf(n, "document expands to more than %d values (too many aliases?)", maxNodes)
+	if err := c.budget.addValue(len(c.active) > 0); err != nil {
+		return nil, &posError{line: n.Line + c.lineOffset, msg: "refused: " + err.Error(), limit: err}
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -273,7 +284,7 @@ func (c *converter) scalar(n *yaml.Node) (*node, error) {
 	case "!!bool":
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			return nil, c.errorf(n, "%q is not a boolean", n.Value)
+			return nil, c.errorf(n, "%q is not a boolean", clip(n.Value))
 		}
 		out.scalar = b
 	case "!!int":
@@ -282,7 +293,7 @@ func (c *converter) scalar(n *yaml.Node) (*node, error) {
 			// Too big for int64: Kubernetes would read it as a float too.
 			var f float64
 			if ferr := n.Decode(&f); ferr != nil || math.IsInf(f, 0) {
-				return nil, c.errorf(n, "%q is not a representable integer", n.Value)
+				return nil, c.errorf(n, "%q is not a representable integer", clip(n.Value))
 			}
 			out.scalar = f
 			return out, nil
@@ -291,11 +302,11 @@ func (c *converter) scalar(n *yaml.Node) (*node, error) {
 	case "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			return nil, c.errorf(n, "%q is not a number", n.Value)
+			return nil, c.errorf(n, "%q is not a number", clip(n.Value))
 		}
 		// JSON, and so the API server, has no NaN or infinity.
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, c.errorf(n, "%q is not a finite number", n.Value)
+			return nil, c.errorf(n, "%q is not a finite number", clip(n.Value))
 		}
 		out.scalar = f
 	default:

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -25,6 +26,7 @@ func validate(c *Config) Problems {
 	probs = append(probs, validateObjects(c)...)
 	probs = append(probs, validateDefaultDeny(c)...)
 	probs = append(probs, validatePolicies(c)...)
+	probs = append(probs, validatePosture(c)...)
 	probs.Sort()
 	return probs
 }
@@ -169,6 +171,152 @@ func IsDefaultDeny(m Manifest) bool {
 		}
 	}
 	return true
+}
+
+// isAllowAll reports whether an AuthorizationPolicy allows every request to
+// the workloads it applies to: an ALLOW policy with a rule that matches
+// anything (no from, to or when, or sources that are all "*"). In the root
+// namespace such a policy applies to the whole mesh, and since any ALLOW
+// match admits a request, it cancels every namespace's default deny.
+func isAllowAll(m Manifest) bool {
+	if m.GroupKind() != authorizationPolicyGK {
+		return false
+	}
+	spec, _ := m.Object["spec"].(map[string]any)
+	if a, _ := spec["action"].(string); a != "" && a != "ALLOW" {
+		return false
+	}
+	rules, _ := spec["rules"].([]any)
+	return slices.ContainsFunc(rules, ruleMatchesAll)
+}
+
+// ruleMatchesAll reports whether one rule of an ALLOW policy matches any
+// request.
+func ruleMatchesAll(r any) bool {
+	if r == nil {
+		return true
+	}
+	rule, ok := r.(map[string]any)
+	if !ok {
+		return false
+	}
+	empty := func(v any) bool { l, _ := v.([]any); return v == nil || (l != nil && len(l) == 0) }
+	if !empty(rule["to"]) || !empty(rule["when"]) {
+		return false
+	}
+	from, _ := rule["from"].([]any)
+	for _, f := range from {
+		fm, _ := f.(map[string]any)
+		src, _ := fm["source"].(map[string]any)
+		for k, v := range src {
+			l, _ := v.([]any)
+			if (k != "principals" && k != "namespaces") || len(l) != 1 || l[0] != "*" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// weakMTLS returns the mode of a PeerAuthentication that lets plain text
+// in (DISABLE or PERMISSIVE), for the whole workload or a port; "" if none.
+func weakMTLS(m Manifest) string {
+	if m.GroupKind() != peerAuthenticationGK {
+		return ""
+	}
+	weak := func(mode string) bool { return mode == "DISABLE" || mode == "PERMISSIVE" }
+	if mode, _, _ := unstructuredString(m.Object, "spec", "mtls", "mode"); weak(mode) {
+		return mode
+	}
+	ports, _, _ := unstructured.NestedMap(m.Object, "spec", "portLevelMtls")
+	for _, p := range slices.Sorted(maps.Keys(ports)) {
+		if mode, _, _ := unstructuredString(ports, p, "mode"); weak(mode) {
+			return mode + " on port " + p
+		}
+	}
+	return ""
+}
+
+// systemNamespaces may never join the mesh through meshops.namespaces:
+// injecting sidecars into the cluster's own components, or the control
+// plane's, breaks the cluster or the mesh itself. The ingress gateway's
+// namespace is not one: the gateway runs a proxy by design.
+func systemNamespaces(e Extensions) []string {
+	return []string{"kube-system", "kube-public", "kube-node-lease", e.IstioSystemNamespace}
+}
+
+// validatePosture refuses what weakens the mesh for everyone: manifests
+// that overwrite the control plane's own objects (mesh.IstiodObject),
+// ALLOW-all and plain-text mTLS in the root namespace (the Istio system
+// namespace, whose policies apply mesh-wide) unless exempted with a
+// reason, and system namespaces listed for injection.
+func validatePosture(c *Config) Problems {
+	var probs Problems
+	ext := c.Settings.Extensions
+	root := ext.IstioSystemNamespace
+	settingsFile := ""
+	if c.settingsLines != nil {
+		settingsFile = c.settingsLines.file
+	}
+	itemLine := func(lines []int, i int, path ...string) int {
+		if c.settingsLines != nil && i < len(lines) {
+			return lines[i]
+		}
+		return c.settingsLines.line(path...)
+	}
+	exempt := map[string]bool{}
+	for i, x := range ext.PostureExemptions {
+		var lines []int
+		if c.settingsLines != nil {
+			lines = c.settingsLines.postureExemptions
+		}
+		field := indexPath("meshops.postureExemptions", i)
+		line := itemLine(lines, i, "meshops", "postureExemptions")
+		switch {
+		case x.Object == "":
+			probs.add(settingsFile, line, field+".object", "name the object as Kind/namespace/name, e.g. PeerAuthentication/"+root+"/default",
+				"a posture exemption needs an object")
+		case x.Reason == "":
+			probs.add(settingsFile, line, field+".reason", "say why "+clip(x.Object)+" may weaken the whole mesh",
+				"a posture exemption needs a reason")
+		default:
+			exempt[x.Object] = true
+		}
+	}
+	for _, m := range c.Manifests {
+		file := m.Source.File
+		if why, ok := mesh.IstiodObject(m.GroupKind(), m.GetName(), m.GetLabels()); ok {
+			probs.add(file, m.line("metadata", "name"), "metadata.name",
+				"remove it: the control plane writes it, and meshops never overwrites it; put mesh config in "+mesh.SharedConfigMapName("<rev>"),
+				"refused: %s is the control plane's own: %s", m.ID(), why)
+		}
+		if m.GetNamespace() != root || root == "" || exempt[m.ID()] {
+			continue
+		}
+		fix := fmt.Sprintf("move it out of %s, narrow it, or list it under meshops.postureExemptions in meshops.yaml as {object: %s, reason: why}", root, m.ID())
+		if isAllowAll(m) {
+			probs.add(file, m.line("spec"), "spec.rules", fix,
+				"refused: %s allows every request: in the root namespace %s it applies to the whole mesh and cancels every namespace's default deny", m.ID(), root)
+		}
+		if mode := weakMTLS(m); mode != "" {
+			probs.add(file, m.line("spec"), "spec.mtls.mode", fix,
+				"refused: %s sets mTLS %s in the root namespace %s, which lets plain text into the whole mesh", m.ID(), mode, root)
+		}
+	}
+	system := systemNamespaces(ext)
+	for i, ns := range ext.Namespaces {
+		if !slices.Contains(system, ns) {
+			continue
+		}
+		var lines []int
+		if c.settingsLines != nil {
+			lines = c.settingsLines.namespaces
+		}
+		probs.add(settingsFile, itemLine(lines, i, "meshops", "namespaces"), indexPath("meshops.namespaces", i),
+			"remove "+ns+": meshops labels only application namespaces for injection",
+			"refused: %s is a system namespace (%s); injecting sidecars there breaks the cluster or the control plane", ns, strings.Join(system, ", "))
+	}
+	return probs
 }
 
 // meshNamespace is a namespace that needs default deny, and where it was
@@ -320,7 +468,7 @@ func declaredProviders(c *Config) (map[string][]string, Problems) {
 		if !ok {
 			continue
 		}
-		names, ps := meshConfigOf(m)
+		names, ps := meshConfigOf(c.budget, m)
 		probs = append(probs, ps...)
 		out[rev] = append(out[rev], names...)
 	}

@@ -168,7 +168,13 @@ func firstUnresolved(n *node) (string, int) {
 // parseValues reads and resolves one values file for ctx; see
 // readValuesSource and resolveValues for several files merged in order.
 func parseValues(file string, data []byte, ctx Context) (*Values, Problems) {
-	src, probs := readValuesSource(file, data, ctx)
+	return parseValuesWithin(nil, file, data, ctx)
+}
+
+// parseValuesWithin is parseValues drawing on a load's budget (nil: a
+// budget of its own).
+func parseValuesWithin(b *budget, file string, data []byte, ctx Context) (*Values, Problems) {
+	src, probs := readValuesSource(b, file, data, ctx)
 	if src == nil {
 		return nil, probs
 	}
@@ -185,13 +191,17 @@ type valuesSource struct {
 	templates map[string]unresolvedTemplate
 }
 
-// readValuesSource parses a values file. A file whose top level has
-// "defaults" or "clouds" is layered: it is rendered as a template over ctx
-// and its layers are merged later (resolveValues, layers.go). Any other file
-// is a plain values file, used as is.
-func readValuesSource(file string, data []byte, ctx Context) (*valuesSource, Problems) {
+// readValuesSource parses a values file within the load's budget b (nil:
+// a budget of its own). A file whose top level has "defaults" or "clouds"
+// is layered: it is rendered as a template over ctx and its layers are
+// merged later (resolveValues, layers.go). Any other file is a plain
+// values file, used as is.
+func readValuesSource(b *budget, file string, data []byte, ctx Context) (*valuesSource, Problems) {
+	if b == nil {
+		b = newBudget(DefaultLimits())
+	}
 	var probs Problems
-	plain, err := decodeSingle(file, data, nil, 0)
+	plain, err := decodeSingle(b, file, data, nil, 0)
 	if err != nil {
 		// The layered file may not be valid YAML before rendering (an
 		// unquoted {{ .ev2.x }} is a YAML flow mapping), so only give up
@@ -212,12 +222,15 @@ func readValuesSource(file string, data []byte, ctx Context) (*valuesSource, Pro
 		return &valuesSource{file: file, root: plain}, nil
 	}
 
-	r, te := renderLenient(file, string(data), ctx.templateData())
+	r, te := renderLenient(b, file, string(data), ctx.templateData())
+	if te != nil && te.limit != nil {
+		return nil, append(probs, limitProblem(file, te.line, te.limit))
+	}
 	if te != nil {
 		probs.add(file, te.line, "", "fix the template syntax (Go text/template)", "values template does not parse: %s", te.msg)
 		return nil, probs
 	}
-	root, perr := decodeSingle(file, []byte(r.text), r.sentinelsIn, 0)
+	root, perr := decodeSingle(b, file, []byte(r.text), r.sentinelsIn, 0)
 	if perr != nil {
 		return nil, append(probs, *perr)
 	}
@@ -239,8 +252,16 @@ func isLayered(root *node) bool {
 	return root != nil && root.kind == mapNode && (root.get("defaults") != nil || root.get("clouds") != nil)
 }
 
-// decodeSingle parses data as exactly one YAML document into a tree.
-func decodeSingle(file string, data []byte, sentinels func(string) []string, lineOffset int) (*node, *Problem) {
+// decodeSingle parses data as exactly one YAML document into a tree,
+// drawing on b (nil: a budget of its own).
+func decodeSingle(b *budget, file string, data []byte, sentinels func(string) []string, lineOffset int) (*node, *Problem) {
+	if b == nil {
+		b = newBudget(DefaultLimits())
+	}
+	if le := b.document(len(data)); le != nil {
+		p := limitProblem(file, lineOffset, le)
+		return nil, &p
+	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -258,11 +279,11 @@ func decodeSingle(file string, data []byte, sentinels func(string) []string, lin
 		}
 		return nil, &Problem{File: file, Line: line + lineOffset, Message: "expected one YAML document, found more", Fix: "remove the --- separator: this file holds a single document"}
 	}
-	root, err := newConverter(lineOffset, sentinels).convert(&doc)
+	root, err := newConverter(b, lineOffset, sentinels).convert(&doc)
 	if err != nil {
 		var pe *posError
 		if errors.As(err, &pe) {
-			return nil, &Problem{File: file, Line: pe.line, Message: pe.msg, Fix: "fix the YAML"}
+			return nil, &Problem{File: file, Line: pe.line, Message: pe.msg, Fix: pe.fixOr("fix the YAML")}
 		}
 		return nil, &Problem{File: file, Message: err.Error(), Fix: "fix the YAML"}
 	}
