@@ -19,6 +19,7 @@ import (
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/revisions"
 	"github.com/meshops/meshops/state"
 )
 
@@ -44,6 +45,12 @@ type Options struct {
 	ForceConflicts bool
 	// PollInterval is how often rollouts and gates are re-read. Default 250ms.
 	PollInterval time.Duration
+	// Revisions drives the control-plane revisions (the aks provider); nil
+	// when someone else installs them.
+	Revisions revisions.Client
+	// RevisionReadyTimeout bounds the gate's wait for a revision the plan
+	// installed or started to become healthy. Default 15m.
+	RevisionReadyTimeout time.Duration
 	// TargetCheckInterval is how often the target's istiod is checked while
 	// workloads restart onto it; ProbeInterval how often, at most, the
 	// injection probe runs then. Defaults 2s and 15s.
@@ -70,10 +77,11 @@ func DefaultOptions() Options {
 			WorkloadTimeout: configs.DefaultRestartWorkloadTimeout,
 			Timeout:         configs.DefaultRestartTimeout,
 		},
-		PollInterval:        250 * time.Millisecond,
-		TargetCheckInterval: 2 * time.Second,
-		ProbeInterval:       15 * time.Second,
-		Log:                 slog.New(slog.DiscardHandler),
+		PollInterval:         250 * time.Millisecond,
+		TargetCheckInterval:  2 * time.Second,
+		RevisionReadyTimeout: 15 * time.Minute,
+		ProbeInterval:        15 * time.Second,
+		Log:                  slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -110,6 +118,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = d.PollInterval
+	}
+	if o.RevisionReadyTimeout <= 0 {
+		o.RevisionReadyTimeout = d.RevisionReadyTimeout
 	}
 	if o.TargetCheckInterval <= 0 {
 		o.TargetCheckInterval = d.TargetCheckInterval
@@ -179,6 +190,13 @@ type run struct {
 	gated bool
 	// tagMoved is set once this run moved the tag, for rollback.
 	tagMoved bool
+	// revisionsChanged is set once this run changed the revisions (or
+	// followed a change a crashed run started): the gate waits for the
+	// target, and a rollback returns the revisions too.
+	revisionsChanged bool
+	// verified is set once verify passed in this run: only then may a
+	// revision be removed.
+	verified bool
 	// restarted are the workloads moved to the target by this rollout
 	// (this run, or the interrupted one it resumes), in order. mu guards it
 	// and res against the restart workers.
@@ -332,6 +350,10 @@ func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
 		return r.verify(ctx)
 	case plan.OpPrune:
 		return r.prune(ctx, s)
+	case plan.OpSetRevisions:
+		return r.setRevisions(ctx, s)
+	case plan.OpCompleteRevisions:
+		return r.completeRevisions(ctx)
 	}
 	return "", fmt.Errorf("the executor does not know step %q (%s); update meshops", s.Op, s.Target)
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // shouldRollBack: only a rollout that moved something toward the target
-// has anything to return, and only to a revision the tag was on before.
+// (the tag, workloads, or the revisions themselves) has anything to
+// return, and only to a revision the tag was on before.
 func (r *run) shouldRollBack() bool {
-	return r.Options.AutoRollback && r.from != "" && r.from != r.p.Target && (r.tagMoved || len(r.restarted) > 0)
+	return r.Options.AutoRollback && r.from != "" && r.from != r.p.Target && (r.tagMoved || len(r.restarted) > 0 || r.revisionsChanged)
 }
 
 // rollBack returns the tag to the previous revision, after the same health
@@ -58,6 +59,10 @@ func (r *run) rollBack(ctx context.Context, cause error) error {
 	}
 	if len(failed) > 0 {
 		msg += "; NOT restarted back: " + strings.Join(failed, "; ")
+	} else if rmsg, err := r.rollBackRevisions(ctx); err != nil {
+		msg += "; revisions NOT rolled back: " + err.Error()
+	} else if rmsg != "" {
+		msg += "; " + rmsg
 	}
 	return fmt.Errorf("%w; %s", cause, msg)
 }

@@ -69,6 +69,13 @@ func (r *run) gate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if !ok && r.revisionsChanged {
+		// This run installed or started the target: its istiod is coming up.
+		ok, why, err = r.waitHealthy(ctx, r.p.Target, r.Options.RevisionReadyTimeout)
+		if err != nil {
+			return "", err
+		}
+	}
 	if !ok {
 		return "", fmt.Errorf("target revision not ready, nothing moved: %s", why)
 	}
@@ -81,6 +88,20 @@ func (r *run) gate(ctx context.Context) (string, error) {
 	}
 	r.gated = true
 	return why + "; probe injected by " + r.p.Target, nil
+}
+
+// waitHealthy polls rev's health until it is healthy or timeout passes.
+func (r *run) waitHealthy(ctx context.Context, rev string, timeout time.Duration) (bool, string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why, err := r.health(ctx, rev)
+		if err != nil || ok || time.Now().After(deadline) {
+			return ok, why, err
+		}
+		if err := sleep(ctx, r.Options.PollInterval); err != nil {
+			return false, why, err
+		}
+	}
 }
 
 // moveTag points the tag at the target, then checks with the injection

@@ -42,6 +42,7 @@ func (r *run) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.verified = true
 	return fmt.Sprintf("every workload on %s runs %s; %s", r.p.Tag, r.p.Target, gw), nil
 }
 

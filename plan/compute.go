@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/revisions"
 	"github.com/meshops/meshops/state"
 )
 
@@ -38,6 +40,11 @@ type ComputeOptions struct {
 	Record           *state.Record
 	RetryBadRevision bool
 	Log              *slog.Logger
+	// Revisions drives the control-plane revisions (the aks provider);
+	// nil when someone else installs them.
+	Revisions revisions.Client
+	// Now is the time of the plan, for the canary's soak; default now.
+	Now time.Time
 }
 
 // Compute observes the cluster, diffs the config against it by server-side
@@ -81,6 +88,23 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 			in.Probe = &probe
 			break
 		}
+	}
+	if opts.Revisions != nil {
+		var pending *revisions.Operation
+		var canaryStarted time.Time
+		if rec.Revisions != nil {
+			pending, canaryStarted = rec.Revisions.Operation, rec.Revisions.CanaryStarted
+		}
+		st, err := opts.Revisions.Observe(ctx, pending)
+		if err != nil {
+			return nil, fmt.Errorf("observing the revisions: %w", err)
+		}
+		now := opts.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		d := DesiredRevisions(cfg.DesiredRevisions(), snap, cfg.Istio.Tag, canaryStarted, now)
+		in.Revisions = &Revisions{State: st, Desired: d, Decision: revisions.Decide(st, d)}
 	}
 	p := Build(in)
 	p.Snapshot = snap

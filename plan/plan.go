@@ -21,18 +21,23 @@ type Phase string
 
 const (
 	PhaseValidate   Phase = "validate"
-	PhaseGate       Phase = "gate"
 	PhaseMeshConfig Phase = "mesh-config"
+	PhaseRevision   Phase = "revision"
+	PhaseGate       Phase = "gate"
 	PhasePolicies   Phase = "policies"
 	PhaseNamespaces Phase = "namespaces"
 	PhaseTag        Phase = "tag"
 	PhaseRestarts   Phase = "restarts"
 	PhaseVerify     Phase = "verify"
+	PhaseComplete   Phase = "complete"
 	PhasePrune      Phase = "prune"
 )
 
 // Phases in execution order.
-var Phases = []Phase{PhaseValidate, PhaseGate, PhaseMeshConfig, PhasePolicies, PhaseNamespaces, PhaseTag, PhaseRestarts, PhaseVerify, PhasePrune}
+// The per-revision mesh ConfigMaps come before the revision itself (a new
+// istiod reads them when it starts) and the revision before the gate that
+// checks it; completing a canary comes only after verify.
+var Phases = []Phase{PhaseValidate, PhaseMeshConfig, PhaseRevision, PhaseGate, PhasePolicies, PhaseNamespaces, PhaseTag, PhaseRestarts, PhaseVerify, PhaseComplete, PhasePrune}
 
 // Plan is the ordered, reviewable list of steps that make the cluster
 // match the repo. It is data, immutable once built: renderers and the
@@ -76,6 +81,10 @@ type Inputs struct {
 	// tried again at the commit that failed unless RetryBadRevision.
 	BadRevisions     map[string]state.BadRevision
 	RetryBadRevision bool
+	// Revisions is what the revision provider decided, when meshops drives
+	// the revisions itself (the aks provider); nil when someone else
+	// installs them.
+	Revisions *Revisions
 }
 
 // Build orders the steps that make the cluster match the repo.
@@ -88,6 +97,7 @@ func Build(in Inputs) *Plan {
 		Tag:            cfg.Istio.Tag,
 		MinReadyIstiod: int32(ext.MinReadyIstiod),
 		Pattern:        cfg.RevisionPattern(),
+		Installing:     in.Revisions.installs(cfg.Istio.Target.Name),
 	}
 	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
 	patched := proxyPatched(in.Snapshot, d, in.Probe)
@@ -97,6 +107,7 @@ func Build(in Inputs) *Plan {
 		ProxyPatch: len(patched) > 0,
 	}
 	cl := Classify(in.Snapshot, d, ch)
+	cl = in.Revisions.classify(cl)
 	if bad, ok := in.BadRevisions[d.Target]; ok && !cl.Blocked && !in.RetryBadRevision && bad.Commit == in.Commit &&
 		(cl.From != d.Target || len(cl.Restart) > 0) {
 		cl = cl.block(ScenarioBadRevision, fmt.Sprintf("%s failed a rollout at %s and was rolled back (%s); push a new commit or run meshops sync --retry-bad-revision",
@@ -110,11 +121,17 @@ func Build(in Inputs) *Plan {
 		p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: "BLOCKED: " + cl.Reason})
 		return p
 	}
+	meshConfig, policies := splitObjects(in.Objects, ext.IstioSystemNamespace)
+	p.addMeshConfig(meshConfig)
+	p.addIngress(in.Snapshot, cfg)
+	p.addRevisionChange(in.Revisions)
 	_, why := in.Snapshot.ControlPlanes[d.Target].Healthy(d.MinReadyIstiod)
+	if d.Installing {
+		why = fmt.Sprintf("wait for istiod-%s after the revision change, then check it: %s now", d.Target, why)
+	}
 	p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: why})
 
-	p.addObjects(in.Objects, ext.IstioSystemNamespace)
-	p.addIngress(in.Snapshot, cfg)
+	p.addPolicies(policies)
 	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
 	tag := TagTarget(d.Tag, TagWebhookRef(d.Tag, ext.IstioSystemNamespace))
 	switch {
@@ -147,9 +164,16 @@ func Build(in Inputs) *Plan {
 			Reason: "bare pod on another revision: deleted because meshops.restart.deleteBarePods is on; nothing recreates it"})
 	}
 	p.Warnings = append(p.Warnings, warnings...)
-	if len(restarts) > 0 || len(bare) > 0 || cl.From != d.Target {
+	completes := p.revisionsComplete(in.Revisions)
+	if len(restarts) > 0 || len(bare) > 0 || cl.From != d.Target || completes != nil {
 		p.add(Step{Phase: PhaseVerify, Action: ActionCheck, Op: OpVerify, Target: MeshTarget(),
 			Reason: fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target)})
+	}
+	if completes != nil {
+		p.add(*completes)
+		if p.Scenario == ScenarioInSync {
+			p.Scenario, p.Reason = ScenarioCompleteCanary, completes.Reason
+		}
 	}
 	for _, id := range Stale(in.Inventory, cfg.Manifests) {
 		p.add(Step{Phase: PhasePrune, Action: ActionDelete, Op: OpPrune, Target: ObjectTarget(ref.FromMetadata(id)),
@@ -182,24 +206,41 @@ func Stale(inventory object.ObjMetadataSet, manifests []configs.Manifest) []obje
 
 func (p *Plan) add(s Step) { p.Steps = append(p.Steps, s) }
 
-// addObjects adds object changes in safe order: the per-revision mesh
-// ConfigMaps first, then ALLOW and other policies, then default-deny, so a
-// deny never lands before the allows of the same commit.
-func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
-	var meshConfig, policies, denies []ObjectChange
+// splitObjects sorts object changes into the per-revision mesh
+// ConfigMaps (applied before any revision changes) and the rest.
+func splitObjects(objects []ObjectChange, istioNamespace string) (meshConfig, rest []ObjectChange) {
 	for _, c := range objects {
 		if c.Action == ObjectUnchanged {
 			continue
 		}
-		switch {
-		case c.Manifest.GetKind() == "ConfigMap" && c.Manifest.GetNamespace() == istioNamespace:
+		if c.Manifest.GetKind() == "ConfigMap" && c.Manifest.GetNamespace() == istioNamespace {
 			meshConfig = append(meshConfig, c)
-		case configs.IsDefaultDeny(c.Manifest):
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return meshConfig, rest
+}
+
+// addMeshConfig adds the per-revision mesh ConfigMaps' changes.
+func (p *Plan) addMeshConfig(meshConfig []ObjectChange) { p.addObjectGroups(meshConfig, nil, nil) }
+
+// addPolicies adds the other object changes in safe order: ALLOW and other
+// policies, then default-deny, so a deny never lands before the allows of
+// the same commit.
+func (p *Plan) addPolicies(objects []ObjectChange) {
+	var policies, denies []ObjectChange
+	for _, c := range objects {
+		if configs.IsDefaultDeny(c.Manifest) {
 			denies = append(denies, c)
-		default:
+		} else {
 			policies = append(policies, c)
 		}
 	}
+	p.addObjectGroups(nil, policies, denies)
+}
+
+func (p *Plan) addObjectGroups(meshConfig, policies, denies []ObjectChange) {
 	for _, group := range []struct {
 		phase   Phase
 		changes []ObjectChange

@@ -52,10 +52,12 @@ func TestBuildOrdersAnUpgradeSafely(t *testing.T) {
 	for _, s := range p.Steps {
 		got = append(got, fmt.Sprintf("%s %s %s", s.Phase, s.Action, s.Target))
 	}
+	// The per-revision mesh config first (a new istiod reads it when it
+	// starts), then the gate, then what depends on the target.
 	want := []string{
 		"validate check config",
-		"gate check revision/asm-1-29",
 		"mesh-config update ConfigMap/aks-istio-system/istio-shared-configmap-asm-1-29",
+		"gate check revision/asm-1-29",
 		"policies update AuthorizationPolicy/maestro/allow-cluster-service",
 		"policies create AuthorizationPolicy/maestro/allow-nothing",
 		"tag flip MutatingWebhookConfiguration/istio-revision-tag-prod-stable-aks-istio-system",

@@ -29,6 +29,14 @@ const (
 	// ScenarioBadRevision: the target failed a rollout at this commit and
 	// was rolled back; it waits for a new commit or an explicit retry.
 	ScenarioBadRevision Scenario = "bad revision"
+	// ScenarioRevisionsBlocked: the revision provider will not change the
+	// revisions as the config asks; a person must decide.
+	ScenarioRevisionsBlocked Scenario = "revisions blocked"
+	// ScenarioRevisionsBusy: another operation runs on the cluster.
+	ScenarioRevisionsBusy Scenario = "revisions busy"
+	// ScenarioCompleteCanary: the rollout is done; what is left is
+	// removing the previous revision.
+	ScenarioCompleteCanary Scenario = "complete canary"
 )
 
 // Desired is what the config repo asks of the mesh's control planes.
@@ -43,6 +51,9 @@ type Desired struct {
 	MinReadyIstiod int32
 	// Pattern orders revision names. Default mesh.DefaultPattern().
 	Pattern mesh.RevisionPattern
+	// Installing: the plan itself installs the target (the aks provider),
+	// so its absence or a control plane not ready yet is expected.
+	Installing bool
 }
 
 // Changes are what the manifest diff found, for the scenarios that are not
@@ -107,11 +118,14 @@ func Classify(s *observe.Snapshot, d Desired, ch Changes) Classification {
 		return c.block(ScenarioWebhookOverlap, strings.Join(msgs, "; ")+": delete the webhook that should not inject")
 	}
 	cp, ok := s.ControlPlanes[d.Target]
-	if !ok || !cp.Found {
+	switch {
+	case d.Installing:
+	case !ok || !cp.Found:
 		return c.block(ScenarioTargetNotInstalled, fmt.Sprintf("target revision %s is not installed yet: waiting for istiod-%s to appear", d.Target, d.Target))
-	}
-	if healthy, why := cp.Healthy(d.MinReadyIstiod); !healthy {
-		return c.block(ScenarioTargetUnhealthy, "target revision is unhealthy: "+why)
+	default:
+		if healthy, why := cp.Healthy(d.MinReadyIstiod); !healthy {
+			return c.block(ScenarioTargetUnhealthy, "target revision is unhealthy: "+why)
+		}
 	}
 	if len(c.Stranded) > 0 {
 		names := make([]string, len(c.Stranded))

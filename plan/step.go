@@ -2,8 +2,10 @@ package plan
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/revisions"
 )
 
 // Action is what a step does, in words a reviewer reads.
@@ -42,6 +44,14 @@ const (
 	OpVerify    Op = "verify"
 	// OpPrune deletes Target.Object, which left git.
 	OpPrune Op = "prune"
+	// OpSetRevisions asks the revision provider for Step.Revisions
+	// (Step.RevisionKind: install, canary start, consolidate) and waits for
+	// the operation, or follows one already running (resume).
+	OpSetRevisions Op = "set-revisions"
+	// OpCompleteRevisions removes the revision a verified rollout left
+	// behind (complete), or the target of a reverted one (rollback), after
+	// deciding again with what the cluster shows then.
+	OpCompleteRevisions Op = "complete-revisions"
 )
 
 // TargetKind says which of Target's fields name what a step touches.
@@ -55,6 +65,9 @@ const (
 	TargetTag       TargetKind = "tag"
 	TargetWorkload  TargetKind = "workload"
 	TargetMesh      TargetKind = "mesh"
+	// TargetRevisions is a cluster's set of control-plane revisions, named
+	// by the provider (the AKS cluster's ARM id).
+	TargetRevisions TargetKind = "revisions"
 )
 
 // Target is what one step touches, typed: nothing formats it into a string
@@ -93,6 +106,9 @@ func TagTarget(tag string, webhook ref.Object) Target {
 // WorkloadTarget is one workload.
 func WorkloadTarget(w ref.Workload) Target { return Target{Kind: TargetWorkload, Workload: &w} }
 
+// RevisionsTarget is the revisions of a cluster, named by the provider.
+func RevisionsTarget(cluster string) Target { return Target{Kind: TargetRevisions, Name: cluster} }
+
 // String is how plans and logs show the target.
 func (t Target) String() string {
 	switch t.Kind {
@@ -105,6 +121,9 @@ func (t Target) String() string {
 		return "tag/" + t.Name
 	case TargetNamespace:
 		return "Namespace/" + t.Name
+	case TargetRevisions:
+		// An ARM id: .../managedClusters/<name>.
+		return "ManagedCluster/" + t.Name[strings.LastIndex(t.Name, "/")+1:]
 	case TargetWorkload:
 		if t.Workload != nil {
 			return t.Workload.String()
@@ -135,6 +154,10 @@ type Step struct {
 	// Replace: the object's whole spec is replaced (fields added by hand
 	// to a security policy are removed), not merged by server-side apply.
 	Replace bool
+	// RevisionKind and Revisions are a revision change: what the provider
+	// is asked to do and the revisions it is asked for.
+	RevisionKind revisions.Kind
+	Revisions    []string
 }
 
 // Changes reports whether the step changes the cluster; checks do not.
@@ -153,12 +176,14 @@ type stepJSON struct {
 	Revision string      `json:"revision,omitempty"`
 	Proxy    string      `json:"proxy,omitempty"`
 	Replace  bool        `json:"replace,omitempty"`
+	// Revisions is the revision list a revision change requests.
+	Revisions []string `json:"revisions,omitempty"`
 }
 
 // MarshalJSON writes the step as the plan document has it.
 func (s Step) MarshalJSON() ([]byte, error) {
 	doc := stepJSON{Phase: s.Phase, Action: s.Action, Target: s.Target.String(), Reason: s.Reason, Diff: s.Diff,
-		Source: s.Source, Revision: s.Revision, Proxy: s.Proxy, Replace: s.Replace}
+		Source: s.Source, Revision: s.Revision, Proxy: s.Proxy, Replace: s.Replace, Revisions: s.Revisions}
 	if s.Target.Kind == TargetObject {
 		doc.Object = s.Target.Object
 	}

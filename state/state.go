@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/revisions"
 )
 
 // Defaults for Store.
@@ -66,6 +67,9 @@ type Record struct {
 	BadRevisions map[string]BadRevision `json:"badRevisions,omitempty"`
 	// Progress is the rollout under way, or the last one.
 	Progress *Progress `json:"progress,omitempty"`
+	// Revisions is what meshops keeps of the revisions it drives itself
+	// (meshops.revisions.provider aks).
+	Revisions *Revisions `json:"revisions,omitempty"`
 	// Inventory is every object meshops applied from git. It is stored
 	// compressed beside the record: 10,000 policies would otherwise come
 	// close to a ConfigMap's 1 MiB limit.
@@ -80,6 +84,17 @@ type BadRevision struct {
 	Commit string    `json:"commit"`
 	Error  string    `json:"error"`
 	Time   time.Time `json:"time"`
+}
+
+// Revisions is what the aks provider needs to remember across runs.
+type Revisions struct {
+	// Operation is an operation on the revisions meshops started and has
+	// not seen end: a run after a crash follows it again (its resume
+	// token) and never sends a second request.
+	Operation *revisions.Operation `json:"operation,omitempty"`
+	// CanaryStarted is when the canary now installed started, for the soak
+	// before it is completed (meshops.revisions.completeAfter).
+	CanaryStarted time.Time `json:"canaryStarted,omitzero"`
 }
 
 // Progress is the rollout under way.

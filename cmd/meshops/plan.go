@@ -16,6 +16,7 @@ import (
 func newPlanCommand(g *globalFlags) *cobra.Command {
 	var (
 		cf       configFlags
+		af       aksFlags
 		format   string
 		output   string
 		base     string
@@ -38,7 +39,7 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 				}
 				bc = b
 			}
-			r, stop := g.engine("meshops plan", reconcile.DirSource{Path: cf.opts.RepoPath}, reconcile.Options{Config: cf.opts, DryRun: true, Log: g.logger()}, false)
+			r, stop := g.engine("meshops plan", reconcile.DirSource{Path: cf.opts.RepoPath}, reconcile.Options{Config: cf.opts, DryRun: true, Log: g.logger(), AKS: af.overrides()}, false)
 			defer stop()
 			res, err := r.Reconcile(ctx, "meshops plan")
 			if err != nil {
@@ -86,6 +87,7 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 		},
 	}
 	cf.register(cmd)
+	af.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, markdown or json")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plan to this file instead of stdout")
 	cmd.Flags().StringVar(&base, "base", "", "git ref the change merges into (e.g. origin/main): add what the change does to the config itself")

@@ -33,6 +33,7 @@ type runFlags struct {
 	reportOnly  bool
 	leaderElect bool
 	source      sourceFlags
+	aks         aksFlags
 }
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -59,6 +60,7 @@ cancelling the step under way (the next run resumes it).`,
 	cf.register(cmd)
 	rf.source.register(cmd, &cf.opts.RepoPath)
 	rf.source.registerHooks(cmd)
+	rf.aks.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&rf.schedule, "schedule", reconcile.DefaultSchedule, "when to fetch and reconcile without a trigger (cron spec, or @every 1m)")
 	fl.StringVar(&rf.listen, "listen", ":8080", "address for /metrics, /healthz, /readyz and /hooks/*")
@@ -80,7 +82,7 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := reconcile.NewMetrics(reg)
-	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics}, true)
+	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics, AKS: rf.aks.overrides()}, true)
 	defer stopEvents()
 	// The loop needs the cluster before its first reconcile: for the
 	// record, the Lease and the Events.

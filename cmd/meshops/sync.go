@@ -16,6 +16,7 @@ import (
 func newSyncCommand(g *globalFlags) *cobra.Command {
 	var (
 		cf     configFlags
+		af     aksFlags
 		opts   reconcile.Options
 		source sourceFlags
 	)
@@ -39,7 +40,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 				return &exitError{code: 1, err: err}
 			}
 			o := opts
-			o.Config, o.Log = cf.opts, g.logger()
+			o.Config, o.Log, o.AKS = cf.opts, g.logger(), af.overrides()
 			var total int
 			o.Planned = func(p *plan.Plan, d reconcile.Decision) {
 				total = len(p.Steps)
@@ -74,6 +75,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 	}
 	cf.register(cmd)
 	source.register(cmd, &cf.opts.RepoPath)
+	af.register(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&opts.RetryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
 	cmd.Flags().BoolVar(&opts.ForceConflicts, "force-conflicts", false, "take fields that another field manager owns")

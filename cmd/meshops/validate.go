@@ -39,8 +39,8 @@ when there is any. The cluster is never contacted.`,
 			if len(problems) > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%s: %w", cf.opts.RepoPath, problems)}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s: valid (%d managed objects, target %s, tag %s)\n",
-				cf.opts.RepoPath, len(cfg.Manifests), cfg.Istio.Target, cfg.Istio.Tag)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: valid (%d managed objects, target %s, tag %s)\nversions: %s\n",
+				cf.opts.RepoPath, len(cfg.Manifests), cfg.Istio.Target, cfg.Istio.Tag, cfg.Istio.ShapeSummary())
 			return nil
 		},
 	}

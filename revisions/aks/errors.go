@@ -22,6 +22,9 @@ type InProgressError struct {
 	Message string
 }
 
+// Is lets callers that know only the revisions package recognise it.
+func (e *InProgressError) Is(target error) bool { return target == revisions.ErrInProgress }
+
 func (e *InProgressError) Error() string {
 	return fmt.Sprintf("%s: another operation is in progress (%s): %s", e.Cluster, e.Code, e.Message)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/revisions"
+	"github.com/meshops/meshops/revisions/aks"
 	"github.com/meshops/meshops/state"
 )
 
@@ -54,6 +56,13 @@ type Options struct {
 	RetryBadRevision bool
 	// ForceConflicts takes fields another field manager owns.
 	ForceConflicts bool
+	// AKS overrides where the aks revision provider finds the cluster and
+	// ARM (flags and environment over meshops.yaml); used when
+	// meshops.revisions.provider is aks.
+	AKS aks.Options
+	// RevisionsClient, when set, is the revision provider's client, used
+	// instead of one built from AKS (tests).
+	RevisionsClient revisions.Client
 	// Lock is the writer lock every reconcile that may change the cluster
 	// takes first (all but DryRun and ReportOnly); Lock.Wait is how long it
 	// waits for another holder. Identity defaults to host/pid.
@@ -214,8 +223,12 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		m.Suspended.Set(boolGauge(rec.Suspended))
 		m.observeCommit(rec.LastAppliedCommit)
 	}
+	revs, err := r.revisionsClient(cfg)
+	if err != nil {
+		return out, r.fail(ctx, err)
+	}
 	p, err := plan.Compute(ctx, r.Cluster, cfg, plan.ComputeOptions{
-		Commit: co.Commit, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log,
+		Commit: co.Commit, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log, Revisions: revs,
 	})
 	if err != nil {
 		return out, r.fail(ctx, err)
@@ -260,6 +273,7 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	exOpts := apply.NewOptions(cfg)
 	exOpts.Log = log
 	exOpts.ForceConflicts = r.Options.ForceConflicts
+	exOpts.Revisions = revs
 	exOpts.Progress = r.progress(p, exOpts.IstioNamespace)
 	if r.Options.Executor != nil {
 		r.Options.Executor(&exOpts)
@@ -281,6 +295,47 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	out.Result = state.ResultSucceeded
 	m.observeCommit(co.Commit)
 	return out, nil
+}
+
+// revisionsClient is the revision provider's client the config asks for:
+// nil when someone else installs the revisions.
+func (r *Reconciler) revisionsClient(cfg *configs.Config) (revisions.Client, error) {
+	if cfg.Settings.Extensions.Revisions.Provider != revisions.ProviderAKS {
+		return nil, nil
+	}
+	if r.Options.RevisionsClient != nil {
+		return r.Options.RevisionsClient, nil
+	}
+	c, err := aks.New(AKSOptions(cfg, r.Options.AKS))
+	if err != nil {
+		return nil, fmt.Errorf("the aks revision provider: %w", err)
+	}
+	return c, nil
+}
+
+// AKSOptions are the aks provider's options for cfg: its defaults, then
+// the cluster meshops.yaml names, then every field set in overrides (the
+// environment and flags).
+func AKSOptions(cfg *configs.Config, overrides aks.Options) aks.Options {
+	o := aks.DefaultOptions()
+	o.SubscriptionID, o.ResourceGroup, o.Cluster = cfg.AKS.SubscriptionID, cfg.AKS.ResourceGroup, cfg.AKS.Name
+	o.RevisionPattern = cfg.RevisionPattern()
+	for _, f := range []struct{ dst, src *string }{
+		{&o.SubscriptionID, &overrides.SubscriptionID}, {&o.ResourceGroup, &overrides.ResourceGroup},
+		{&o.Cluster, &overrides.Cluster}, {&o.ARMEndpoint, &overrides.ARMEndpoint}, {&o.ARMAudience, &overrides.ARMAudience},
+		{&o.AuthorityHost, &overrides.AuthorityHost}, {&o.CAFile, &overrides.CAFile},
+	} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	if overrides.Credential != nil {
+		o.Credential = overrides.Credential
+	}
+	if overrides.PollFrequency > 0 {
+		o.PollFrequency = overrides.PollFrequency
+	}
+	return o
 }
 
 // lockOptions fills in who holds the lock: host and process.
