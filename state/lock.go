@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -32,7 +35,18 @@ type LockOptions struct {
 	Wait time.Duration
 	// Poll is how often a waiting Acquire looks again. Default 1s.
 	Poll time.Duration
+	// Host and PID are where the holder runs; a holder on this host whose
+	// process is gone (killed) gives the lock up at once instead of after
+	// Duration. Defaults: this host and process.
+	Host string
+	PID  int
 }
+
+// Annotations on the Lease saying where its holder runs.
+const (
+	holderHostAnnotation = "meshops.io/holder-host"
+	holderPIDAnnotation  = "meshops.io/holder-pid"
+)
 
 // DefaultLockOptions are the writer lock's defaults.
 func DefaultLockOptions() LockOptions {
@@ -99,6 +113,12 @@ func (s *Store) Lock(ctx context.Context, o LockOptions) (*Held, error) {
 	if o.Identity == "" {
 		return nil, errors.New("writer lock: no identity")
 	}
+	if o.Host == "" {
+		o.Host, _ = os.Hostname()
+	}
+	if o.PID == 0 {
+		o.PID = os.Getpid()
+	}
 	start := time.Now()
 	for races := 0; ; {
 		err := s.tryLock(ctx, o)
@@ -152,13 +172,14 @@ func (s *Store) tryLock(ctx context.Context, o LockOptions) error {
 			Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(o.Identity), AcquireTime: &now, RenewTime: &now,
 				LeaseDurationSeconds: ptr.To(int32(o.Duration.Seconds()))},
 		}
+		setHolder(&lease, o)
 		return s.Client.Create(ctx, &lease)
 	}
 	if err != nil {
 		return fmt.Errorf("reading Lease %s: %w", s.leaseKey(o.Name), err)
 	}
 	holder := ptr.Deref(lease.Spec.HolderIdentity, "")
-	if holder != "" && holder != o.Identity && !expired(&lease, now.Time) {
+	if holder != "" && holder != o.Identity && !expired(&lease, now.Time) && !goneHere(&lease, o.Host) {
 		l := &LockedError{Lease: s.leaseKey(o.Name).String(), Holder: holder}
 		if lease.Spec.AcquireTime != nil {
 			l.Since = lease.Spec.AcquireTime.Time
@@ -174,9 +195,31 @@ func (s *Store) tryLock(ctx context.Context, o LockOptions) error {
 	}
 	lease.Spec.HolderIdentity, lease.Spec.RenewTime = ptr.To(o.Identity), &now
 	lease.Spec.LeaseDurationSeconds = ptr.To(int32(o.Duration.Seconds()))
+	setHolder(&lease, o)
 	// The Get's resourceVersion makes the Update a compare-and-swap: of two
 	// processes that saw the Lease free, one gets a conflict.
 	return s.Client.Update(ctx, &lease)
+}
+
+func setHolder(l *coordinationv1.Lease, o LockOptions) {
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	l.Annotations[holderHostAnnotation], l.Annotations[holderPIDAnnotation] = o.Host, strconv.Itoa(o.PID)
+}
+
+// goneHere reports whether the holder ran on this host in a process that
+// no longer exists: a meshops killed with SIGKILL, whose lock would
+// otherwise hold the next run back for its whole duration.
+func goneHere(l *coordinationv1.Lease, host string) bool {
+	if host == "" || l.Annotations[holderHostAnnotation] != host {
+		return false
+	}
+	pid, err := strconv.Atoi(l.Annotations[holderPIDAnnotation])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
 func expired(l *coordinationv1.Lease, now time.Time) bool {

@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -123,5 +124,32 @@ func TestALockWhoseHolderStoppedRenewingIsTakenOverAndTheOldHolderLearnsItLostIt
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the old holder did not learn it lost the lock")
+	}
+}
+
+// A meshops killed with SIGKILL on this host leaves its lock behind; the
+// next run here sees the process is gone and takes the lock at once.
+func TestALockWhoseHolderProcessOnThisHostIsGoneIsTakenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	store := lockStore(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Lock(ctx, state.LockOptions{Identity: "killed", PID: dead.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := store.Lock(ctx, state.LockOptions{Identity: "next"})
+	if err != nil {
+		t.Fatalf("the lock of a process that is gone was not taken: %v", err)
+	}
+	_ = h.Release(ctx)
+
+	// A live holder elsewhere (another host) keeps it.
+	if _, err := store.Lock(ctx, state.LockOptions{Identity: "elsewhere", Host: "other-host", PID: dead.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Lock(ctx, state.LockOptions{Identity: "next"}); err == nil {
+		t.Fatal("a lock held from another host was taken")
 	}
 }
