@@ -1,0 +1,77 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/meshops/meshops/test/e2e"
+)
+
+// Two meshops sync started together on one cluster: one holds the writer
+// lock and upgrades; the other is refused at once naming the holder; every
+// workload is restarted exactly once.
+func TestTwoSyncsStartedTogetherRestartEachWorkloadOnceAndTheSecondNamesTheHolder(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	stateNS := env.Namespace(t, nil)
+	tag := uniqueTag(t)
+	repo := t.TempDir()
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
+	if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	names := []string{"app-0", "app-1", "app-2"}
+	for _, n := range names {
+		env.CreateDeployment(t, ns, n, e2e.DeploymentOptions{Replicas: 1})
+	}
+	for _, n := range names {
+		waitOnRevision(t, ns, n, "asm-1-28")
+	}
+
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	outs := make([]string, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			var out bytes.Buffer
+			cmd := exec.Command(meshopsBin, "sync", "--repo-path", repo, "--state-namespace", stateNS, "--kubeconfig", env.Cluster.Kubeconfig)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			codes[i] = 0
+			if err := cmd.Run(); err != nil {
+				codes[i] = cmd.ProcessState.ExitCode()
+			}
+			outs[i] = out.String()
+		})
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for i := range 2 {
+		switch {
+		case codes[i] == 0:
+			ok++
+		case codes[i] == 1 && strings.Contains(outs[i], "is held by") && strings.Contains(outs[i], "(meshops sync)"):
+			refused++
+		default:
+			t.Errorf("sync %d: exit %d\n%s", i, codes[i], outs[i])
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d syncs upgraded and %d were refused naming the holder; want 1 and 1:\n%s\n---\n%s", ok, refused, outs[0], outs[1])
+	}
+	for _, n := range names {
+		waitOnRevision(t, ns, n, "asm-1-29")
+		rs, err := env.Clientset.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs.Items) != 2 {
+			t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
+		}
+	}
+}
