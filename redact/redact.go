@@ -1,0 +1,312 @@
+package redact
+
+import (
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Marker replaces every masked value.
+const Marker = "***masked***"
+
+// keyClass is what a key says about the values under it.
+type keyClass int
+
+const (
+	plainKey keyClass = iota
+	// credentialKey: values that look like a random token are masked.
+	credentialKey
+	// secretKey: every value but booleans, numbers and harmless words is
+	// masked.
+	secretKey
+)
+
+// secretSuffixes end the normalized names (lower case, without - _ and
+// spaces) of keys whose values are secrets: bearerToken, client_secret,
+// private-key, x-api-key, SharedAccessKey, AZURE_STORAGE_CONNECTION_STRING.
+// References that name a secret (secretName, credentialName, tokenFile)
+// end otherwise and are left alone.
+var secretSuffixes = []string{
+	"token", "password", "passwd", "passphrase", "secret", "privatekey",
+	"apikey", "accesskey", "accountkey", "connectionstring", "connstring",
+}
+
+// credentialSuffixes end the names of keys that often, not always, hold a
+// credential: plain "key" is also the condition key of an
+// AuthorizationPolicy rule (key: request.headers[x-id]), so only values
+// that look like a random token are masked under them.
+var credentialSuffixes = []string{
+	"key", "auth", "authorization", "credential", "credentials", "signature",
+	"sig", "cookie", "sas", "hmac",
+}
+
+// classify says what kind of key k is. Key files in a Secret or ConfigMap
+// (tls.key, ca.pem) count as secret keys, as they always have.
+func classify(k string) keyClass {
+	lower := strings.ToLower(k)
+	if strings.HasSuffix(lower, ".key") || strings.HasSuffix(lower, ".pem") {
+		return secretKey
+	}
+	n := strings.NewReplacer("-", "", "_", "", " ", "").Replace(lower)
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(n, s) {
+			return secretKey
+		}
+	}
+	for _, s := range credentialSuffixes {
+		if strings.HasSuffix(n, s) {
+			return credentialKey
+		}
+	}
+	return plainKey
+}
+
+// SecretKey reports whether every value under key k (but booleans, numbers
+// and harmless words) is masked.
+func SecretKey(k string) bool { return classify(k) == secretKey }
+
+// harmlessWords are values that say something about a secret without being
+// one (forwardOriginalToken: "true", password: none).
+var harmlessWords = map[string]bool{
+	"": true, "true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
+	"null": true, "nil": true, "none": true, "~": true, "-": true, "empty": true, Marker: true,
+}
+
+// harmless reports whether s is a boolean, a number, null or a harmless word.
+func harmless(s string) bool {
+	t := strings.TrimSpace(s)
+	if harmlessWords[strings.ToLower(t)] {
+		return true
+	}
+	_, err := strconv.ParseFloat(t, 64)
+	return err == nil
+}
+
+// prose reports whether a value found after "secretKey:" inside text is a
+// plain lower-case word of up to eight letters: in an error message
+// ("webhook secret: open …", "token: missing") that is prose, not a secret.
+func prose(s string) bool {
+	if len(s) == 0 || len(s) > 8 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// TokenLike reports whether s looks like a random credential: one word of
+// 16 or more base64/hex/URL-safe characters with letters and digits mixed
+// and at least 3 bits of entropy per character. Dots and colons rule a
+// word out, so hostnames, image names, SPIFFE principals and
+// request.headers[...] conditions never qualify.
+func TokenLike(s string) bool {
+	if len(s) < 16 {
+		return false
+	}
+	var letters, digits bool
+	counts := map[rune]int{}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			letters = true
+		case r >= '0' && r <= '9':
+			digits = true
+		case strings.ContainsRune("+/=_-~", r):
+		default:
+			return false
+		}
+		counts[r]++
+	}
+	if !letters || !digits {
+		return false
+	}
+	var h float64
+	n := float64(len(s))
+	for _, c := range counts {
+		p := float64(c) / n
+		h -= p * math.Log2(p)
+	}
+	return h >= 3
+}
+
+// String masks one string value found under key: whole when the key is a
+// secret's (unless harmless) or a credential's and the value looks like a
+// token, else the secrets that Text finds inside it.
+func String(key, s string) string {
+	switch classify(key) {
+	case secretKey:
+		if harmless(s) {
+			return s
+		}
+		return Marker
+	case credentialKey:
+		if TokenLike(strings.TrimSpace(s)) {
+			return Marker
+		}
+	}
+	return Text(s)
+}
+
+// Tree masks, in place, the values of a tree decoded from YAML or JSON
+// (maps, lists, strings, numbers, booleans) that sits under key ("" at the
+// top), and returns it. In a name/value pair ({name: Authorization, value:
+// …}, an environment variable, a header to set) the value counts as being
+// under the name. Booleans and numbers are never masked.
+func Tree(key string, v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		named := pairName(t)
+		for k, child := range t {
+			ck := k
+			if k == "value" && named != "" {
+				ck = named
+			}
+			t[k] = Tree(ck, child)
+		}
+		return t
+	case map[string]string:
+		for k, child := range t {
+			t[k] = String(k, child)
+		}
+		return t
+	case []any:
+		for i := range t {
+			t[i] = Tree(key, t[i])
+		}
+		return t
+	case []string:
+		for i := range t {
+			t[i] = String(key, t[i])
+		}
+		return t
+	case string:
+		return String(key, t)
+	default:
+		return v
+	}
+}
+
+// pairName is the name of a name/value pair: its name, key or header
+// field when it also has a value field.
+func pairName(m map[string]any) string {
+	if _, ok := m["value"]; !ok {
+		return ""
+	}
+	for _, f := range []string{"name", "key", "header"} {
+		if s, ok := m[f].(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+var (
+	// pemPrivateKey is a PEM private key block, or its start when the text
+	// was cut before its end.
+	pemPrivateKey = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
+	// authScheme is an Authorization credential: group 2 is masked when it
+	// has a digit or a symbol, so "Basic authentication" stays prose.
+	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})`)
+	// urlUserinfo is scheme://user[:password]@; the password (group 3,
+	// with its colon) is always masked, the user (group 2) when it looks
+	// like a token.
+	urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s:@]*)(:[^/?#\s@]*)?(@)`)
+	// queryParam is a URL query parameter that carries a credential.
+	queryParam = regexp.MustCompile(`(?i)([?&;])(access_token|id_token|refresh_token|private_token|token|sig|signature|code|key|api_key|apikey|password|passwd|pwd|secret|client_secret|x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature)(=)([^&#\s"'<>]*)`)
+	// connString is a connection string's secret part (Azure storage and
+	// Service Bus, SQL Server, SAS tokens in a header).
+	connString = regexp.MustCompile(`(?i)(^|[;\s"'])(SharedAccessKey|SharedAccessSignature|AccountKey|AccessKey|Password|Pwd|ClientSecret|sig)(=)([^;\s"']+)`)
+	// jwt is a JSON Web Token (its header and payload are base64 JSON).
+	jwt = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*`)
+	// knownToken are credentials with a recognizable prefix: GitHub
+	// (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_), GitLab, Slack, AWS key ids.
+	knownToken = regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|glpat-[A-Za-z0-9_-]{16,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b`)
+	// tokenPrefix is a username that is a token however short the test
+	// fixture (https://ghp_xxx@github.com/...).
+	tokenPrefix = regexp.MustCompile(`^(?:gh[pousr]_|github_pat_|glpat-)`)
+	// keyValue is "secretKey: value" or "secretKey=value" written inside
+	// text: a mesh config's YAML, JSON in a string, an environment file;
+	// not inside a URL (https://x-access-token:…@ is urlUserinfo's).
+	keyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_./:@-])([A-Za-z0-9_.-]*(?:token|password|passwd|passphrase|secret|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string))(["']?[ \t]*[:=][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,;}&"']+)`)
+)
+
+// Text masks the secrets found inside free text: an error message, a log
+// line, a string value whose key says nothing (a ConfigMap's mesh YAML,
+// a header value list).
+func Text(s string) string {
+	if s == "" {
+		return s
+	}
+	s = pemPrivateKey.ReplaceAllLiteralString(s, Marker)
+	s = replaceGroups(s, authScheme, func(g []string) []string {
+		if strings.ContainsAny(g[3], "0123456789._~+/=-") && g[3] != Marker {
+			g[3] = Marker
+		}
+		return g
+	})
+	s = replaceGroups(s, urlUserinfo, func(g []string) []string {
+		if len(g[3]) > 1 {
+			g[3] = ":" + Marker
+		}
+		if tokenPrefix.MatchString(g[2]) || TokenLike(g[2]) {
+			g[2] = Marker
+		}
+		return g
+	})
+	s = replaceGroups(s, queryParam, func(g []string) []string {
+		if g[4] != "" {
+			g[4] = Marker
+		}
+		return g
+	})
+	s = replaceGroups(s, connString, func(g []string) []string {
+		g[4] = Marker
+		return g
+	})
+	s = jwt.ReplaceAllLiteralString(s, Marker)
+	s = knownToken.ReplaceAllLiteralString(s, Marker)
+	s = replaceGroups(s, keyValue, func(g []string) []string {
+		v := g[4]
+		quote := ""
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
+			quote, v = v[:1], v[1:len(v)-1]
+		}
+		if !harmless(v) && !prose(v) {
+			g[4] = quote + Marker + quote
+		}
+		return g
+	})
+	return s
+}
+
+// replaceGroups rewrites every match of re in s by the concatenation of
+// its groups (1..n) after edit; group 0 is the whole match, for reading.
+// Every group of re must be capturing and together cover the match.
+func replaceGroups(s string, re *regexp.Regexp, edit func(g []string) []string) string {
+	idx := re.FindAllStringSubmatchIndex(s, -1)
+	if idx == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range idx {
+		g := make([]string, len(m)/2)
+		for i := range g {
+			if m[2*i] >= 0 {
+				g[i] = s[m[2*i]:m[2*i+1]]
+			}
+		}
+		g = edit(g)
+		b.WriteString(s[last:m[0]])
+		for _, part := range g[1:] {
+			b.WriteString(part)
+		}
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
