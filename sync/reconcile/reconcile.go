@@ -19,6 +19,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/redact"
 	"github.com/meshops/meshops/state"
 )
 
@@ -229,11 +230,12 @@ func (r *Reconciler) event(ref *corev1.ObjectReference, ev apply.Event, ok, fail
 	if r.Options.Recorder == nil || ref == nil {
 		return
 	}
+	msg := "meshops: " + redact.Text(ev.Message)
 	if ev.Status == apply.StepFailed {
-		r.Options.Recorder.Event(ref, corev1.EventTypeWarning, failed, "meshops: "+ev.Message)
+		r.Options.Recorder.Event(ref, corev1.EventTypeWarning, failed, msg)
 		return
 	}
-	r.Options.Recorder.Event(ref, corev1.EventTypeNormal, ok, "meshops: "+ev.Message)
+	r.Options.Recorder.Event(ref, corev1.EventTypeNormal, ok, msg)
 }
 
 // workloadRef turns Kind/namespace/name into an object reference.
