@@ -287,3 +287,19 @@ func ModuleDir(ctx context.Context, toolModule, module string) (string, error) {
 	}
 	return info.Dir, nil
 }
+
+// BuildMeshops builds the meshops binary of this checkout into dir and
+// returns its path, for tests that run it as a process.
+func BuildMeshops(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "meshops")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/meshops")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building meshops: %w\n%s", err, out)
+	}
+	return bin, nil
+}

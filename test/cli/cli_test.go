@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,19 +41,10 @@ var (
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "meshops-cli-")
 	if err == nil {
-		var root string
-		if root, err = binaries.RepoRoot(); err == nil {
-			meshopsBin = filepath.Join(dir, "meshops")
-			build := exec.Command("go", "build", "-o", meshopsBin, "./cmd/meshops")
-			build.Dir = root
-			var out []byte
-			if out, err = build.CombinedOutput(); err != nil {
-				err = fmt.Errorf("%w\n%s", err, out)
-			}
-		}
+		meshopsBin, err = binaries.BuildMeshops(dir)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "building meshops: %v\n", err)
+		fmt.Fprintf(os.Stderr, "%v\n", err)
 		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
