@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // Handlers are the webhook endpoints. A nil field is an endpoint that is
@@ -82,9 +83,15 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
-	case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
-		// The rest of the body is not worth waiting for.
+	}
+	if out.status >= http.StatusBadRequest {
+		// A refused request's unread body is not worth waiting for: the
+		// connection closes after the answer, and a read deadline in the
+		// past stops the server from draining what is left of the body
+		// first (it would, up to 256 KiB, for a trickling client until
+		// ReadTimeout). Not supported only where there is no connection.
 		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(out.status)
