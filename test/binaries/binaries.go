@@ -288,18 +288,24 @@ func ModuleDir(ctx context.Context, toolModule, module string) (string, error) {
 	return info.Dir, nil
 }
 
-// BuildMeshops builds the meshops binary of this checkout into dir and
-// returns its path, for tests that run it as a process.
-func BuildMeshops(dir string) (string, error) {
+// BuildMeshops builds the meshops binary of this checkout into a new
+// temporary folder, for tests that run it as a process; remove deletes
+// the folder (call it also on error).
+func BuildMeshops() (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "meshops-bin-")
+	if err != nil {
+		return "", func() {}, err
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
 	root, err := RepoRoot()
 	if err != nil {
-		return "", err
+		return "", remove, err
 	}
-	bin := filepath.Join(dir, "meshops")
+	bin = filepath.Join(dir, "meshops")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/meshops")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building meshops: %w\n%s", err, out)
+		return "", remove, fmt.Errorf("building meshops: %w\n%s", err, out)
 	}
-	return bin, nil
+	return bin, remove, nil
 }

@@ -39,27 +39,25 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "meshops-cli-")
-	if err == nil {
-		meshopsBin, err = binaries.BuildMeshops(dir)
-	}
+	bin, removeBin, err := binaries.BuildMeshops()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
-		_ = os.RemoveAll(dir)
+		removeBin()
 		os.Exit(1)
 	}
+	meshopsBin = bin
 	// e2e.Start, not e2e.Main: Main exits, and the binary's folder must
 	// go after the run.
 	e, stop, err := e2e.Start(controlplane.Options{PodStartDelay: 300 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		_ = os.RemoveAll(dir)
+		removeBin()
 		os.Exit(1)
 	}
 	env = e
 	code := m.Run()
 	stop()
-	_ = os.RemoveAll(dir)
+	removeBin()
 	os.Exit(code)
 }
 

@@ -42,25 +42,20 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "meshops-webhooks-")
+	bin, removeBin, err := binaries.BuildMeshops()
+	var e *kubetest.Env
 	if err == nil {
-		meshopsBin, err = binaries.BuildMeshops(dir)
+		e, err = kubetest.Start(context.Background())
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
-		_ = os.RemoveAll(dir)
+		removeBin()
 		os.Exit(1)
 	}
-	e, err := kubetest.Start(context.Background())
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kubetest: %v\n", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	env = e
+	env, meshopsBin = e, bin
 	code := m.Run()
 	_ = e.Stop()
-	_ = os.RemoveAll(dir)
+	removeBin()
 	os.Exit(code)
 }
 
