@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -49,5 +50,22 @@ func TestCompareConfigsHidesARotatedSecretWhateverItsKey(t *testing.T) {
 	}
 	if len(ms) != 1 || ms[0].Edit != EditChanged || ms[0].Diff != "" {
 		t.Errorf("a mesh config whose only change is a masked Bearer: %+v, want changed with no diff", ms)
+	}
+}
+
+// A step's reason can quote an API server error, which quotes the value
+// it refused: every renderer masks what it writes, and the JSON stays JSON.
+func TestRenderersMaskSecretsQuotedInStepReasons(t *testing.T) {
+	p := &Plan{Scenario: ScenarioDrift, Reason: "drift", Steps: []Step{{Phase: PhaseValidate, Action: ActionCheck,
+		Reason: `ConfigMap "x" is invalid: data.mesh: Invalid value: "authorization: Bearer planted-4-abcdef"`}}}
+	text, md, js := renderAll(t, p)
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String(), "json": js.String()} {
+		if strings.Contains(out, "planted-4") || !strings.Contains(out, MaskMarker) {
+			t.Errorf("the %s plan does not mask the quoted Bearer:\n%s", name, out)
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Errorf("masked JSON plan does not parse: %v", err)
 	}
 }

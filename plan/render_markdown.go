@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // DefaultMarkdownMaxBytes is MarkdownOptions.MaxBytes when unset: under
@@ -37,7 +39,7 @@ func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 		}
 		doc = markdown(p, false, fmt.Sprintf("> **Note:** the diffs were left out because the plan is longer than a comment allows; see %s for the full plan.\n\n", hint))
 	}
-	_, err := io.WriteString(w, doc)
+	_, err := io.WriteString(w, redact.Text(doc))
 	return err
 }
 

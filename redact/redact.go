@@ -205,21 +205,24 @@ func pairName(m map[string]any) string {
 }
 
 var (
-	// pemPrivateKey is a PEM private key block, or its start when the text
-	// was cut before its end.
-	pemPrivateKey = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`)
+	// pemPrivateKey is a PEM private key block; pemPrivateKeyCut its start
+	// when the text was cut before its end, up to the end of the text or
+	// of the JSON string it is in. Neither crosses a quote, so a block in
+	// one JSON string never swallows the next.
+	pemPrivateKey    = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\[^"])*?-----END [A-Z0-9 ]*PRIVATE KEY-----`)
+	pemPrivateKeyCut = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[^"\\]|\\[^"])*`)
 	// authScheme is an Authorization credential: group 2 is masked when it
 	// has a digit or a symbol, so "Basic authentication" stays prose.
 	authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})`)
 	// urlUserinfo is scheme://user[:password]@; the password (group 3,
 	// with its colon) is always masked, the user (group 2) when it looks
 	// like a token.
-	urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s:@]*)(:[^/?#\s@]*)?(@)`)
+	urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s:@\\]*)(:[^/?#\s@\\]*)?(@)`)
 	// queryParam is a URL query parameter that carries a credential.
-	queryParam = regexp.MustCompile(`(?i)([?&;])(access_token|id_token|refresh_token|private_token|token|sig|signature|code|key|api_key|apikey|password|passwd|pwd|secret|client_secret|x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature)(=)([^&#\s"'<>]*)`)
+	queryParam = regexp.MustCompile(`(?i)([?&;])(access_token|id_token|refresh_token|private_token|token|sig|signature|code|key|api_key|apikey|password|passwd|pwd|secret|client_secret|x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature)(=)([^&#\s"'<>\\]*)`)
 	// connString is a connection string's secret part (Azure storage and
 	// Service Bus, SQL Server, SAS tokens in a header).
-	connString = regexp.MustCompile(`(?i)(^|[;\s"'])(SharedAccessKey|SharedAccessSignature|AccountKey|AccessKey|Password|Pwd|ClientSecret|sig)(=)([^;\s"']+)`)
+	connString = regexp.MustCompile(`(?i)(^|[;\s"'])(SharedAccessKey|SharedAccessSignature|AccountKey|AccessKey|Password|Pwd|ClientSecret|sig)(=)([^;\s"'\\]+)`)
 	// jwt is a JSON Web Token (its header and payload are base64 JSON).
 	jwt = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*`)
 	// knownToken are credentials with a recognizable prefix: GitHub
@@ -231,12 +234,14 @@ var (
 	// keyValue is "secretKey: value" or "secretKey=value" written inside
 	// text: a mesh config's YAML, JSON in a string, an environment file;
 	// not inside a URL (https://x-access-token:…@ is urlUserinfo's).
-	keyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_./:@-])([A-Za-z0-9_.-]*(?:token|password|passwd|passphrase|secret|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string))(["']?[ \t]*[:=][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,;}&"']+)`)
+	keyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_./:@-])([A-Za-z0-9_.-]*(?:token|password|passwd|passphrase|secret|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string))(["']?[ \t]*[:=][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,;}&"'\\]+)`)
 )
 
 // Text masks the secrets found inside free text: an error message, a log
 // line, a string value whose key says nothing (a ConfigMap's mesh YAML,
-// a header value list).
+// a header value list). It is safe on JSON text: no pattern takes a
+// backslash or a quote into what it replaces, and the marker needs no
+// escaping.
 func Text(s string) string {
 	if s == "" {
 		return s
@@ -247,6 +252,7 @@ func Text(s string) string {
 	lower := strings.ToLower(s)
 	if strings.Contains(s, "PRIVATE KEY-----") {
 		s = pemPrivateKey.ReplaceAllLiteralString(s, Marker)
+		s = pemPrivateKeyCut.ReplaceAllLiteralString(s, Marker)
 	}
 	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
 		s = replaceGroups(s, authScheme, func(g []string) []string {

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -177,6 +178,32 @@ func TestURLDropsCredentialsAndKeepsTheRest(t *testing.T) {
 	} {
 		if got := URL(in); got != want {
 			t.Errorf("URL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Text on JSON text leaves valid JSON: renderers mask their whole output.
+func TestTextKeepsJSONValid(t *testing.T) {
+	doc := map[string]any{
+		"reason": `ConfigMap "x" is invalid: data.mesh: Invalid value: "authorization: Bearer s3cr3t-t0ken\nclientSecret: \"Zk3\\9pQ\""`,
+		"diff":   "+  url: https://u:p@h/x?access_token=a\\b&x=1\n+  conn: a;AccountKey=k\\\"z;b\n" + pemKey,
+		"cut":    "-----BEGIN PRIVATE KEY-----\nMIIEvQ",
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masked := Text(string(data))
+	var back map[string]any
+	if err := json.Unmarshal([]byte(masked), &back); err != nil {
+		t.Fatalf("masked JSON does not parse: %v\n%s", err, masked)
+	}
+	if len(back) != len(doc) || !strings.Contains(back["diff"].(string), "x=1") {
+		t.Errorf("masking swallowed JSON fields: %s", masked)
+	}
+	for _, s := range []string{"s3cr3t-t0ken", "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn", "MIIEvQ"} {
+		if strings.Contains(masked, s) {
+			t.Errorf("masked JSON holds %s: %s", s, masked)
 		}
 	}
 }
