@@ -1,9 +1,3 @@
-// Package apply makes a plan.Plan true, safely: server-side apply of the
-// mesh config and policies through fluxcd/pkg/ssa, namespace labels, the
-// revision-tag flip between two gates, restarts that wait on each
-// workload's health, verification, pruning, and rollback when a rollout
-// fails. Every step is idempotent and progress is recorded in the cluster,
-// so a re-run after a crash resumes without restarting a workload twice.
 package apply
 
 import (
@@ -15,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,14 +16,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
 )
 
 // Options tune the executor. Zero values take the documented defaults;
 // NewOptions fills them from the config repo's settings.
 type Options struct {
-	// IstioNamespace runs istiod and its webhooks. Default aks-istio-system.
+	// IstioNamespace runs istiod and its webhooks. The defaults of every
+	// field are in DefaultOptions.
 	IstioNamespace string
 	// IngressNamespace runs the ingress gateway checked by verify. Default
 	// aks-istio-ingress; verify skips the check when it holds no gateway.
@@ -48,6 +44,10 @@ type Options struct {
 	ForceConflicts bool
 	// PollInterval is how often rollouts and gates are re-read. Default 250ms.
 	PollInterval time.Duration
+	// TargetCheckInterval is how often the target's istiod is checked while
+	// workloads restart onto it; ProbeInterval how often, at most, the
+	// injection probe runs then. Defaults 2s and 15s.
+	TargetCheckInterval, ProbeInterval time.Duration
 	// ProbeNamespace holds the pre-flip revision probe: a namespace with no
 	// mesh label. Default the state store's namespace.
 	ProbeNamespace string
@@ -58,42 +58,67 @@ type Options struct {
 	Progress func(Event)
 }
 
-// NewOptions reads the executor's settings from the config repo.
-func NewOptions(cfg *configs.Config) Options {
-	ext := cfg.Settings.Extensions
+// DefaultOptions are the executor's defaults; a zero field of the Options
+// given to an Executor takes the value here.
+func DefaultOptions() Options {
 	return Options{
-		IstioNamespace:   ext.IstioSystemNamespace,
-		IngressNamespace: ext.IngressGatewayNamespace,
-		MinReadyIstiod:   int32(ext.MinReadyIstiod),
-		Restart:          ext.Restart,
-		AutoRollback:     ext.AutoRollback,
+		IstioNamespace:   mesh.AKSIstioNamespace,
+		IngressNamespace: configs.DefaultIngressGatewayNamespace,
+		MinReadyIstiod:   1,
+		Restart: configs.Restart{
+			BatchSize:       configs.DefaultRestartBatchSize,
+			WorkloadTimeout: configs.DefaultRestartWorkloadTimeout,
+			Timeout:         configs.DefaultRestartTimeout,
+		},
+		PollInterval:        250 * time.Millisecond,
+		TargetCheckInterval: 2 * time.Second,
+		ProbeInterval:       15 * time.Second,
+		Log:                 slog.New(slog.DiscardHandler),
 	}
 }
 
-func (o *Options) defaults() {
+// NewOptions reads the executor's settings from the config repo.
+func NewOptions(cfg *configs.Config) Options {
+	ext := cfg.Settings.Extensions
+	o := DefaultOptions()
+	o.IstioNamespace, o.IngressNamespace = ext.IstioSystemNamespace, ext.IngressGatewayNamespace
+	o.MinReadyIstiod, o.Restart, o.AutoRollback = int32(ext.MinReadyIstiod), ext.Restart, ext.AutoRollback
+	o.withDefaults()
+	return o
+}
+
+// withDefaults fills every zero field from DefaultOptions.
+func (o *Options) withDefaults() {
+	d := DefaultOptions()
 	if o.IstioNamespace == "" {
-		o.IstioNamespace = "aks-istio-system"
+		o.IstioNamespace = d.IstioNamespace
 	}
 	if o.IngressNamespace == "" {
-		o.IngressNamespace = "aks-istio-ingress"
+		o.IngressNamespace = d.IngressNamespace
 	}
 	if o.MinReadyIstiod < 1 {
-		o.MinReadyIstiod = 1
+		o.MinReadyIstiod = d.MinReadyIstiod
 	}
 	if o.Restart.BatchSize < 1 {
-		o.Restart.BatchSize = configs.DefaultRestartBatchSize
+		o.Restart.BatchSize = d.Restart.BatchSize
 	}
 	if o.Restart.WorkloadTimeout <= 0 {
-		o.Restart.WorkloadTimeout = configs.DefaultRestartWorkloadTimeout
+		o.Restart.WorkloadTimeout = d.Restart.WorkloadTimeout
 	}
 	if o.Restart.Timeout <= 0 {
-		o.Restart.Timeout = configs.DefaultRestartTimeout
+		o.Restart.Timeout = d.Restart.Timeout
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 250 * time.Millisecond
+		o.PollInterval = d.PollInterval
+	}
+	if o.TargetCheckInterval <= 0 {
+		o.TargetCheckInterval = d.TargetCheckInterval
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = d.ProbeInterval
 	}
 	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
+		o.Log = d.Log
 	}
 }
 
@@ -146,6 +171,9 @@ type run struct {
 	cfg *configs.Config
 	log *slog.Logger
 	res Result
+	// from is the revision a rollback returns to: the plan's, or that of
+	// the interrupted rollout this run resumes.
+	from string
 	// gated is set once the target passed the gate in this run: nothing
 	// moves the tag or restarts a workload before it.
 	gated bool
@@ -154,7 +182,7 @@ type run struct {
 	// restarted are the workloads moved to the target by this rollout
 	// (this run, or the interrupted one it resumes), in order. mu guards it
 	// and res against the restart workers.
-	restarted []string
+	restarted []ref.Workload
 	// recorded is how many of restarted the record in the cluster holds;
 	// mu guards it too. recordMu lets one record write run at a time.
 	recorded int
@@ -169,12 +197,12 @@ type run struct {
 // failure after the tag moved, with AutoRollback, the tag and the
 // workloads already moved go back and the target is remembered as bad.
 func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Config) (*Result, error) {
-	e.Options.defaults()
+	e.Options.withDefaults()
 	if e.Options.ProbeNamespace == "" {
 		e.Options.ProbeNamespace = e.Cluster.OwnerNamespace
 	}
 	start := time.Now()
-	r := &run{Executor: e, p: p, cfg: cfg, log: e.Options.Log.With("commit", p.Commit, "target", p.Target)}
+	r := &run{Executor: e, p: p, cfg: cfg, from: p.From, log: e.Options.Log.With("commit", p.Commit, "target", p.Target)}
 	if p.Blocked {
 		_, err := e.Store.Update(ctx, func(rec *state.Record) {
 			rec.LastResult, rec.LastError, rec.LastRun = state.ResultBlocked, p.Reason, time.Now()
@@ -189,9 +217,10 @@ func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Confi
 		return &r.res, err
 	}
 	err := r.steps(ctx)
-	// A cancelled run (SIGTERM, kill) is resumed by the next one, not
-	// rolled back.
-	if err != nil && ctx.Err() == nil && r.shouldRollBack() {
+	// A cancelled run (SIGTERM, kill, a lost writer lock) or a suspended
+	// one is resumed by the next run, not rolled back.
+	var suspended *SuspendedError
+	if err != nil && ctx.Err() == nil && !errors.As(err, &suspended) && r.shouldRollBack() {
 		err = r.rollBack(ctx, err)
 	}
 	r.res.Duration = time.Since(start)
@@ -236,7 +265,7 @@ func (r *run) begin(ctx context.Context) error {
 	if rec.Progress.From != "" && rec.Progress.From != r.p.Target {
 		// The tag's previous revision is where a rollback returns, even when
 		// the resumed run finds the tag already moved.
-		r.p.From = rec.Progress.From
+		r.from = rec.Progress.From
 	}
 	if len(r.restarted) > 0 {
 		r.log.Info("resuming an interrupted rollout", "moved", len(r.restarted))
@@ -247,7 +276,7 @@ func (r *run) begin(ctx context.Context) error {
 func (r *run) steps(ctx context.Context) error {
 	restartsAt := -1
 	for i, s := range r.p.Steps {
-		if s.Phase == plan.PhaseRestarts {
+		if s.Op == plan.OpRestart || s.Op == plan.OpDeletePod {
 			// Restarts run as one batched phase.
 			if restartsAt < 0 {
 				restartsAt = i
@@ -269,8 +298,8 @@ func (r *run) step(ctx context.Context, i int, s plan.Step) error {
 	r.report(Event{Index: i, Step: s, Status: StepStarted})
 	// Object applies are idempotent and may number thousands: the record
 	// follows only the steps a resume must know about.
-	if s.Phase != plan.PhaseMeshConfig && s.Phase != plan.PhasePolicies {
-		if err := r.progress(ctx, i, s.Target); err != nil {
+	if s.Op != plan.OpApply && s.Op != plan.OpAnnotate {
+		if err := r.progress(ctx, i, s.Target.String()); err != nil {
 			return err
 		}
 	}
@@ -286,32 +315,32 @@ func (r *run) step(ctx context.Context, i int, s plan.Step) error {
 }
 
 func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
-	switch {
-	case s.Phase == plan.PhaseValidate:
+	switch s.Op {
+	case plan.OpValidate:
 		return "validated when planned", nil
-	case s.Phase == plan.PhaseGate:
+	case plan.OpGate:
 		return r.gate(ctx)
-	case (s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies) && fromGit(s):
+	case plan.OpApply:
 		return r.applyObject(ctx, s)
-	case s.Phase == plan.PhaseMeshConfig && s.Object != nil && s.Object.Kind == "Service":
+	case plan.OpAnnotate:
 		return r.annotateIngress(ctx, s)
-	case s.Phase == plan.PhaseNamespaces:
+	case plan.OpLabel:
 		return r.labelNamespace(ctx, s)
-	case s.Phase == plan.PhaseTag:
+	case plan.OpSetTag:
 		return r.moveTag(ctx)
-	case s.Phase == plan.PhaseVerify:
+	case plan.OpVerify:
 		return r.verify(ctx)
-	case s.Phase == plan.PhasePrune:
+	case plan.OpPrune:
 		return r.prune(ctx, s)
 	}
-	return "", fmt.Errorf("the executor does not know phase %q; update meshops", s.Phase)
+	return "", fmt.Errorf("the executor does not know step %q (%s); update meshops", s.Op, s.Target)
 }
 
 func (r *run) report(ev Event) {
 	if r.Options.Progress != nil {
 		r.Options.Progress(ev)
 	}
-	attrs := []any{"step", ev.Index + 1, "phase", ev.Step.Phase, "action", ev.Step.Action, "target", ev.Step.Target, "status", ev.Status}
+	attrs := []any{"step", ev.Index + 1, "phase", ev.Step.Phase, "action", ev.Step.Action, "target", ev.Step.Target.String(), "status", ev.Status}
 	if ev.Elapsed > 0 {
 		attrs = append(attrs, "elapsed", ev.Elapsed.Round(time.Millisecond).String())
 	}
@@ -346,6 +375,9 @@ func (r *run) finish(ctx context.Context, runErr error) error {
 			if rec.Progress != nil {
 				rec.Progress.Finished = time.Now()
 			}
+		case errors.As(runErr, new(*SuspendedError)):
+			// The progress stays open: resume continues it.
+			rec.LastResult, rec.LastError = state.ResultSuspended, runErr.Error()
 		case r.res.RolledBack:
 			rec.LastResult, rec.LastError = state.ResultRolledBack, runErr.Error()
 			if rec.BadRevisions == nil {
@@ -369,15 +401,6 @@ func inventory(manifests []configs.Manifest) object.ObjMetadataSet {
 		out = append(out, object.UnstructuredToObjMetadata(m.Unstructured))
 	}
 	return out
-}
-
-// workloadID parses Kind/namespace/name.
-func workloadID(id string) (kind, namespace, name string, err error) {
-	parts := strings.SplitN(id, "/", 3)
-	if len(parts) != 3 {
-		return "", "", "", fmt.Errorf("workload %q is not Kind/namespace/name", id)
-	}
-	return parts[0], parts[1], parts[2], nil
 }
 
 // key is the object key of a workload ID.

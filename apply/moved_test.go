@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/meshops/meshops/state"
+
+	"github.com/meshops/meshops/ref"
 )
 
 // A pure unit of the record's group commit (the state ConfigMap needs no
@@ -44,12 +46,12 @@ func TestMovedWorkloadsWaitingOnARecordWriteShareTheNextOne(t *testing.T) {
 
 	const workers = 8
 	var wg sync.WaitGroup
-	wg.Go(func() { r.moved(ctx, "Deployment/ns/w0") })
+	wg.Go(func() { r.moved(ctx, wl(0)) })
 	for writes.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	for i := 1; i < workers; i++ {
-		wg.Go(func() { r.moved(ctx, fmt.Sprintf("Deployment/ns/w%d", i)) })
+		wg.Go(func() { r.moved(ctx, wl(i)) })
 	}
 	for {
 		r.mu.Lock()
@@ -71,17 +73,21 @@ func TestMovedWorkloadsWaitingOnARecordWriteShareTheNextOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := slices.Clone(rec.Progress.Restarted)
-	slices.Sort(got)
-	var want []string
+	slices.SortFunc(got, ref.Workload.Compare)
+	var want []ref.Workload
 	for i := range workers {
-		want = append(want, fmt.Sprintf("Deployment/ns/w%d", i))
+		want = append(want, wl(i))
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("record holds %v, want %v", got, want)
 	}
 	// Moving one again writes nothing.
-	r.moved(ctx, "Deployment/ns/w3")
+	r.moved(ctx, wl(3))
 	if got := writes.Load(); got != 2 {
 		t.Errorf("a workload moved twice wrote the record again (%d writes)", got)
 	}
+}
+
+func wl(i int) ref.Workload {
+	return ref.Workload{Kind: ref.Deployment, Namespace: "ns", Name: fmt.Sprintf("w%d", i)}
 }

@@ -21,8 +21,8 @@ import (
 // the plan's dry run saw it. The index is built on first use: a fresh
 // install applies every manifest, and a scan per step was quadratic.
 func (r *run) manifest(s plan.Step) (configs.Manifest, error) {
-	if s.Object == nil {
-		return configs.Manifest{}, fmt.Errorf("step names no object")
+	if s.Target.Object == nil {
+		return configs.Manifest{}, fmt.Errorf("step %s names no object", s.Target)
 	}
 	r.indexOnce.Do(func() {
 		r.byObject = make(map[object.ObjMetadata]int, len(r.cfg.Manifests))
@@ -33,17 +33,11 @@ func (r *run) manifest(s plan.Step) (configs.Manifest, error) {
 			}
 		}
 	})
-	i, ok := r.byObject[s.Object.Metadata()]
+	i, ok := r.byObject[s.Target.Object.Metadata()]
 	if !ok {
 		return configs.Manifest{}, fmt.Errorf("%s is not in the config this plan was made from", s.Target)
 	}
 	return plan.Owned(r.Cluster, []configs.Manifest{r.cfg.Manifests[i]})[0], nil
-}
-
-// fromGit reports whether a step applies a manifest from the config repo
-// (the mesh config and policy phases, but not the ingress annotations).
-func fromGit(s plan.Step) bool {
-	return s.Object != nil && s.Object.Kind != "Service" && (s.Phase == plan.PhaseMeshConfig || s.Phase == plan.PhasePolicies || s.Phase == plan.PhasePrune)
 }
 
 // preflight dry-runs every object step for field conflicts, so that a
@@ -54,7 +48,7 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range r.p.Steps {
-		if !fromGit(s) || s.Action == plan.ActionDelete {
+		if s.Op != plan.OpApply {
 			continue
 		}
 		m, err := r.manifest(s)
@@ -139,7 +133,7 @@ func (r *run) conflicts(ctx context.Context, m configs.Manifest) error {
 // labelNamespace sets istio.io/rev=<tag> by server-side apply of just that
 // label, so meshops owns the label and nothing else on the namespace.
 func (r *run) labelNamespace(ctx context.Context, s plan.Step) (string, error) {
-	name := strings.TrimPrefix(s.Target, "Namespace/")
+	name := s.Target.Name
 	ns := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Namespace",
 		"metadata": map[string]any{"name": name, "labels": map[string]any{"istio.io/rev": r.p.Tag}},
@@ -160,7 +154,7 @@ func (r *run) annotateIngress(ctx context.Context, s plan.Step) (string, error) 
 	}
 	svc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Service",
-		"metadata": map[string]any{"namespace": s.Object.Namespace, "name": s.Object.Name, "annotations": ann},
+		"metadata": map[string]any{"namespace": s.Target.Object.Namespace, "name": s.Target.Object.Name, "annotations": ann},
 	}}
 	if err := r.Cluster.Client.Patch(ctx, svc, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.ForceOwnership); err != nil {
 		return "", fmt.Errorf("annotating %s: %w", s.Target, err)
@@ -171,10 +165,10 @@ func (r *run) annotateIngress(ctx context.Context, s plan.Step) (string, error) 
 // prune deletes an object that left git, only if it carries meshops' owner
 // labels: objects meshops never created are never deleted.
 func (r *run) prune(ctx context.Context, s plan.Step) (string, error) {
-	if s.Object == nil {
-		return "", fmt.Errorf("prune step names no object")
+	if s.Target.Object == nil {
+		return "", fmt.Errorf("prune step %s names no object", s.Target)
 	}
-	id := s.Object.Metadata()
+	id := s.Target.Object.Metadata()
 	mapping, err := r.Cluster.Client.RESTMapper().RESTMapping(id.GroupKind)
 	if err != nil {
 		return "", fmt.Errorf("finding the API of %s: %w", s.Target, err)

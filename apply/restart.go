@@ -22,7 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/retry"
 	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/state"
 )
@@ -40,7 +43,7 @@ const (
 
 // workload is one restartable controller, read fresh.
 type workload struct {
-	id       string
+	id       ref.Workload
 	obj      client.Object
 	list     client.ObjectList
 	template *corev1.PodTemplateSpec
@@ -51,29 +54,25 @@ type workload struct {
 	set func(runtime.Object) bool
 }
 
-func (r *run) getWorkload(ctx context.Context, id string) (*workload, error) {
-	kind, ns, name, err := workloadID(id)
-	if err != nil {
-		return nil, err
-	}
+func (r *run) getWorkload(ctx context.Context, id ref.Workload) (*workload, error) {
 	w := &workload{id: id}
-	switch plan.WorkloadKind(kind) {
-	case plan.KindDeployment:
+	switch id.Kind {
+	case ref.Deployment:
 		d := &appsv1.Deployment{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DeploymentList{}, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
 		w.set = setFrom(d)
-	case plan.KindStatefulSet:
+	case ref.StatefulSet:
 		s := &appsv1.StatefulSet{}
 		w.obj, w.list, w.template, w.status = s, &appsv1.StatefulSetList{}, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
 		w.set = setFrom(s)
-	case plan.KindDaemonSet:
+	case ref.DaemonSet:
 		d := &appsv1.DaemonSet{}
 		w.obj, w.list, w.template, w.status = d, &appsv1.DaemonSetList{}, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
 		w.set = setFrom(d)
 	default:
-		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, kind)
+		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, id.Kind)
 	}
-	if err := r.Cluster.Client.Get(ctx, key(ns, name), w.obj); err != nil {
+	if err := r.Cluster.Client.Get(ctx, key(id.Namespace, id.Name), w.obj); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", id, err)
 	}
 	switch o := w.obj.(type) {
@@ -113,8 +112,15 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	if err := r.progress(ctx, first, "restarts"); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.Timeout)
-	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, r.Options.Restart.Timeout)
+	defer cancelTimeout()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	cancel := func() { stop(nil) }
+	// The target is watched throughout: once it turns unhealthy no new
+	// restart starts and those under way stop, so the rollback begins
+	// within a check interval, not after a workload's timeout.
+	go r.watchTarget(ctx, stop)
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -122,6 +128,11 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		sem  = make(chan struct{}, r.Options.Restart.BatchSize)
 	)
 	failed := func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 }
+	var suspended *SuspendedError
+	started, total := 0, 0
+	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
+		total++
+	}
 	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
 		s := r.p.Steps[i]
 		select {
@@ -131,6 +142,14 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		if ctx.Err() != nil || failed() {
 			break
 		}
+		// Suspend means stop: no new restart once a person suspended the
+		// cluster; those under way finish their rollout.
+		if on, err := r.suspendedNow(ctx); err == nil && on {
+			<-sem
+			suspended = &SuspendedError{Started: started, Total: total}
+			break
+		}
+		started++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -150,13 +169,84 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		}()
 	}
 	wg.Wait()
+	var unhealthy *TargetUnhealthyError
+	if cause := context.Cause(ctx); errors.As(cause, &unhealthy) {
+		return fmt.Errorf("restarts stopped: %w", cause)
+	}
 	if len(errs) > 0 {
+		// A failed restart wins over a suspend: it is rolled back.
 		return fmt.Errorf("restarts stopped: %w", errors.Join(errs...))
+	}
+	if suspended != nil {
+		return suspended
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("restarts did not finish within %s", r.Options.Restart.Timeout)
 	}
 	return nil
+}
+
+// TargetUnhealthyError stops the restarts: the revision they move
+// workloads to stopped being healthy (or stopped injecting itself) while
+// they ran.
+type TargetUnhealthyError struct {
+	Revision, Why string
+}
+
+func (e *TargetUnhealthyError) Error() string {
+	return fmt.Sprintf("target revision %s became unhealthy during the restarts: %s", e.Revision, e.Why)
+}
+
+// watchTarget checks the target's health every TargetCheckInterval and its
+// injection, by the probe, every ProbeInterval, until ctx ends; the first
+// failure stops the restarts with a TargetUnhealthyError. A read that
+// fails is not evidence against the revision: it is tried again.
+func (r *run) watchTarget(ctx context.Context, stop context.CancelCauseFunc) {
+	lastProbe := time.Now()
+	for {
+		if err := sleep(ctx, r.Options.TargetCheckInterval); err != nil {
+			return
+		}
+		ok, why, err := r.health(ctx, r.p.Target)
+		if err == nil && ok && time.Since(lastProbe) >= r.Options.ProbeInterval {
+			lastProbe = time.Now()
+			probe, perr := observe.ProbeRevision(ctx, r.Cluster.Client, r.Options.ProbeNamespace, r.p.Target)
+			switch {
+			case retry.WebhookFailed(perr):
+				// The target's own injector cannot be called: evidence.
+				ok, why = false, perr.Error()
+			case perr == nil && probe.Revision != r.p.Target:
+				ok, why = false, fmt.Sprintf("a pod opting into %s is injected by %q", r.p.Target, probe.Revision)
+			}
+		}
+		if err == nil && !ok {
+			r.log.Warn("target unhealthy: stopping the restarts", "revision", r.p.Target, "why", why)
+			stop(&TargetUnhealthyError{Revision: r.p.Target, Why: why})
+			return
+		}
+	}
+}
+
+// SuspendedError stops a rollout cleanly when the cluster is suspended
+// during its restarts: every workload started was waited for, none is left
+// half-way, and the tag stays on the healthy target it was moved to. A
+// resumed run continues where this one stopped; nothing is rolled back.
+type SuspendedError struct {
+	Started, Total int
+}
+
+func (e *SuspendedError) Error() string {
+	return fmt.Sprintf("suspended during the rollout: %d of %d restarts started and finished, the rest wait for meshops resume", e.Started, e.Total)
+}
+
+// suspendedNow reads the record's suspend flag: one read before each
+// restart, so a suspend stops the rollout within one workload.
+func (r *run) suspendedNow(ctx context.Context) (bool, error) {
+	rec, err := r.Store.Load(ctx)
+	if err != nil {
+		return false, err
+	}
+	return rec.Suspended, nil
 }
 
 // restart moves one workload to s.Revision: wait until it is fully
@@ -165,9 +255,13 @@ func (r *run) restarts(ctx context.Context, first int) error {
 // to run the revision. A rollback does not wait for the workload to be
 // healthy first: the failed rollout is usually why it is not.
 func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, error) {
-	if s.Action == plan.ActionDelete {
+	if s.Op == plan.OpDeletePod {
 		return r.deleteBarePod(ctx, s)
 	}
+	if s.Target.Workload == nil {
+		return "", fmt.Errorf("restart step %s names no workload", s.Target)
+	}
+	id := *s.Target.Workload
 	want := s.Revision
 	if want == "" {
 		want = r.p.Target
@@ -178,23 +272,33 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
 	defer cancel()
-	w, err := r.getWorkload(ctx, s.Target)
+	w, err := r.getWorkload(ctx, id)
 	if err != nil {
 		return "", err
 	}
 	resumed := w.template.Annotations[RestartedForAnnotation] == restartedFor
-	if !resumed {
+	for !resumed {
 		if !rollback {
 			if err := r.waitSafeToRestart(ctx, w); err != nil {
 				return "", err
 			}
 		}
-		if err := r.stamp(ctx, w, restartedFor); err != nil {
+		err := r.stamp(ctx, w, restartedFor)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsConflict(err) {
 			return "", err
 		}
+		// The workload changed since it was read: another writer may have
+		// restarted it for the same revision. Read it again and decide again.
+		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+			return "", fmt.Errorf("reading %s: %w", id, err)
+		}
+		resumed = w.template.Annotations[RestartedForAnnotation] == restartedFor
 	}
 	if !rollback {
-		r.moved(ctx, s.Target)
+		r.moved(ctx, id)
 	}
 	if err := r.waitOnRevision(ctx, w, want, s.Proxy); err != nil {
 		return "", err
@@ -209,16 +313,16 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 // deleteBarePod deletes a pod no controller owns, as the plan says only
 // when deleteBarePods is on: it does not come back.
 func (r *run) deleteBarePod(ctx context.Context, s plan.Step) (string, error) {
-	kind, ns, name, err := workloadID(s.Target)
-	if err != nil || kind != string(plan.KindPod) {
+	w := s.Target.Workload
+	if w == nil || w.Kind != ref.Pod {
 		return "", fmt.Errorf("%s: only bare pods are deleted", s.Target)
 	}
 	pod := &corev1.Pod{}
-	pod.Namespace, pod.Name = ns, name
+	pod.Namespace, pod.Name = w.Namespace, w.Name
 	if err := r.Cluster.Client.Delete(ctx, pod); err != nil && !apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("deleting bare pod %s: %w", s.Target, err)
 	}
-	r.log.Info("bare pod deleted", "workload", s.Target)
+	r.log.Info("bare pod deleted", "workload", w.String())
 	return "deleted; nothing recreates it", nil
 }
 
@@ -234,7 +338,7 @@ func (r *run) countRestart() {
 // waiting (a group commit): a write each, a GET and a PUT of the same
 // ConfigMap, held a 200-workload upgrade back behind the client's rate
 // limit. moved returns once a write holding id succeeded or failed.
-func (r *run) moved(ctx context.Context, id string) {
+func (r *run) moved(ctx context.Context, id ref.Workload) {
 	r.mu.Lock()
 	if slices.Contains(r.restarted, id) {
 		r.mu.Unlock()
@@ -259,7 +363,7 @@ func (r *run) moved(ctx context.Context, id string) {
 			rec.Progress.Restarted = list
 		}
 	}); err != nil {
-		r.log.Error("recording moved workloads", "workload", id, "workloads", len(list), "error", err)
+		r.log.Error("recording moved workloads", "workload", id.String(), "workloads", len(list), "error", err)
 		return
 	}
 	r.mu.Lock()
@@ -267,13 +371,17 @@ func (r *run) moved(ctx context.Context, id string) {
 	r.mu.Unlock()
 }
 
+// stamp restarts the workload as `kubectl rollout restart` does, as a
+// compare-and-swap: the patch carries the resourceVersion the decision to
+// restart was made on, so of two writers that decided at once only one
+// restarts it; the other gets a conflict (returned wrapped, for IsConflict).
 func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
-		RestartedAtAnnotation, time.Now().UTC().Format(time.RFC3339), RestartedForAnnotation, restartedFor)
+	patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q},"spec":{"template":{"metadata":{"annotations":{%q:%q,%q:%q}}}}}`,
+		w.obj.GetResourceVersion(), RestartedAtAnnotation, time.Now().UTC().Format(time.RFC3339), RestartedForAnnotation, restartedFor)
 	if err := r.Cluster.Client.Patch(ctx, w.obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		return fmt.Errorf("restarting %s: %w", w.id, err)
 	}
-	r.log.Info("restarted", "workload", w.id, "for", restartedFor)
+	r.log.Info("restarted", "workload", w.id.String(), "for", restartedFor)
 	return nil
 }
 
@@ -351,7 +459,7 @@ func (r *run) watch(ctx context.Context, w *workload) *workloadWatch {
 	}
 	wi, err := wc.Watch(ctx, w.list, client.InNamespace(w.obj.GetNamespace()), client.MatchingFields{"metadata.name": w.obj.GetName()})
 	if err != nil {
-		r.log.Debug("watch failed; polling", "workload", w.id, "error", err)
+		r.log.Debug("watch failed; polling", "workload", w.id.String(), "error", err)
 		return nil
 	}
 	// One slot holding the newest object: a reader that falls behind skips

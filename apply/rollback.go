@@ -13,7 +13,7 @@ import (
 // shouldRollBack: only a rollout that moved something toward the target
 // has anything to return, and only to a revision the tag was on before.
 func (r *run) shouldRollBack() bool {
-	return r.Options.AutoRollback && r.p.From != "" && r.p.From != r.p.Target && (r.tagMoved || len(r.restarted) > 0)
+	return r.Options.AutoRollback && r.from != "" && r.from != r.p.Target && (r.tagMoved || len(r.restarted) > 0)
 }
 
 // rollBack returns the tag to the previous revision, after the same health
@@ -21,9 +21,10 @@ func (r *run) shouldRollBack() bool {
 // moved, in reverse order. The error says what failed and what was rolled
 // back.
 func (r *run) rollBack(ctx context.Context, cause error) error {
-	from := r.p.From
+	from := r.from
 	r.log.Warn("rolling back", "to", from, "cause", cause)
-	r.report(Event{Index: -1, Step: plan.Step{Phase: plan.PhaseTag, Action: plan.ActionFlip, Target: "tag/" + r.p.Tag}, Status: StepRollback,
+	tag := plan.TagTarget(r.p.Tag, plan.TagWebhookRef(r.p.Tag, r.Options.IstioNamespace))
+	r.report(Event{Index: -1, Step: plan.Step{Phase: plan.PhaseTag, Action: plan.ActionFlip, Op: plan.OpSetTag, Target: tag}, Status: StepRollback,
 		Message: fmt.Sprintf("rollout failed; moving tag %s back to %s", r.p.Tag, from)})
 	ok, why, err := r.health(ctx, from)
 	if err != nil {
@@ -43,13 +44,13 @@ func (r *run) rollBack(ctx context.Context, cause error) error {
 	slices.Reverse(moved)
 	var back, failed []string
 	for _, id := range moved {
-		s := plan.Step{Phase: plan.PhaseRestarts, Action: plan.ActionRestart, Target: id, Revision: from}
+		s := plan.Step{Phase: plan.PhaseRestarts, Action: plan.ActionRestart, Op: plan.OpRestart, Target: plan.WorkloadTarget(id), Revision: from}
 		r.report(Event{Index: -1, Step: s, Status: StepRollback, Message: "restarting back onto " + from})
 		if _, err := r.restart(ctx, s, true); err != nil {
 			failed = append(failed, err.Error())
 			continue
 		}
-		back = append(back, id)
+		back = append(back, id.String())
 	}
 	msg := fmt.Sprintf("rolled back: tag %s returned to %s", r.p.Tag, from)
 	if len(back) > 0 {

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
-	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/observe"
 )
 
 // gate checks that rev may take traffic: istiod fully rolled out with the
@@ -72,7 +72,7 @@ func (r *run) gate(ctx context.Context) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("target revision not ready, nothing moved: %s", why)
 	}
-	probe, err := plan.ProbeRevision(ctx, r.Cluster.Client, r.Options.ProbeNamespace, r.p.Target)
+	probe, err := observe.ProbeRevision(ctx, r.Cluster.Client, r.Options.ProbeNamespace, r.p.Target)
 	if err != nil {
 		return "", err
 	}
@@ -156,7 +156,7 @@ func (r *run) waitTagInjects(ctx context.Context, rev string) error {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		probe, err := plan.Probe(ctx, r.Cluster.Client, ns)
+		probe, err := observe.Probe(ctx, r.Cluster.Client, ns)
 		if err == nil && probe.Revision == rev {
 			return nil
 		}

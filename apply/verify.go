@@ -3,13 +3,13 @@ package apply
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/rollout"
 )
@@ -19,30 +19,23 @@ import (
 // versions (only then may that revision's objects be pruned), and the
 // ingress gateway is rolled out with an address.
 func (r *run) verify(ctx context.Context) (string, error) {
-	snap, err := plan.Observe(ctx, r.Cluster.Client, plan.ObserveOptions{IstioNamespace: r.Options.IstioNamespace})
+	snap, err := observe.Observe(ctx, r.Cluster.Client, observe.Options{IstioNamespace: r.Options.IstioNamespace})
 	if err != nil {
 		return "", err
 	}
-	versions := r.cfg.Istio.VersionNames()
-	var off, leaving []string
-	for _, w := range snap.Workloads {
-		onTag := snap.Namespaces[w.Namespace].Rev == r.p.Tag
-		for rev := range w.Revisions() {
-			switch {
-			case rev == "" || rev == r.p.Target:
-			case onTag && (w.Kind == plan.KindDeployment || w.Kind == plan.KindStatefulSet || w.Kind == plan.KindDaemonSet):
-				off = append(off, fmt.Sprintf("%s on %s", w.ID(), rev))
-			case !slices.Contains(versions, rev):
-				leaving = append(leaving, fmt.Sprintf("%s on %s", w.ID(), rev))
-			}
+	restart, stranded := plan.SplitWorkloads(snap, r.p.Tag, r.p.Target, r.cfg.Istio.VersionNames())
+	if len(restart) > 0 {
+		off := make([]string, len(restart))
+		for i, w := range restart {
+			off[i] = w.String()
 		}
-	}
-	slices.Sort(off)
-	slices.Sort(leaving)
-	if len(off) > 0 {
 		return "", fmt.Errorf("workloads on tag %s still run another revision than %s: %s", r.p.Tag, r.p.Target, strings.Join(off, ", "))
 	}
-	if len(leaving) > 0 {
+	if len(stranded) > 0 {
+		leaving := make([]string, len(stranded))
+		for i, st := range stranded {
+			leaving[i] = fmt.Sprintf("%s on %s", st.Workload, st.Revision)
+		}
 		return "", fmt.Errorf("pods still run revisions that leave versions: %s", strings.Join(leaving, ", "))
 	}
 	gw, err := r.ingressHealthy(ctx)

@@ -8,12 +8,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	meshref "github.com/meshops/meshops/ref"
 )
 
 // LoadGitRef loads the config as it is at a git ref (a branch, a remote
@@ -25,7 +28,7 @@ import (
 //
 // Only the files Load reads are written out, to a temporary folder removed
 // before returning: meshops.yaml first, then the values file and the
-// manifests folder it names. A values file given as an absolute path is
+// manifests folder it names. A values file (or overlay) given as an absolute path is
 // outside the repository and read as it is on disk now.
 func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string, error) {
 	if opts.RepoPath == "" {
@@ -56,7 +59,7 @@ func LoadGitRef(ctx context.Context, opts Options, ref string) (*Config, string,
 	if err != nil && !errors.As(err, &probs) {
 		return nil, "", fmt.Errorf("loading the config at %s: %w", ref, err)
 	}
-	for _, p := range []string{first.Settings.Values, first.Settings.Manifests} {
+	for _, p := range append(slices.Clone(first.Settings.Values), first.Settings.Manifests) {
 		if filepath.IsAbs(p) {
 			continue
 		}
@@ -93,7 +96,7 @@ func treeAt(repoPath, ref string) (*object.Tree, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the tree of %s (%s): %w", ref, hash, err)
 	}
-	short := hash.String()[:12]
+	short := meshref.ShortCommit(hash.String())
 	wt, err := repo.Worktree()
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", repoPath, err)

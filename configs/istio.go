@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/revisions"
 )
 
 // Istio is what meshops reads from the values: the svc.istio keys ARO HCP
@@ -17,6 +18,11 @@ type Istio struct {
 	// Target is the revision workloads should run on
 	// (svc.istio.targetVersion, or the single entry of Versions).
 	Target mesh.Revision `json:"target"`
+	// Shape is how versions was written: one revision (single: install it
+	// and remove the previous one once verified) or several (list: keep
+	// every listed revision installed). Empty when versions could not be
+	// read.
+	Shape revisions.Shape `json:"shape,omitempty"`
 	// Tag is the revision tag namespaces are labelled with (svc.istio.tag).
 	Tag string `json:"tag"`
 	// IngressGatewayIPAddressName is the public IP of the ingress gateway
@@ -40,6 +46,18 @@ func (i Istio) VersionNames() []string {
 	return names
 }
 
+// ShapeSummary says which shape of versions was read and what it means,
+// for meshops validate.
+func (i Istio) ShapeSummary() string {
+	switch i.Shape {
+	case revisions.ShapeSingle:
+		return fmt.Sprintf("single revision %s: %s", i.Target.Name, i.Shape.Meaning())
+	case revisions.ShapeList:
+		return fmt.Sprintf("list %s with target %s: %s", strings.Join(i.VersionNames(), ", "), i.Target.Name, i.Shape.Meaning())
+	}
+	return "unknown: versions could not be read"
+}
+
 // HasVersion reports whether name is one of Versions.
 func (i Istio) HasVersion(name string) bool {
 	for _, v := range i.Versions {
@@ -55,13 +73,25 @@ func (i Istio) HasVersion(name string) bool {
 // onto a problem already reported (a tag whose template failed).
 type istioLines struct {
 	file   string
-	fields map[string]int  // "svc.istio.tag" → line
-	failed map[string]bool // "svc.istio.tag" → a problem was reported; "svc.istio": all failed
+	files  map[string]string // "svc.istio.tag" → the values file it was read from, when not file
+	fields map[string]int    // "svc.istio.tag" → line
+	failed map[string]bool   // "svc.istio.tag" → a problem was reported; "svc.istio": all failed
 }
 
 // ok reports whether field was read without problems.
 func (l *istioLines) ok(field string) bool {
 	return l == nil || (!l.failed[field] && !l.failed["svc.istio"])
+}
+
+// fileOf is the values file field was read from.
+func (l *istioLines) fileOf(field string) string {
+	if l == nil {
+		return ""
+	}
+	if f, ok := l.files[field]; ok {
+		return f
+	}
+	return l.file
 }
 
 func (l *istioLines) line(field string) int {
@@ -82,7 +112,7 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 	var (
 		out   Istio
 		probs Problems
-		lines = &istioLines{file: v.File(), fields: map[string]int{}, failed: map[string]bool{}}
+		lines = &istioLines{file: v.File(), files: map[string]string{}, fields: map[string]int{}, failed: map[string]bool{}}
 		r     = &fieldReader{file: v.File()}
 	)
 	// get reads one key, reporting an unrenderable template as a problem.
@@ -93,7 +123,13 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 			return nil
 		}
 		if n != nil {
-			lines.fields[strings.Join(path, ".")] = n.line
+			field := strings.Join(path, ".")
+			lines.fields[field] = n.line
+			if f := v.fileOf(n); f != v.File() {
+				lines.files[field] = f
+			}
+			// Problems about this value name the file it came from.
+			r.file = v.fileOf(n)
 		}
 		return n
 	}
@@ -133,13 +169,13 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 			}
 		}
 		if len(names) == 0 {
-			probs.add(v.File(), n.line, "svc.istio.versions", `list at least one revision, e.g. versions: "asm-1-29"`,
+			probs.add(v.fileOf(n), n.line, "svc.istio.versions", `list at least one revision, e.g. versions: "asm-1-29"`,
 				"versions is empty")
 		}
 	} else if n.kind == listNode {
 		names, nameLines = r.stringList(n, "svc.istio.versions")
 		if len(n.items) == 0 {
-			probs.add(v.File(), n.line, "svc.istio.versions", `list at least one revision, e.g. versions: ["asm-1-29"]`,
+			probs.add(v.fileOf(n), n.line, "svc.istio.versions", `list at least one revision, e.g. versions: ["asm-1-29"]`,
 				"versions is empty")
 		}
 	} else {
@@ -150,19 +186,27 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 	for i, name := range names {
 		field := "svc.istio.versions"
 		if prev, dup := seen[name]; dup {
-			probs.add(v.File(), nameLines[i], field, "list each revision once",
+			probs.add(lines.fileOf(field), nameLines[i], field, "list each revision once",
 				"revision %q is listed twice (entries %d and %d)", name, prev+1, i+1)
 			continue
 		}
 		seen[name] = i
 		rev, err := pattern.Parse(name)
 		if err != nil {
-			probs.add(v.File(), nameLines[i], field, revisionFix(pattern), "%v", err)
+			probs.add(lines.fileOf(field), nameLines[i], field, revisionFix(pattern), "%v", err)
 			continue
 		}
 		out.Versions = append(out.Versions, rev)
 	}
 	mesh.SortRevisions(out.Versions)
+	// One revision, however written, is the single shape: install it and
+	// remove the previous one once verified.
+	switch {
+	case len(names) == 1:
+		out.Shape = revisions.ShapeSingle
+	case len(names) > 1:
+		out.Shape = revisions.ShapeList
+	}
 
 	// targetVersion: when absent, the single entry of versions.
 	var target string
@@ -173,14 +217,14 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 	case target != "":
 		rev, err := pattern.Parse(target)
 		if err != nil {
-			probs.add(v.File(), lines.line("svc.istio.targetVersion"), "svc.istio.targetVersion", revisionFix(pattern), "%v", err)
+			probs.add(lines.fileOf("svc.istio.targetVersion"), lines.line("svc.istio.targetVersion"), "svc.istio.targetVersion", revisionFix(pattern), "%v", err)
 		} else {
 			out.Target = rev
 		}
 	case len(names) == 1 && len(out.Versions) == 1:
 		out.Target = out.Versions[0]
 	case len(names) > 1:
-		probs.add(v.File(), lines.line("svc.istio.targetVersion"), "svc.istio.targetVersion",
+		probs.add(lines.fileOf("svc.istio.targetVersion"), lines.line("svc.istio.targetVersion"), "svc.istio.targetVersion",
 			"set svc.istio.targetVersion to the revision workloads should run on, one of: "+strings.Join(names, ", "),
 			"no targetVersion and versions lists %d revisions (%s): meshops cannot choose", len(names), strings.Join(names, ", "))
 	}
@@ -197,7 +241,7 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 		r.str(n, "regionRG", &out.RegionRG)
 	}
 	if mc := get("svc", "istio", "meshConfig"); mc != nil {
-		names, probsMC := providersFromTree(v.File(), mc, "svc.istio.meshConfig")
+		names, probsMC := providersFromTree(v.fileOf(mc), mc, "svc.istio.meshConfig")
 		out.ExtensionProviders = names
 		probs = append(probs, probsMC...)
 	}
@@ -207,7 +251,7 @@ func readIstio(v *Values, pattern mesh.RevisionPattern) (Istio, *istioLines, Pro
 	// look for the IP in the wrong group. A regionRG that failed to render
 	// is already reported.
 	if out.IngressGatewayIPAddressName != "" && out.RegionRG == "" && !slices.ContainsFunc(probs, func(p Problem) bool { return p.Field == "regionRG" }) {
-		probs.add(v.File(), lines.line("svc.istio.ingressGatewayIPAddressName"), "regionRG",
+		probs.add(lines.fileOf("svc.istio.ingressGatewayIPAddressName"), lines.line("svc.istio.ingressGatewayIPAddressName"), "regionRG",
 			"set regionRG (the resource group of the public IP) or remove svc.istio.ingressGatewayIPAddressName",
 			"svc.istio.ingressGatewayIPAddressName is set but regionRG is not: the gateway needs both annotations or neither")
 	}

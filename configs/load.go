@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/meshops/meshops/mesh"
 )
@@ -23,8 +24,11 @@ type Options struct {
 
 	// Values, Manifests, Cloud, Environment, Region, RegionShort and Stamp
 	// override the same fields of meshops.yaml when not empty (the CLI's
-	// --values, --manifests, --cloud, --environment, --region).
+	// --values, --manifests, --cloud, --environment, --region). Values
+	// names one values file; ValuesFiles, when not empty, names several,
+	// merged in order (--values repeated), and wins over Values.
 	Values      string
+	ValuesFiles []string
 	Manifests   string
 	Cloud       string
 	Environment string
@@ -59,6 +63,10 @@ type Config struct {
 	// Manifests are the managed objects, in file order; per-revision
 	// documents appear once per revision.
 	Manifests []Manifest
+	// AKS is the cluster meshops.revisions.aks names, read from the
+	// values where it says so; empty fields are left to the caller (flags
+	// and the environment, see revisions/aks.OptionsFromEnv).
+	AKS AKSCluster
 
 	values        *Values
 	pattern       mesh.RevisionPattern
@@ -133,12 +141,14 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 	probs = append(probs, ps...)
 	// Without values nothing about svc.istio is known; validate then skips
 	// the checks that need it rather than report their absence again.
-	c.istioLines = &istioLines{file: relPath(opts.RepoPath, valuesPath(opts.RepoPath, c.Settings)), failed: map[string]bool{"svc.istio": true}}
+	c.istioLines = &istioLines{file: relPath(opts.RepoPath, valuesPath(opts.RepoPath, c.Settings.firstValues())), failed: map[string]bool{"svc.istio": true}}
 	if vals != nil {
 		c.values = vals
 		c.Values = vals.Map()
 		var ip Problems
 		c.Istio, c.istioLines, ip = readIstio(vals, c.pattern)
+		probs = append(probs, ip...)
+		c.AKS, ip = resolveAKS(vals, c.Settings, c.settingsLines)
 		probs = append(probs, ip...)
 	}
 
@@ -162,11 +172,17 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 
 // applyOverrides puts the caller's non-empty options over the settings.
 func applyOverrides(s *Settings, o Options) {
+	switch {
+	case len(o.ValuesFiles) > 0:
+		s.Values = slices.Clone(o.ValuesFiles)
+	case o.Values != "":
+		s.Values = []string{o.Values}
+	}
 	for _, f := range []struct {
 		dst *string
 		val string
 	}{
-		{&s.Values, o.Values}, {&s.Manifests, o.Manifests}, {&s.Cloud, o.Cloud},
+		{&s.Manifests, o.Manifests}, {&s.Cloud, o.Cloud},
 		{&s.Environment, o.Environment}, {&s.Region, o.Region},
 		{&s.RegionShort, o.RegionShort}, {&s.Stamp, o.Stamp},
 	} {
@@ -179,17 +195,18 @@ func applyOverrides(s *Settings, o Options) {
 	}
 }
 
-// valuesPath is the values file named by the settings, as a path on disk.
-func valuesPath(repo string, s Settings) string {
-	if filepath.IsAbs(s.Values) {
-		return s.Values
+// valuesPath is a values file named by the settings, as a path on disk.
+func valuesPath(repo, file string) string {
+	if filepath.IsAbs(file) {
+		return file
 	}
-	return filepath.Join(repo, filepath.FromSlash(s.Values))
+	return filepath.Join(repo, filepath.FromSlash(file))
 }
 
-// loadValues reads and resolves the values file named by the settings.
-func loadValues(repo string, s Settings) (*Values, Problems, error) {
-	path := valuesPath(repo, s)
+// readValuesFile reads one values file named by the settings; a missing
+// file is a problem, with nil data.
+func readValuesFile(repo, name string) ([]byte, Problems, error) {
+	path := valuesPath(repo, name)
 	file := relPath(repo, path)
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -204,6 +221,5 @@ func loadValues(repo string, s Settings) (*Values, Problems, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read values: %w", err)
 	}
-	v, probs := parseValues(file, data, s.Context)
-	return v, probs, nil
+	return data, nil, nil
 }

@@ -129,7 +129,7 @@ func TestDefaultsWithoutSettingsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := DefaultSettings()
-	if c.Settings.Values != want.Values || c.Settings.Manifests != want.Manifests ||
+	if !slices.Equal(c.Settings.Values, want.Values) || c.Settings.Manifests != want.Manifests ||
 		c.Settings.Extensions.IstioSystemNamespace != "aks-istio-system" || !reflect.DeepEqual(c.Settings.Extensions, want.Extensions) {
 		t.Errorf("settings = %+v, want defaults %+v", c.Settings, want)
 	}

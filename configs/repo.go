@@ -22,8 +22,10 @@ const DefaultSettingsFile = "meshops.yaml"
 // cluster this is, and meshops' own settings (the meshops: section). Every
 // field can be overridden by the caller through Options.
 type Settings struct {
-	// Values is the values file, relative to the repo root.
-	Values string `json:"values"`
+	// Values are the values files, relative to the repo root, merged in
+	// order: later files (overlays) override earlier ones key by key.
+	// meshops.yaml writes one file as a string or several as a list.
+	Values []string `json:"values"`
 	// Manifests is the folder holding the manifests, relative to the repo root.
 	Manifests string `json:"manifests"`
 	// Context is the cluster the values are resolved for (cloud,
@@ -60,6 +62,8 @@ type Extensions struct {
 	// MinReadyIstiod is how many istiod replicas of the target revision must
 	// be ready before the tag moves or any workload restarts.
 	MinReadyIstiod int `json:"minReadyIstiod"`
+	// Revisions says who installs the control-plane revisions.
+	Revisions Revisions `json:"revisions"`
 }
 
 // Restart is the workload restart policy.
@@ -128,7 +132,7 @@ type Exemption struct {
 const (
 	DefaultValuesFile              = "config/config.yaml"
 	DefaultManifestsDir            = "mesh"
-	DefaultIstioSystemNamespace    = "aks-istio-system"
+	DefaultIstioSystemNamespace    = mesh.AKSIstioNamespace
 	DefaultIngressGatewayNamespace = "aks-istio-ingress"
 	DefaultIngressGatewayService   = "aks-istio-ingressgateway-external"
 	// DefaultRestartBatchSize bounds how many workloads roll at once.
@@ -148,7 +152,7 @@ const (
 // leaves a field out.
 func DefaultSettings() Settings {
 	return Settings{
-		Values:    DefaultValuesFile,
+		Values:    []string{DefaultValuesFile},
 		Manifests: DefaultManifestsDir,
 		Extensions: Extensions{
 			IstioSystemNamespace:    DefaultIstioSystemNamespace,
@@ -162,8 +166,17 @@ func DefaultSettings() Settings {
 			},
 			AutoRollback:   DefaultAutoRollback,
 			MinReadyIstiod: DefaultMinReadyIstiod,
+			Revisions:      DefaultRevisions(),
 		},
 	}
+}
+
+// firstValues is the first values file, the one overlays merge into.
+func (s Settings) firstValues() string {
+	if len(s.Values) == 0 {
+		return DefaultValuesFile
+	}
+	return s.Values[0]
 }
 
 // settingsLines remembers where each field of meshops.yaml was written, so
@@ -213,7 +226,18 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 	if !r.mapping(root, "", "values", "manifests", "cloud", "environment", "region", "regionShort", "stamp", "meshops") {
 		return r.probs
 	}
-	r.str(root.get("values"), "values", &s.Values)
+	if n := root.get("values"); n != nil && n.kind == listNode {
+		s.Values, _ = r.stringList(n, "values")
+		if len(n.items) == 0 {
+			r.probs.add(file, n.line, "values", "name at least one values file, e.g. values: config/config.yaml", "values is an empty list")
+		}
+	} else if n != nil {
+		var one string
+		r.str(n, "values", &one)
+		if one != "" {
+			s.Values = []string{one}
+		}
+	}
 	r.str(root.get("manifests"), "manifests", &s.Manifests)
 	r.str(root.get("cloud"), "cloud", &s.Cloud)
 	r.str(root.get("environment"), "environment", &s.Environment)
@@ -223,7 +247,7 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 
 	m := root.get("meshops")
 	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "ingressGatewayService", "revisionPattern", "namespaces",
-		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod") {
+		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "revisions") {
 		return r.probs
 	}
 	e := &s.Extensions
@@ -246,6 +270,8 @@ func decodeSettings(file string, data []byte, s *Settings, lines *settingsLines)
 		}
 		r.boolean(rs.get("deleteBarePods"), "meshops.restart.deleteBarePods", &e.Restart.DeleteBarePods)
 	}
+
+	decodeRevisions(r, m.get("revisions"), &e.Revisions)
 
 	if ex := m.get("defaultDenyExemptions"); !ex.isNull() {
 		if ex.kind != listNode {
@@ -326,6 +352,7 @@ func checkSettings(s Settings, lines *settingsLines) Problems {
 		probs.add(file, at("meshops", "minReadyIstiod"), "meshops.minReadyIstiod", "set it to 1 or more: the gate must see a ready control plane",
 			"expected at least 1, got %d", e.MinReadyIstiod)
 	}
+	probs = append(probs, checkRevisions(s, lines)...)
 	for i, x := range e.DefaultDenyExemptions {
 		line := at("meshops", "defaultDenyExemptions")
 		if i < len(lines.exemptions) {

@@ -41,7 +41,7 @@ meshops:
 		t.Fatal(probs)
 	}
 	want := Settings{
-		Values: "cfg/values.yaml", Manifests: "deploy/mesh",
+		Values: []string{"cfg/values.yaml"}, Manifests: "deploy/mesh",
 		Context: Context{Cloud: "public", Environment: "prod", Region: "eastus", RegionShort: "use", Stamp: "3"},
 		Extensions: Extensions{
 			IstioSystemNamespace: "istio-system", IngressGatewayNamespace: "istio-ingress", IngressGatewayService: DefaultIngressGatewayService,
@@ -50,6 +50,7 @@ meshops:
 			AutoRollback:          false,
 			DefaultDenyExemptions: []Exemption{{Namespace: "legacy", Reason: "migrating"}},
 			MinReadyIstiod:        2,
+			Revisions:             DefaultRevisions(),
 		},
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -86,7 +87,7 @@ func TestReadmeListsDefaults(t *testing.T) {
 	d := DefaultSettings()
 	e := d.Extensions
 	rows := map[string]string{
-		"`values`":                          "`" + d.Values + "`",
+		"`values`":                          "`" + d.Values[0] + "`",
 		"`manifests`":                       "`" + d.Manifests + "`",
 		"`meshops.istioSystemNamespace`":    "`" + e.IstioSystemNamespace + "`",
 		"`meshops.ingressGatewayNamespace`": "`" + e.IngressGatewayNamespace + "`",
@@ -100,6 +101,9 @@ func TestReadmeListsDefaults(t *testing.T) {
 		"`meshops.autoRollback`":            "`" + strconv.FormatBool(e.AutoRollback) + "`",
 		"`meshops.defaultDenyExemptions`":   "`[]`",
 		"`meshops.minReadyIstiod`":          "`" + strconv.Itoa(e.MinReadyIstiod) + "`",
+		"`meshops.revisions.provider`":      "`" + string(e.Revisions.Provider) + "`",
+		"`meshops.revisions.completeAfter`": "`" + e.Revisions.CompleteAfter.String() + "`",
+		"`meshops.revisions.onDowngrade`":   "`" + string(e.Revisions.OnDowngrade) + "`",
 	}
 	for field, def := range rows {
 		if !strings.Contains(string(readme), "| "+field+" | "+def+" |") {

@@ -19,7 +19,7 @@ type shown struct {
 }
 
 type shownSettings struct {
-	Values     string     `json:"values"`
+	Values     []string   `json:"values"`
 	Manifests  string     `json:"manifests"`
 	Context    Context    `json:"context"`
 	Extensions Extensions `json:"meshops"`
@@ -27,6 +27,8 @@ type shownSettings struct {
 
 type shownIstio struct {
 	Versions                    []string `json:"versions"`
+	Shape                       string   `json:"shape"`
+	ShapeMeaning                string   `json:"shapeMeaning"`
 	Target                      string   `json:"targetVersion"`
 	Tag                         string   `json:"tag"`
 	IngressGatewayIPAddressName string   `json:"ingressGatewayIPAddressName,omitempty"`
@@ -57,6 +59,8 @@ func Show(c *Config) ([]byte, error) {
 		},
 		Istio: shownIstio{
 			Versions:                    c.Istio.VersionNames(),
+			Shape:                       string(c.Istio.Shape),
+			ShapeMeaning:                c.Istio.Shape.Meaning(),
 			Target:                      c.Istio.Target.Name,
 			Tag:                         c.Istio.Tag,
 			IngressGatewayIPAddressName: c.Istio.IngressGatewayIPAddressName,

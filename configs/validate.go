@@ -21,6 +21,7 @@ import (
 func validate(c *Config) Problems {
 	var probs Problems
 	probs = append(probs, validateIstio(c)...)
+	probs = append(probs, validateProvider(c)...)
 	probs = append(probs, validateObjects(c)...)
 	probs = append(probs, validateDefaultDeny(c)...)
 	probs = append(probs, validatePolicies(c)...)
@@ -32,14 +33,15 @@ func (c *Config) valuesFile() string {
 	if c.istioLines != nil {
 		return c.istioLines.file
 	}
-	return c.Settings.Values
+	return c.Settings.firstValues()
 }
 
 // validateIstio checks targetVersion, tag and revision names against each other.
 func validateIstio(c *Config) Problems {
 	var probs Problems
-	file := c.valuesFile()
-	line := c.istioLines.line
+	// Each field is reported in the values file it was read from (an
+	// overlay may set it).
+	file, line := c.istioLines.fileOf, c.istioLines.line
 	pattern := c.pattern
 	if pattern.String() == "" {
 		pattern = mesh.DefaultPattern()
@@ -47,28 +49,28 @@ func validateIstio(c *Config) Problems {
 	names := c.Istio.VersionNames()
 	for _, v := range c.Istio.Versions {
 		if !pattern.Matches(v.Name) {
-			probs.add(file, line("svc.istio.versions"), "svc.istio.versions", revisionFix(pattern),
+			probs.add(file("svc.istio.versions"), line("svc.istio.versions"), "svc.istio.versions", revisionFix(pattern),
 				"revision %q does not match the pattern %q", v.Name, pattern.String())
 		}
 	}
 	ok := c.istioLines.ok
 	if t := c.Istio.Target; ok("svc.istio.versions") && !t.IsZero() && len(names) > 0 && !c.Istio.HasVersion(t.Name) {
-		probs.add(file, line("svc.istio.targetVersion"), "svc.istio.targetVersion",
+		probs.add(file("svc.istio.targetVersion"), line("svc.istio.targetVersion"), "svc.istio.targetVersion",
 			fmt.Sprintf("set targetVersion to one of %s, or add %s to versions once it is installed", strings.Join(names, ", "), t.Name),
 			"targetVersion %q is not one of versions (%s)", t.Name, strings.Join(names, ", "))
 	}
 	tag := c.Istio.Tag
 	if ns := c.Settings.Extensions.Namespaces; tag == "" && len(ns) > 0 && ok("svc.istio.tag") {
-		probs.add(file, line("svc.istio.tag"), "svc.istio.tag", `set svc.istio.tag, e.g. tag: "prod-stable"`,
+		probs.add(file("svc.istio.tag"), line("svc.istio.tag"), "svc.istio.tag", `set svc.istio.tag, e.g. tag: "prod-stable"`,
 			"no tag, but meshops.namespaces lists %s to be labelled istio.io/rev=<tag>", strings.Join(ns, ", "))
 	}
 	if tag != "" {
 		if errs := validation.IsDNS1123Label(tag); len(errs) > 0 {
-			probs.add(file, line("svc.istio.tag"), "svc.istio.tag", "use lowercase letters, digits and '-', e.g. prod-stable",
+			probs.add(file("svc.istio.tag"), line("svc.istio.tag"), "svc.istio.tag", "use lowercase letters, digits and '-', e.g. prod-stable",
 				"tag %q is not valid (it names the webhook istio-revision-tag-<tag>): %s", tag, errs[0])
 		}
 		if slices.Contains(names, tag) || tag == c.Istio.Target.Name || pattern.Matches(tag) {
-			probs.add(file, line("svc.istio.tag"), "svc.istio.tag", "choose a tag that is not a revision name, e.g. prod-stable",
+			probs.add(file("svc.istio.tag"), line("svc.istio.tag"), "svc.istio.tag", "choose a tag that is not a revision name, e.g. prod-stable",
 				"tag %q is a revision name: namespaces labelled with it would bind to that revision, not follow the tag", tag)
 		}
 	}
@@ -133,13 +135,14 @@ func validateObjects(c *Config) Problems {
 	return probs
 }
 
-// isAllowNothing reports whether an AuthorizationPolicy is the
+// IsDefaultDeny reports whether an AuthorizationPolicy is the
 // "allow-nothing" default deny: an ALLOW policy with an empty spec, which
 // selects every workload of the namespace and allows nothing, so only the
 // other ALLOW policies let traffic in. A selector or targetRef would limit
 // it to some workloads, and rules would allow something: neither is default
-// deny.
-func isAllowNothing(m Manifest) bool {
+// deny. Validation and the plan's ordering (ALLOW policies before the deny)
+// both ask this one function.
+func IsDefaultDeny(m Manifest) bool {
 	if m.GroupKind() != authorizationPolicyGK {
 		return false
 	}
@@ -201,7 +204,7 @@ func validateDefaultDeny(c *Config) Problems {
 		if namespaces[ns] == nil {
 			namespaces[ns] = &meshNamespace{file: m.Source.File, line: m.line("metadata", "namespace"), field: "metadata.namespace"}
 		}
-		if isAllowNothing(m) {
+		if IsDefaultDeny(m) {
 			denied[ns] = true
 		} else if m.GroupKind() == authorizationPolicyGK {
 			if a, _, _ := unstructuredString(m.Object, "spec", "action"); a == "" || a == "ALLOW" {

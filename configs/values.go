@@ -54,10 +54,33 @@ type Values struct {
 	root      *node
 	templates map[string]unresolvedTemplate
 	layered   bool
+	// files are every values file merged, in order (file is the first);
+	// origin names the file of each value that came from a later one.
+	files  []string
+	origin map[*node]string
 }
 
-// File is the values file, relative to the repo root.
+// File is the values file, relative to the repo root: the first one when
+// overlays are merged over it (Files lists them all).
 func (v *Values) File() string { return v.file }
+
+// Files are the values files merged, in order, relative to the repo root.
+func (v *Values) Files() []string {
+	if len(v.files) == 0 {
+		return []string{v.file}
+	}
+	return v.files
+}
+
+// fileOf is the file a value was written in: an overlay's for a value it
+// set, else the first file (mappings merged from several files count as
+// the first file's).
+func (v *Values) fileOf(n *node) string {
+	if f, ok := v.origin[n]; ok {
+		return f
+	}
+	return v.file
+}
 
 // Layered reports whether the file was in the layered format (defaults /
 // clouds / environments / regions) rather than a plain values file.
@@ -114,7 +137,7 @@ func (v *Values) unresolvedProblem(n *node, field string) error {
 		fix = "meshops has no .ev2 values: override " + field + " with a plain value in the clouds.<cloud>.environments.<env> layer"
 	}
 	return Problem{
-		File: v.file, Line: line, Field: field,
+		File: v.templateFile(id), Line: line, Field: field,
 		Message: fmt.Sprintf("value needs the template %s, which meshops cannot render: %s", t.expr, t.err),
 		Fix:     fix,
 	}
@@ -142,10 +165,31 @@ func firstUnresolved(n *node) (string, int) {
 	return "", 0
 }
 
-// parseValues reads a values file. A file whose top level has "defaults" or
-// "clouds" is layered: it is rendered as a template over ctx and its layers
-// merged (layers.go). Any other file is a plain values file, used as is.
+// parseValues reads and resolves one values file for ctx; see
+// readValuesSource and resolveValues for several files merged in order.
 func parseValues(file string, data []byte, ctx Context) (*Values, Problems) {
+	src, probs := readValuesSource(file, data, ctx)
+	if src == nil {
+		return nil, probs
+	}
+	v, ps := resolveValues([]*valuesSource{src}, ctx)
+	return v, append(probs, ps...)
+}
+
+// valuesSource is one values file parsed, and rendered over ctx when it is
+// layered, but its layers not merged yet: overlays merge into it first.
+type valuesSource struct {
+	file      string
+	root      *node
+	layered   bool
+	templates map[string]unresolvedTemplate
+}
+
+// readValuesSource parses a values file. A file whose top level has
+// "defaults" or "clouds" is layered: it is rendered as a template over ctx
+// and its layers are merged later (resolveValues, layers.go). Any other file
+// is a plain values file, used as is.
+func readValuesSource(file string, data []byte, ctx Context) (*valuesSource, Problems) {
 	var probs Problems
 	plain, err := decodeSingle(file, data, nil, 0)
 	if err != nil {
@@ -165,7 +209,7 @@ func parseValues(file string, data []byte, ctx Context) (*Values, Problems) {
 		if plain.isNull() {
 			plain = &node{kind: mapNode, line: 1}
 		}
-		return &Values{file: file, root: plain}, nil
+		return &valuesSource{file: file, root: plain}, nil
 	}
 
 	r, te := renderLenient(file, string(data), ctx.templateData())
@@ -187,12 +231,7 @@ func parseValues(file string, data []byte, ctx Context) (*Values, Problems) {
 			"the values file uses templates but has no defaults or clouds layer")
 		return nil, probs
 	}
-	merged, lprobs := resolveLayers(file, root, ctx)
-	probs = append(probs, lprobs...)
-	if merged == nil {
-		return nil, probs
-	}
-	return &Values{file: file, root: merged, templates: r.unresolved, layered: true}, probs
+	return &valuesSource{file: file, root: root, layered: true, templates: r.unresolved}, probs
 }
 
 // isLayered reports whether a parsed values file is in the layered format.

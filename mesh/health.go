@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/meshops/meshops/rollout"
 )
 
 // ControlPlane is what meshops observes of one revision: its istiod
@@ -11,14 +13,9 @@ import (
 type ControlPlane struct {
 	Revision string
 	// Found is false when no istiod-<rev> Deployment exists.
-	Found              bool
-	Desired            int32
-	Updated            int32
-	Ready              int32
-	Available          int32
-	Generation         int64
-	ObservedGeneration int64
-	InjectorPresent    bool
+	Found bool
+	rollout.DeploymentCounts
+	InjectorPresent bool
 }
 
 // ControlPlaneFromDeployment reads a revision's istiod Deployment.
@@ -28,34 +25,32 @@ func ControlPlaneFromDeployment(rev string, d *appsv1.Deployment, injectorPresen
 		return cp
 	}
 	cp.Found = true
-	cp.Desired = 1
-	if d.Spec.Replicas != nil {
-		cp.Desired = *d.Spec.Replicas
-	}
-	cp.Updated, cp.Ready, cp.Available = d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas
-	cp.Generation, cp.ObservedGeneration = d.Generation, d.Status.ObservedGeneration
+	cp.DeploymentCounts = rollout.CountsOf(d)
 	return cp
 }
 
 // Healthy says whether the revision may take traffic from a tag move or a
-// restart: installed, fully rolled out, at least minReady replicas ready
-// and available, and its injector webhook present. The reason says what is
-// missing, for the plan and the gate's error.
+// restart: installed, rolled out by the same rule as every workload (no
+// old replica left), at least minReady replicas ready and available, and
+// its injector webhook present. The reason says what is missing, for the
+// plan and the gate's error.
 func (c ControlPlane) Healthy(minReady int32) (bool, string) {
 	if minReady < 1 {
 		minReady = 1
 	}
-	switch {
-	case !c.Found:
+	if !c.Found {
 		return false, fmt.Sprintf("revision %s is not installed (no Deployment %s)", c.Revision, IstiodName(c.Revision))
-	case c.ObservedGeneration < c.Generation:
-		return false, fmt.Sprintf("%s: rollout not observed yet (generation %d, observed %d)", IstiodName(c.Revision), c.Generation, c.ObservedGeneration)
-	case c.Updated < c.Desired:
-		return false, fmt.Sprintf("%s: rollout in progress (%d of %d replicas updated)", IstiodName(c.Revision), c.Updated, c.Desired)
-	case c.Desired < minReady:
+	}
+	if c.Desired < minReady {
 		return false, fmt.Sprintf("%s: scaled to %d replicas, needs at least %d ready", IstiodName(c.Revision), c.Desired, minReady)
-	case c.Ready < minReady || c.Available < minReady || c.Available < c.Desired:
+	}
+	if c.Ready < minReady || c.Available < minReady || c.Available < c.Desired {
 		return false, fmt.Sprintf("%s: %d ready and %d available of %d replicas (at least %d needed)", IstiodName(c.Revision), c.Ready, c.Available, c.Desired, minReady)
+	}
+	if st := c.Status(); !st.Done {
+		return false, fmt.Sprintf("%s: rollout in progress: %s", IstiodName(c.Revision), st.Message)
+	}
+	switch {
 	case !c.InjectorPresent:
 		return false, fmt.Sprintf("revision %s has no injector webhook", c.Revision)
 	}

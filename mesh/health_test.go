@@ -19,6 +19,11 @@ func deployment(replicas, updated, ready, available int32, gen, observed int64) 
 	}
 }
 
+func withReplicas(d *appsv1.Deployment, n int32) *appsv1.Deployment {
+	d.Status.Replicas = n
+	return d
+}
+
 func TestControlPlaneHealthy(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -32,6 +37,7 @@ func TestControlPlaneHealthy(t *testing.T) {
 		{"not installed", nil, false, 1, false, "not installed"},
 		{"new generation not observed", deployment(2, 2, 2, 2, 4, 3), true, 1, false, "not observed"},
 		{"rollout in progress", deployment(2, 1, 2, 2, 3, 3), true, 1, false, "1 of 2 replicas updated"},
+		{"old replica left after the rollout", withReplicas(deployment(2, 2, 2, 2, 3, 3), 3), true, 1, false, "1 old replicas pending termination"},
 		{"scaled to zero", deployment(0, 0, 0, 0, 3, 3), true, 1, false, "scaled to 0"},
 		{"below the configured minimum", deployment(2, 2, 1, 1, 3, 3), true, 2, false, "1 ready"},
 		{"one replica unavailable", deployment(2, 2, 2, 1, 3, 3), true, 1, false, "1 available of 2"},

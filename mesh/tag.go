@@ -14,6 +14,10 @@ const (
 	// DefaultIstioNamespace is upstream Istio's; names of objects installed
 	// anywhere else get a -<namespace> suffix.
 	DefaultIstioNamespace = "istio-system"
+	// AKSIstioNamespace is where the AKS add-on runs istiod and its
+	// webhooks, and where the per-revision mesh ConfigMaps live: meshops'
+	// default.
+	AKSIstioNamespace = "aks-istio-system"
 )
 
 // suffix is what Istio appends to cluster-scoped names of a control plane

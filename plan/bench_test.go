@@ -11,6 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/test/kubetest"
 )
 
 // seedFleet creates namespaces × workloads (Deployment, ReplicaSet, one
@@ -44,16 +47,16 @@ func seedFleet(b *testing.B, namespaces, workloads, policies int) {
 		}
 		for w := range workloads {
 			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("w%d", w)},
-				Spec: appsv1.DeploymentSpec{Selector: sel, Template: podTemplate}}
+				Spec: appsv1.DeploymentSpec{Selector: sel, Template: kubetest.PodTemplate}}
 			if err := env.Client.Create(ctx, d); err != nil {
 				b.Fatal(err)
 			}
-			rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: d.Name + "-abc", OwnerReferences: controllerRef("Deployment", "apps/v1", d)},
-				Spec: appsv1.ReplicaSetSpec{Selector: sel, Template: podTemplate}}
+			rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: d.Name + "-abc", OwnerReferences: kubetest.ControllerRef("Deployment", "apps/v1", d)},
+				Spec: appsv1.ReplicaSetSpec{Selector: sel, Template: kubetest.PodTemplate}}
 			if err := env.Client.Create(ctx, rs); err != nil {
 				b.Fatal(err)
 			}
-			jobs <- injectedPod(ns, rs.Name+"-1", "asm-1-28", controllerRef("ReplicaSet", "apps/v1", rs))
+			jobs <- kubetest.InjectedPod(ns, rs.Name+"-1", "asm-1-28", kubetest.ControllerRef("ReplicaSet", "apps/v1", rs))
 		}
 		for p := range policies {
 			jobs <- &unstructured.Unstructured{Object: map[string]any{
@@ -80,14 +83,14 @@ var seedOnce sync.Once
 func BenchmarkObserveAndPlan(b *testing.B) {
 	seedOnce.Do(func() { seedFleet(b, 500, 4, 5) })
 	cfg := loadExample(b)
-	c, n := countingClient(b)
+	c, n, _ := env.CountingClient(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var requests int64
 	for b.Loop() {
 		before := n.Load()
-		snap, err := Observe(ctx, c, DefaultObserveOptions())
+		snap, err := observe.Observe(ctx, c, observe.DefaultOptions())
 		if err != nil {
 			b.Fatal(err)
 		}

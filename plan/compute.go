@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/state"
 )
 
@@ -51,7 +52,7 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 		rec = &state.Record{}
 	}
 	ext := cfg.Settings.Extensions
-	snap, err := Observe(ctx, c.Client, ObserveOptions{IstioNamespace: ext.IstioSystemNamespace,
+	snap, err := observe.Observe(ctx, c.Client, observe.Options{IstioNamespace: ext.IstioSystemNamespace,
 		IngressNamespace: ext.IngressGatewayNamespace, IngressService: ext.IngressGatewayService})
 	if err != nil {
 		return nil, fmt.Errorf("observing the cluster: %w", err)
@@ -72,7 +73,7 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 			if snap.Namespaces[ns].Rev != cfg.Istio.Tag {
 				continue
 			}
-			probe, err := Probe(ctx, c.Client, ns)
+			probe, err := observe.Probe(ctx, c.Client, ns)
 			if err != nil {
 				log.Warn("injection probe failed", "namespace", ns, "error", err)
 				break

@@ -20,6 +20,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/kubetest"
 	"github.com/meshops/meshops/test/simmesh"
 )
 
@@ -126,13 +127,13 @@ func (s *scenarioCluster) setTag(rev string) {
 func (s *scenarioCluster) workload(ns, name, rev string) {
 	s.t.Helper()
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}, Template: podTemplate}}
-	create(s.t, d)
-	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-abc", OwnerReferences: controllerRef("Deployment", "apps/v1", d)},
-		Spec: appsv1.ReplicaSetSpec{Selector: d.Spec.Selector, Template: podTemplate}}
-	create(s.t, rs)
-	pod := injectedPod(ns, name+"-abc-1", rev, controllerRef("ReplicaSet", "apps/v1", rs))
-	create(s.t, pod)
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}, Template: kubetest.PodTemplate}}
+	env.Create(s.t, d)
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-abc", OwnerReferences: kubetest.ControllerRef("Deployment", "apps/v1", d)},
+		Spec: appsv1.ReplicaSetSpec{Selector: d.Spec.Selector, Template: kubetest.PodTemplate}}
+	env.Create(s.t, rs)
+	pod := kubetest.InjectedPod(ns, name+"-abc-1", rev, kubetest.ControllerRef("ReplicaSet", "apps/v1", rs))
+	env.Create(s.t, pod)
 	// envtest runs no namespace controller or garbage collector: remove
 	// them, or the next scenario sees them stranded on this one's revisions.
 	s.t.Cleanup(func() {

@@ -63,7 +63,7 @@ func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing
 	c.Base, c.BaseCommit = "origin/main", commit
 	p := &Plan{Tag: "prod-stable", From: "asm-1-29", Target: "asm-1-28", Scenario: ScenarioRollback,
 		Reason: "tag prod-stable moves back from asm-1-29 to asm-1-28", ConfigChanges: c}
-	p.add(PhaseValidate, ActionCheck, "config", "42 managed objects valid", "", "")
+	p.add(Step{Phase: PhaseValidate, Action: ActionCheck, Op: OpValidate, Target: ConfigTarget(), Reason: "42 managed objects valid"})
 	text, md, js := renderAll(t, p)
 	for name, out := range map[string]string{"text": text.String(), "markdown": md.String(), "json": js.String()} {
 		for _, s := range gitrepo.PullRequestSecrets {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/redact"
 )
 
@@ -131,7 +132,7 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		found := map[int]bool{}
-		err := eachObject(ctx, c, list, func(obj runtime.Object) error {
+		err := observe.EachObject(ctx, c, list, func(obj runtime.Object) error {
 			u, ok := obj.(*unstructured.Unstructured)
 			if !ok {
 				return nil

@@ -212,7 +212,7 @@ func TestSameJSONComparesAsEncodedJSONWithoutEncoding(t *testing.T) {
 func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, nil)
-	c, n := countingClient(t)
+	c, n, _ := env.CountingClient(t)
 	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 	manifests := func(count int) []configs.Manifest {
 		var out []configs.Manifest

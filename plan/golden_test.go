@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/test/fixtures"
 )
 
@@ -27,17 +29,17 @@ func aroHCPUpgradePlan(t *testing.T) *Plan {
 		t.Fatal(err)
 	}
 	snap := snapshot("asm-1-28",
-		workload(KindDeployment, "aro-hcp", "aro-hcp-frontend", "asm-1-28", "asm-1-28"),
-		workload(KindDeployment, "aro-hcp", "aro-hcp-backend", "asm-1-28"),
-		workload(KindDeployment, "clusters-service", "clusters-service", "asm-1-28", "asm-1-28"),
-		workload(KindDeployment, "clusters-service", "ocm-backend", "asm-1-28"),
-		workload(KindDeployment, "maestro", "maestro", "asm-1-28"),
-		workload(KindStatefulSet, "maestro", "maestro-db", "asm-1-28"),
+		workload(ref.Deployment, "aro-hcp", "aro-hcp-frontend", "asm-1-28", "asm-1-28"),
+		workload(ref.Deployment, "aro-hcp", "aro-hcp-backend", "asm-1-28"),
+		workload(ref.Deployment, "clusters-service", "clusters-service", "asm-1-28", "asm-1-28"),
+		workload(ref.Deployment, "clusters-service", "ocm-backend", "asm-1-28"),
+		workload(ref.Deployment, "maestro", "maestro", "asm-1-28"),
+		workload(ref.StatefulSet, "maestro", "maestro-db", "asm-1-28"),
 	)
 	for _, ns := range []string{"aro-hcp", "clusters-service", "maestro"} {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
-	snap.Ingress = &Ingress{Namespace: "aks-istio-ingress", Name: "aks-istio-ingressgateway-external", Address: "20.61.0.10"}
+	snap.Ingress = &observe.Ingress{Namespace: "aks-istio-ingress", Name: "aks-istio-ingressgateway-external", Address: "20.61.0.10"}
 	var objects []ObjectChange
 	for _, m := range cfg.Manifests {
 		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
@@ -87,7 +89,7 @@ func TestGoldenMarkdownOfABlockedPlan(t *testing.T) {
 	blocked.Blocked, blocked.Scenario = true, ScenarioTargetUnhealthy
 	blocked.Reason = "target revision is unhealthy: istiod-asm-1-29: 0 ready and 0 available of 2 replicas (at least 1 needed)"
 	blocked.Steps = p.Steps[:1]
-	blocked.Steps = append(blocked.Steps, Step{Phase: PhaseGate, Action: ActionCheck, Target: "revision/asm-1-29", Reason: "BLOCKED: " + blocked.Reason})
+	blocked.Steps = append(blocked.Steps, Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget("asm-1-29"), Reason: "BLOCKED: " + blocked.Reason})
 	var md bytes.Buffer
 	if err := RenderMarkdown(&md, &blocked, MarkdownOptions{}); err != nil {
 		t.Fatal(err)

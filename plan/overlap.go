@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
 )
 
 // Overlap is two injector webhook configurations that would both inject
@@ -31,7 +32,7 @@ func (o Overlap) String() string {
 // every namespace of the snapshot with the pod labels that steer Istio's
 // injection: none, istio.io/rev set to each revision or tag known, and
 // sidecar.istio.io/inject=true. Each pair is reported once.
-func Overlaps(s *Snapshot) []Overlap {
+func Overlaps(s *observe.Snapshot) []Overlap {
 	podLabelSets := []map[string]string{{}, {"sidecar.istio.io/inject": "true"}}
 	values := slices.AppendSeq(slices.Collect(maps.Keys(s.ControlPlanes)), maps.Keys(s.Tags))
 	slices.Sort(values)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/test/simmesh"
 )
 
@@ -53,15 +54,15 @@ func tagWebhook(from *admissionregistrationv1.MutatingWebhookConfiguration, name
 
 func TestOverlaps(t *testing.T) {
 	inj := injectors(t)
-	namespaces := map[string]Namespace{
+	namespaces := map[string]observe.Namespace{
 		"app":    {Name: "app", Labels: map[string]string{mesh.RevisionLabel: "prod-stable"}},
 		"legacy": {Name: "legacy", Labels: map[string]string{mesh.RevisionLabel: "asm-1-28"}},
 		"plain":  {Name: "plain"},
 	}
-	snap := func(hooks ...*admissionregistrationv1.MutatingWebhookConfiguration) *Snapshot {
-		return &Snapshot{
+	snap := func(hooks ...*admissionregistrationv1.MutatingWebhookConfiguration) *observe.Snapshot {
+		return &observe.Snapshot{
 			ControlPlanes: map[string]mesh.ControlPlane{"asm-1-28": {}, "asm-1-29": {}},
-			Tags:          map[string]Tag{"prod-stable": {}},
+			Tags:          map[string]observe.Tag{"prod-stable": {}},
 			Namespaces:    namespaces,
 			Injectors:     hooks,
 		}
@@ -69,7 +70,7 @@ func TestOverlaps(t *testing.T) {
 	stable := tagWebhook(inj["asm-1-28"], "istio-revision-tag-prod-stable-aks-istio-system", "prod-stable")
 	tests := []struct {
 		name string
-		snap *Snapshot
+		snap *observe.Snapshot
 		want []string
 	}{
 		{"two revisions and a tag never overlap", snap(inj["asm-1-28"], inj["asm-1-29"], stable), nil},
@@ -96,7 +97,7 @@ func TestOverlaps(t *testing.T) {
 func TestClassifyBlocksOnOverlappingInjectorsNamingBoth(t *testing.T) {
 	inj := injectors(t)
 	s := snapshot("asm-1-28")
-	s.Namespaces["app"] = Namespace{Name: "app", Rev: "prod-stable", Labels: map[string]string{mesh.RevisionLabel: "prod-stable"}}
+	s.Namespaces["app"] = observe.Namespace{Name: "app", Rev: "prod-stable", Labels: map[string]string{mesh.RevisionLabel: "prod-stable"}}
 	s.Injectors = []*admissionregistrationv1.MutatingWebhookConfiguration{
 		inj["asm-1-28"], inj["asm-1-29"],
 		tagWebhook(inj["asm-1-28"], "istio-revision-tag-prod-stable-aks-istio-system", "prod-stable"),

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
 )
 
@@ -33,67 +34,9 @@ const (
 // Phases in execution order.
 var Phases = []Phase{PhaseValidate, PhaseGate, PhaseMeshConfig, PhasePolicies, PhaseNamespaces, PhaseTag, PhaseRestarts, PhaseVerify, PhasePrune}
 
-// Action is what a step does.
-type Action string
-
-const (
-	ActionCheck   Action = "check"
-	ActionCreate  Action = "create"
-	ActionUpdate  Action = "update"
-	ActionDelete  Action = "delete"
-	ActionLabel   Action = "label"
-	ActionFlip    Action = "flip"
-	ActionRestart Action = "restart"
-)
-
-// Step is one thing the executor does, in order.
-type Step struct {
-	Phase  Phase  `json:"phase"`
-	Action Action `json:"action"`
-	// Target is the object or workload, as Kind/namespace/name.
-	Target string `json:"target"`
-	// Reason says why, in words.
-	Reason string `json:"reason"`
-	// Diff is a unified diff, for object changes.
-	Diff string `json:"diff,omitempty"`
-	// Source is the manifest's file:line, for object changes.
-	Source string `json:"source,omitempty"`
-	// Object identifies the object of a create, update or delete, so the
-	// executor acts on exactly what was reviewed.
-	Object *ObjectRef `json:"object,omitempty"`
-	// Revision and Proxy are what a restart moves the workload to: the
-	// revision, and the proxy image tag when the restart is for a proxy
-	// patch. A workload already restarted for the same pair is waited for,
-	// never restarted again.
-	Revision string `json:"revision,omitempty"`
-	Proxy    string `json:"proxy,omitempty"`
-	// Replace: the object's whole spec is replaced (fields added by hand
-	// to a security policy are removed), not merged by server-side apply.
-	Replace bool `json:"replace,omitempty"`
-}
-
-// ObjectRef identifies one Kubernetes object in a plan.
-type ObjectRef struct {
-	Group     string `json:"group,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
-func refOf(id object.ObjMetadata) *ObjectRef {
-	return &ObjectRef{Group: id.GroupKind.Group, Kind: id.GroupKind.Kind, Namespace: id.Namespace, Name: id.Name}
-}
-
-// Metadata is the ref in the form fluxcd/pkg/ssa and the inventory use.
-func (r ObjectRef) Metadata() object.ObjMetadata {
-	return object.ObjMetadata{Namespace: r.Namespace, Name: r.Name, GroupKind: schema.GroupKind{Group: r.Group, Kind: r.Kind}}
-}
-
-// Changes reports whether the step changes the cluster; checks do not.
-func (s Step) Changes() bool { return s.Action != ActionCheck }
-
 // Plan is the ordered, reviewable list of steps that make the cluster
-// match the repo. It is data: renderers and the executor only read it.
+// match the repo. It is data, immutable once built: renderers and the
+// executor only read it (the executor keeps its own run state).
 type Plan struct {
 	Commit   string   `json:"commit,omitempty"`
 	Tag      string   `json:"tag"`
@@ -109,7 +52,7 @@ type Plan struct {
 	ConfigChanges *ConfigChanges `json:"configChanges,omitempty"`
 	// Snapshot is the observation the plan was made from, for metrics and
 	// reports; not part of the rendered plan.
-	Snapshot *Snapshot `json:"-"`
+	Snapshot *observe.Snapshot `json:"-"`
 }
 
 // Pending reports whether applying the plan would change anything.
@@ -120,7 +63,7 @@ func (p *Plan) Pending() bool {
 // Inputs is everything Build decides from; Build itself does no I/O.
 type Inputs struct {
 	Config   *configs.Config
-	Snapshot *Snapshot
+	Snapshot *observe.Snapshot
 	Objects  []ObjectChange
 	// Commit is the repo commit planned from; LastApplied the one the
 	// cluster last converged to. Object changes at the same commit are drift.
@@ -161,24 +104,26 @@ func Build(in Inputs) *Plan {
 	}
 	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
-	p.add(PhaseValidate, ActionCheck, "config", fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests)), "", "")
+	p.add(Step{Phase: PhaseValidate, Action: ActionCheck, Op: OpValidate, Target: ConfigTarget(),
+		Reason: fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests))})
 	if cl.Blocked {
-		p.add(PhaseGate, ActionCheck, "revision/"+d.Target, "BLOCKED: "+cl.Reason, "", "")
+		p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: "BLOCKED: " + cl.Reason})
 		return p
 	}
 	_, why := in.Snapshot.ControlPlanes[d.Target].Healthy(d.MinReadyIstiod)
-	p.add(PhaseGate, ActionCheck, "revision/"+d.Target, why, "", "")
+	p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: why})
 
 	p.addObjects(in.Objects, ext.IstioSystemNamespace)
 	p.addIngress(in.Snapshot, cfg)
 	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
+	tag := TagTarget(d.Tag, TagWebhookRef(d.Tag, ext.IstioSystemNamespace))
 	switch {
 	case cl.From == "":
-		p.add(PhaseTag, ActionCreate, "MutatingWebhookConfiguration/"+mesh.TagWebhookName(d.Tag, ext.IstioSystemNamespace),
-			fmt.Sprintf("create tag %s on %s", d.Tag, d.Target), "", "")
+		p.add(Step{Phase: PhaseTag, Action: ActionCreate, Op: OpSetTag, Target: tag,
+			Reason: fmt.Sprintf("create tag %s on %s", d.Tag, d.Target)})
 	case cl.From != d.Target:
-		p.add(PhaseTag, ActionFlip, "MutatingWebhookConfiguration/"+mesh.TagWebhookName(d.Tag, ext.IstioSystemNamespace),
-			fmt.Sprintf("move tag %s from %s to %s, after the injection probe shows %s", d.Tag, cl.From, d.Target, d.Target), "", "")
+		p.add(Step{Phase: PhaseTag, Action: ActionFlip, Op: OpSetTag, Target: tag,
+			Reason: fmt.Sprintf("move tag %s from %s to %s, after the injection probe shows %s", d.Tag, cl.From, d.Target, d.Target)})
 	}
 	restarts := slices.Clone(cl.Restart)
 	for _, w := range patched {
@@ -188,27 +133,34 @@ func Build(in Inputs) *Plan {
 	}
 	orderWorkloads(restarts, ext.Restart.NamespaceOrder)
 	for _, w := range restarts {
-		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Target: w, Reason: "pods run another revision than " + d.Target, Revision: d.Target}
+		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Op: OpRestart, Target: WorkloadTarget(w),
+			Reason: "pods run another revision than " + d.Target, Revision: d.Target}
 		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
 			step.Proxy = mesh.ImageTag(in.Probe.Image)
 			step.Reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, step.Proxy)
 		}
-		p.Steps = append(p.Steps, step)
+		p.add(step)
 	}
 	bare, warnings := unrestartable(in.Snapshot, d, ext.Restart.DeleteBarePods)
 	for _, pod := range bare {
-		p.Steps = append(p.Steps, Step{Phase: PhaseRestarts, Action: ActionDelete, Target: pod, Revision: d.Target,
+		p.add(Step{Phase: PhaseRestarts, Action: ActionDelete, Op: OpDeletePod, Target: WorkloadTarget(pod), Revision: d.Target,
 			Reason: "bare pod on another revision: deleted because meshops.restart.deleteBarePods is on; nothing recreates it"})
 	}
 	p.Warnings = append(p.Warnings, warnings...)
 	if len(restarts) > 0 || len(bare) > 0 || cl.From != d.Target {
-		p.add(PhaseVerify, ActionCheck, "mesh", fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target), "", "")
+		p.add(Step{Phase: PhaseVerify, Action: ActionCheck, Op: OpVerify, Target: MeshTarget(),
+			Reason: fmt.Sprintf("every pod on the tag runs %s; ingress gateway healthy", d.Target)})
 	}
 	for _, id := range Stale(in.Inventory, cfg.Manifests) {
-		p.Steps = append(p.Steps, Step{Phase: PhasePrune, Action: ActionDelete, Target: objectID(id),
-			Reason: "left git; meshops applied it, so meshops deletes it", Object: refOf(id)})
+		p.add(Step{Phase: PhasePrune, Action: ActionDelete, Op: OpPrune, Target: ObjectTarget(ref.FromMetadata(id)),
+			Reason: "left git; meshops applied it, so meshops deletes it"})
 	}
 	return p
+}
+
+// TagWebhookRef is the MutatingWebhookConfiguration that makes tag an alias.
+func TagWebhookRef(tag, istioNamespace string) ref.Object {
+	return ref.Object{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration", Name: mesh.TagWebhookName(tag, istioNamespace)}
 }
 
 // Stale is what meshops applied before and git no longer holds, sorted.
@@ -218,21 +170,17 @@ func Stale(inventory object.ObjMetadataSet, manifests []configs.Manifest) []obje
 		current = append(current, object.UnstructuredToObjMetadata(m.Unstructured))
 	}
 	stale := inventory.Diff(current)
-	sort.Slice(stale, func(i, j int) bool { return objectID(stale[i]) < objectID(stale[j]) })
+	sort.Slice(stale, func(i, j int) bool {
+		a, b := ref.FromMetadata(stale[i]), ref.FromMetadata(stale[j])
+		if a.String() != b.String() {
+			return a.String() < b.String()
+		}
+		return a.Group < b.Group
+	})
 	return stale
 }
 
-// objectID names an object as configs.Manifest.ID does: Kind/namespace/name.
-func objectID(id object.ObjMetadata) string {
-	if id.Namespace == "" {
-		return id.GroupKind.Kind + "/" + id.Name
-	}
-	return id.GroupKind.Kind + "/" + id.Namespace + "/" + id.Name
-}
-
-func (p *Plan) add(phase Phase, action Action, target, reason, diff, source string) {
-	p.Steps = append(p.Steps, Step{Phase: phase, Action: action, Target: target, Reason: reason, Diff: diff, Source: source})
-}
+func (p *Plan) add(s Step) { p.Steps = append(p.Steps, s) }
 
 // addObjects adds object changes in safe order: the per-revision mesh
 // ConfigMaps first, then ALLOW and other policies, then default-deny, so a
@@ -246,7 +194,7 @@ func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
 		switch {
 		case c.Manifest.GetKind() == "ConfigMap" && c.Manifest.GetNamespace() == istioNamespace:
 			meshConfig = append(meshConfig, c)
-		case isDefaultDeny(c.Manifest):
+		case configs.IsDefaultDeny(c.Manifest):
 			denies = append(denies, c)
 		default:
 			policies = append(policies, c)
@@ -270,20 +218,10 @@ func (p *Plan) addObjects(objects []ObjectChange, istioNamespace string) {
 			if c.Replace {
 				reason = group.reason + ": fields added outside git are removed"
 			}
-			p.Steps = append(p.Steps, Step{Phase: group.phase, Action: action, Target: c.Manifest.ID(), Reason: reason,
-				Diff: c.Diff, Source: c.Manifest.Source.String(), Object: refOf(id), Replace: c.Replace})
+			p.add(Step{Phase: group.phase, Action: action, Op: OpApply, Target: ObjectTarget(ref.FromMetadata(id)), Reason: reason,
+				Diff: c.Diff, Source: c.Manifest.Source.String(), Replace: c.Replace})
 		}
 	}
-}
-
-// isDefaultDeny is the allow-nothing pattern: an AuthorizationPolicy with
-// an empty spec.
-func isDefaultDeny(m configs.Manifest) bool {
-	if m.GetKind() != "AuthorizationPolicy" {
-		return false
-	}
-	spec, ok := m.Object["spec"].(map[string]any)
-	return !ok || len(spec) == 0
 }
 
 // Azure's annotations on the gateway Service that keep its public IP
@@ -307,7 +245,7 @@ func IngressAnnotations(cfg *configs.Config) map[string]string {
 
 // addIngress annotates the gateway Service with its public IP's name and
 // resource group when they differ from the config.
-func (p *Plan) addIngress(s *Snapshot, cfg *configs.Config) {
+func (p *Plan) addIngress(s *observe.Snapshot, cfg *configs.Config) {
 	want := IngressAnnotations(cfg)
 	if want == nil {
 		return
@@ -324,14 +262,13 @@ func (p *Plan) addIngress(s *Snapshot, cfg *configs.Config) {
 		}
 	}
 	if len(diffs) > 0 {
-		p.Steps = append(p.Steps, Step{Phase: PhaseMeshConfig, Action: ActionUpdate,
-			Target: "Service/" + s.Ingress.Namespace + "/" + s.Ingress.Name,
-			Reason: "keep the gateway's public IP across upgrades: " + strings.Join(diffs, ", "),
-			Object: &ObjectRef{Kind: "Service", Namespace: s.Ingress.Namespace, Name: s.Ingress.Name}})
+		p.add(Step{Phase: PhaseMeshConfig, Action: ActionUpdate, Op: OpAnnotate,
+			Target: ObjectTarget(ref.Object{Kind: "Service", Namespace: s.Ingress.Namespace, Name: s.Ingress.Name}),
+			Reason: "keep the gateway's public IP across upgrades: " + strings.Join(diffs, ", ")})
 	}
 }
 
-func (p *Plan) addNamespaces(s *Snapshot, tag string, namespaces []string) {
+func (p *Plan) addNamespaces(s *observe.Snapshot, tag string, namespaces []string) {
 	for _, name := range namespaces {
 		ns, ok := s.Namespaces[name]
 		switch {
@@ -340,25 +277,26 @@ func (p *Plan) addNamespaces(s *Snapshot, tag string, namespaces []string) {
 		case ns.Injection != "":
 			p.Warnings = append(p.Warnings, fmt.Sprintf("namespace %s has istio-injection=%s, which wins over istio.io/rev; remove it so the tag applies", name, ns.Injection))
 		case ns.Rev != tag:
-			p.add(PhaseNamespaces, ActionLabel, "Namespace/"+name, fmt.Sprintf("istio.io/rev=%s (now %q)", tag, ns.Rev), "", "")
+			p.add(Step{Phase: PhaseNamespaces, Action: ActionLabel, Op: OpLabel, Target: NamespaceTarget(name),
+				Reason: fmt.Sprintf("istio.io/rev=%s (now %q)", tag, ns.Rev)})
 		}
 	}
 }
 
 // proxyPatched lists the workloads in tag namespaces whose pods run the
 // target revision with another proxy image than it injects today.
-func proxyPatched(s *Snapshot, d Desired, probe *mesh.Sidecar) []string {
+func proxyPatched(s *observe.Snapshot, d Desired, probe *mesh.Sidecar) []ref.Workload {
 	if probe == nil || probe.Revision != d.Target || probe.Image == "" {
 		return nil
 	}
-	var out []string
+	var out []ref.Workload
 	for _, w := range s.Workloads {
-		if !s.onTag(w, d.Tag) || !restartable(w.Kind) {
+		if !s.OnTag(w, d.Tag) || !w.Kind.Restartable() {
 			continue
 		}
 		for _, pod := range w.Pods {
 			if pod.Sidecar.Revision == d.Target && pod.Sidecar.Image != "" && mesh.ImageTag(pod.Sidecar.Image) != mesh.ImageTag(probe.Image) {
-				out = append(out, w.ID())
+				out = append(out, w.Ref())
 				break
 			}
 		}
@@ -366,61 +304,47 @@ func proxyPatched(s *Snapshot, d Desired, probe *mesh.Sidecar) []string {
 	return out
 }
 
-func restartable(k WorkloadKind) bool {
-	return k == KindDeployment || k == KindStatefulSet || k == KindDaemonSet
-}
-
 // unrestartable finds bare pods and Jobs on the tag that run another
 // revision: a restart cannot move them. Bare pods are deleted when the
 // config allows it (deleteBarePods), else they and Jobs are warnings.
-func unrestartable(s *Snapshot, d Desired, deleteBarePods bool) (deletes, warnings []string) {
+func unrestartable(s *observe.Snapshot, d Desired, deleteBarePods bool) (deletes []ref.Workload, warnings []string) {
 	for _, w := range s.Workloads {
-		if !s.onTag(w, d.Tag) || restartable(w.Kind) {
+		if !s.OnTag(w, d.Tag) || w.Kind.Restartable() {
 			continue
 		}
 		for rev := range w.Revisions() {
 			if rev == d.Target {
 				continue
 			}
-			if w.Kind == KindPod && deleteBarePods {
-				deletes = append(deletes, w.ID())
+			if w.Kind == ref.Pod && deleteBarePods {
+				deletes = append(deletes, w.Ref())
 			} else {
-				warnings = append(warnings, fmt.Sprintf("%s runs %s and is not restarted: delete it or let it finish to move it to %s", w.ID(), revisionOrUnknown(rev), d.Target))
+				warnings = append(warnings, fmt.Sprintf("%s runs %s and is not restarted: delete it or let it finish to move it to %s", w.Ref(), revisionOrUnknown(rev), d.Target))
 			}
 			break
 		}
 	}
-	sort.Strings(deletes)
+	slices.SortFunc(deletes, ref.Workload.Compare)
 	sort.Strings(warnings)
 	return deletes, warnings
 }
 
-// orderWorkloads sorts workload IDs (Kind/namespace/name) by the configured
-// namespace order first, then by namespace and ID.
-func orderWorkloads(ids []string, order []string) {
-	rank := func(id string) (int, string) {
-		ns := namespaceOf(id)
-		if i := slices.Index(order, ns); i >= 0 {
-			return i, ns
+// orderWorkloads sorts workloads by the configured namespace order first,
+// then by namespace and name.
+func orderWorkloads(ws []ref.Workload, order []string) {
+	rank := func(w ref.Workload) int {
+		if i := slices.Index(order, w.Namespace); i >= 0 {
+			return i
 		}
-		return len(order), ns
+		return len(order)
 	}
-	sort.SliceStable(ids, func(i, j int) bool {
-		ri, ni := rank(ids[i])
-		rj, nj := rank(ids[j])
-		if ri != rj {
-			return ri < rj
+	slices.SortStableFunc(ws, func(a, b ref.Workload) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
 		}
-		if ni != nj {
-			return ni < nj
+		if a.Namespace != b.Namespace {
+			return strings.Compare(a.Namespace, b.Namespace)
 		}
-		return ids[i] < ids[j]
+		return strings.Compare(a.String(), b.String())
 	})
-}
-
-func namespaceOf(id string) string {
-	if parts := strings.SplitN(id, "/", 3); len(parts) == 3 {
-		return parts[1]
-	}
-	return ""
 }

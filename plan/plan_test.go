@@ -9,6 +9,8 @@ import (
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
 )
 
@@ -30,13 +32,13 @@ func change(t *testing.T, cfg *configs.Config, id string, action ObjectAction) O
 func TestBuildOrdersAnUpgradeSafely(t *testing.T) {
 	cfg := loadExample(t)
 	snap := snapshot("asm-1-28",
-		workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"),
-		workload(KindDeployment, "clusters-service", "clusters-service", "asm-1-28"),
-		workload(KindStatefulSet, "maestro", "maestro", "asm-1-28"),
-		workload(KindJob, "maestro", "migrate", "asm-1-28"),
+		workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-28"),
+		workload(ref.Deployment, "clusters-service", "clusters-service", "asm-1-28"),
+		workload(ref.StatefulSet, "maestro", "maestro", "asm-1-28"),
+		workload(ref.Job, "maestro", "migrate", "asm-1-28"),
 	)
 	for _, ns := range []string{"aro-hcp", "clusters-service", "maestro"} {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
 	objects := []ObjectChange{
 		change(t, cfg, "AuthorizationPolicy/maestro/allow-nothing", ObjectCreate),
@@ -75,7 +77,7 @@ func TestBuildOrdersAnUpgradeSafely(t *testing.T) {
 
 func TestBuildStopsAtTheGateWhenTheTargetIsUnhealthy(t *testing.T) {
 	cfg := loadExample(t)
-	snap := snapshot("asm-1-28", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"))
+	snap := snapshot("asm-1-28", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-28"))
 	cp := snap.ControlPlanes["asm-1-29"]
 	cp.Ready, cp.Available = 0, 0
 	snap.ControlPlanes["asm-1-29"] = cp
@@ -87,9 +89,9 @@ func TestBuildStopsAtTheGateWhenTheTargetIsUnhealthy(t *testing.T) {
 
 func TestBuildIsInSyncAndDriftAtTheAppliedCommit(t *testing.T) {
 	cfg := loadExample(t)
-	snap := snapshot("asm-1-29", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-29"))
+	snap := snapshot("asm-1-29", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-29"))
 	for _, ns := range cfg.Settings.Extensions.Namespaces {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
 	p := Build(Inputs{Config: cfg, Snapshot: snap, Commit: "abc", LastApplied: "abc"})
 	if p.Scenario != ScenarioInSync || p.Pending() {
@@ -104,11 +106,11 @@ func TestBuildIsInSyncAndDriftAtTheAppliedCommit(t *testing.T) {
 
 func TestBuildRestartsWorkloadsWithAnOlderProxyOfTheTarget(t *testing.T) {
 	cfg := loadExample(t)
-	w := workload(KindDeployment, "aro-hcp", "frontend", "asm-1-29")
+	w := workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-29")
 	w.Pods[0].Sidecar.Image = "mcr.microsoft.com/oss/istio/proxyv2:1.29.1"
 	snap := snapshot("asm-1-29", w)
 	for _, ns := range cfg.Settings.Extensions.Namespaces {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
 	probe := mesh.Sidecar{Injected: true, Revision: "asm-1-29", Image: "mcr.microsoft.com/oss/istio/proxyv2:1.29.2"}
 	p := Build(Inputs{Config: cfg, Snapshot: snap, Probe: &probe})
@@ -116,7 +118,7 @@ func TestBuildRestartsWorkloadsWithAnOlderProxyOfTheTarget(t *testing.T) {
 		t.Fatalf("scenario %q, want proxy patch", p.Scenario)
 	}
 	last := p.Steps[len(p.Steps)-2]
-	if last.Action != ActionRestart || last.Target != "Deployment/aro-hcp/frontend" || !strings.Contains(last.Reason, "1.29.2") {
+	if last.Action != ActionRestart || last.Target.String() != "Deployment/aro-hcp/frontend" || !strings.Contains(last.Reason, "1.29.2") {
 		t.Errorf("restart step = %+v", last)
 	}
 }
@@ -125,17 +127,17 @@ func TestBuildRestartsWorkloadsWithAnOlderProxyOfTheTarget(t *testing.T) {
 // and named exactly; objects still in git are never pruned.
 func TestBuildPrunesWhatLeftGitLast(t *testing.T) {
 	cfg := loadExample(t)
-	snap := snapshot("asm-1-28", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"))
+	snap := snapshot("asm-1-28", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-28"))
 	for _, ns := range cfg.Settings.Extensions.Namespaces {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
-	gone := ObjectRef{Group: "security.istio.io", Kind: "AuthorizationPolicy", Namespace: "maestro", Name: "allow-old-client"}
+	gone := ref.Object{Group: "security.istio.io", Kind: "AuthorizationPolicy", Namespace: "maestro", Name: "allow-old-client"}
 	kept := object.UnstructuredToObjMetadata(cfg.Manifests[0].Unstructured)
 	p := Build(Inputs{Config: cfg, Snapshot: snap, Inventory: object.ObjMetadataSet{gone.Metadata(), kept}})
 
 	last := p.Steps[len(p.Steps)-1]
-	if last.Phase != PhasePrune || last.Action != ActionDelete || last.Target != "AuthorizationPolicy/maestro/allow-old-client" ||
-		last.Object == nil || *last.Object != gone {
+	if last.Phase != PhasePrune || last.Action != ActionDelete || last.Target.String() != "AuthorizationPolicy/maestro/allow-old-client" ||
+		last.Op != OpPrune || last.Target.Object == nil || *last.Target.Object != gone {
 		t.Fatalf("last step = %+v, want the prune of %v", last, gone)
 	}
 	if p.Steps[len(p.Steps)-2].Phase != PhaseVerify {
@@ -153,9 +155,9 @@ func TestBuildPrunesWhatLeftGitLast(t *testing.T) {
 // retry flag plans the upgrade again.
 func TestBuildDoesNotRetryABadRevisionAtTheSameCommit(t *testing.T) {
 	cfg := loadExample(t)
-	snap := snapshot("asm-1-28", workload(KindDeployment, "aro-hcp", "frontend", "asm-1-28"))
+	snap := snapshot("asm-1-28", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-28"))
 	for _, ns := range cfg.Settings.Extensions.Namespaces {
-		snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
 	bad := map[string]state.BadRevision{"asm-1-29": {Commit: "abc", Error: "Deployment/aro-hcp/frontend did not roll out"}}
 	for _, tc := range []struct {
@@ -192,7 +194,7 @@ func TestBuildAnnotatesTheIngressGatewayWithItsPublicIP(t *testing.T) {
 	p := Build(Inputs{Config: cfg, Snapshot: snap})
 	var found *Step
 	for i, s := range p.Steps {
-		if s.Target == "Service/aks-istio-ingress/aks-istio-ingressgateway-external" {
+		if s.Target.String() == "Service/aks-istio-ingress/aks-istio-ingressgateway-external" {
 			found = &p.Steps[i]
 		}
 	}
@@ -215,16 +217,16 @@ func TestBuildDeletesBarePodsOnlyWhenAllowed(t *testing.T) {
 			cfg := loadExample(t)
 			cfg.Settings.Extensions.Restart.DeleteBarePods = allow
 			snap := snapshot("asm-1-29",
-				workload(KindPod, "aro-hcp", "debug", "asm-1-28"),
-				workload(KindJob, "aro-hcp", "migrate", "asm-1-28"))
+				workload(ref.Pod, "aro-hcp", "debug", "asm-1-28"),
+				workload(ref.Job, "aro-hcp", "migrate", "asm-1-28"))
 			for _, ns := range cfg.Settings.Extensions.Namespaces {
-				snap.Namespaces[ns] = Namespace{Name: ns, Rev: "prod-stable"}
+				snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 			}
 			p := Build(Inputs{Config: cfg, Snapshot: snap})
 			var deletes []string
 			for _, s := range p.Steps {
 				if s.Phase == PhaseRestarts && s.Action == ActionDelete {
-					deletes = append(deletes, s.Target)
+					deletes = append(deletes, s.Target.String())
 				}
 			}
 			wantDeletes, wantWarnings := 0, 2

@@ -7,9 +7,9 @@ import (
 
 // configChangesMarkdown renders what a pull request changes in the config:
 // the svc.istio values and meshops.yaml fields that moved in a table, the
-// other values and the manifests in collapsible sections. Manifest diffs
-// only when diffs is set, as for the steps.
-func configChangesMarkdown(c *ConfigChanges, diffs bool) string {
+// other values and the manifests, with their diffs, in collapsible
+// sections.
+func configChangesMarkdown(c *ConfigChanges) string {
 	if c == nil {
 		return ""
 	}
@@ -51,7 +51,7 @@ func configChangesMarkdown(c *ConfigChanges, diffs bool) string {
 				b.WriteString(": only masked (secret) values changed")
 			}
 			b.WriteString("\n")
-			if diffs && m.Diff != "" {
+			if m.Diff != "" {
 				b.WriteString(diffBlock(m.Diff))
 			}
 		}

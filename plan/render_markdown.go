@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/meshops/meshops/mdcut"
 	"github.com/meshops/meshops/redact"
 )
 
@@ -31,19 +32,20 @@ func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMarkdownMaxBytes
 	}
-	doc := markdown(p, true, "")
+	doc := markdown(p)
 	if len(doc) > o.MaxBytes {
 		hint := "run `meshops plan` locally"
 		if o.FullPlanHint != "" {
 			hint = o.FullPlanHint
 		}
-		doc = markdown(p, false, fmt.Sprintf("> **Note:** the diffs were left out because the plan is longer than a comment allows; see %s for the full plan.\n\n", hint))
+		note := fmt.Sprintf("> **Note:** the diffs were left out because the plan is longer than a comment allows; see %s for the full plan.\n\n", hint)
+		doc = note + mdcut.Fit(doc, o.MaxBytes-len(note), mdcut.Bytes, mdcut.Options{AllBlocks: true}).Kept
 	}
 	_, err := io.WriteString(w, redact.Text(doc))
 	return err
 }
 
-func markdown(p *Plan, diffs bool, note string) string {
+func markdown(p *Plan) string {
 	var b strings.Builder
 	if p.Blocked {
 		fmt.Fprintf(&b, "### :no_entry: Blocked: %s\n\n%s\n\n", p.Scenario, escape(p.Reason))
@@ -55,7 +57,6 @@ func markdown(p *Plan, diffs bool, note string) string {
 		fmt.Fprintf(&b, ", planned from commit `%s`", p.Commit)
 	}
 	b.WriteString(".\n\n")
-	b.WriteString(note)
 
 	b.WriteString("| phase | steps | changes |\n|---|---:|---:|\n")
 	for _, ph := range Phases {
@@ -88,7 +89,7 @@ func markdown(p *Plan, diffs bool, note string) string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString(configChangesMarkdown(p.ConfigChanges, diffs))
+	b.WriteString(configChangesMarkdown(p.ConfigChanges))
 	for _, ph := range Phases {
 		steps := stepsOf(p, ph)
 		if len(steps) == 0 {
@@ -101,7 +102,7 @@ func markdown(p *Plan, diffs bool, note string) string {
 				fmt.Fprintf(&b, " (`%s`)", s.Source)
 			}
 			b.WriteString("\n")
-			if diffs && s.Diff != "" {
+			if s.Diff != "" {
 				b.WriteString(diffBlock(s.Diff))
 			}
 		}

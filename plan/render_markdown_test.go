@@ -34,7 +34,7 @@ func TestMarkdownPlanParsesAsCommonMarkWithBalancedDetailsAndDiffBlocks(t *testi
 	}
 	// Each restart step is list text, outside any code block.
 	for _, s := range p.Steps {
-		if s.Phase == PhaseRestarts && !strings.Contains(doc, "<strong>restart</strong> <code>"+s.Target+"</code>") {
+		if s.Phase == PhaseRestarts && !strings.Contains(doc, "<strong>restart</strong> <code>"+s.Target.String()+"</code>") {
 			t.Errorf("restart of %s not rendered as a list item", s.Target)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/ref"
 )
 
 // Scenario is the one-line kind of change a plan makes, said at its top.
@@ -67,21 +69,33 @@ type Classification struct {
 	Reason  string
 	// Restart are the workloads on the tag whose pods run another revision
 	// than the target: a restart moves them.
-	Restart []string
+	Restart []ref.Workload
 	// Stranded are workloads on a revision leaving Versions that no restart
 	// of this plan will move (labelled with the revision itself, or bare
 	// pods and Jobs): removing the revision would break them.
-	Stranded []string
+	Stranded []Stranded
+}
+
+// Stranded is a workload on a revision that leaves versions, which no
+// restart will move.
+type Stranded struct {
+	Workload ref.Workload
+	// Revision is the revision its pods run ("" when the proxy does not say).
+	Revision string
+}
+
+func (s Stranded) String() string {
+	return fmt.Sprintf("%s (on %s)", s.Workload, revisionOrUnknown(s.Revision))
 }
 
 // Classify decides the scenario from the snapshot and the repo. It is pure:
 // the same inputs always give the same answer.
-func Classify(s *Snapshot, d Desired, ch Changes) Classification {
+func Classify(s *observe.Snapshot, d Desired, ch Changes) Classification {
 	c := Classification{To: d.Target}
 	if t, ok := s.Tags[d.Tag]; ok {
 		c.From = t.Revision
 	}
-	c.Restart, c.Stranded = sortWorkloads(s, d)
+	c.Restart, c.Stranded = SplitWorkloads(s, d.Tag, d.Target, d.Versions)
 
 	// Two injectors for one pod (IST0139) make every restart a gamble on
 	// which one wins: nothing moves until a person removes one.
@@ -100,7 +114,11 @@ func Classify(s *Snapshot, d Desired, ch Changes) Classification {
 		return c.block(ScenarioTargetUnhealthy, "target revision is unhealthy: "+why)
 	}
 	if len(c.Stranded) > 0 {
-		return c.block(ScenarioRevisionInUse, fmt.Sprintf("workloads still run on revisions leaving versions and no restart will move them: %s", strings.Join(c.Stranded, ", ")))
+		names := make([]string, len(c.Stranded))
+		for i, st := range c.Stranded {
+			names[i] = st.String()
+		}
+		return c.block(ScenarioRevisionInUse, fmt.Sprintf("workloads still run on revisions leaving versions and no restart will move them: %s", strings.Join(names, ", ")))
 	}
 	switch {
 	case c.From == "":
@@ -128,29 +146,38 @@ func (c Classification) block(s Scenario, reason string) Classification {
 	return c
 }
 
-// sortWorkloads finds the workloads to restart and those stranded on a
-// revision that leaves Versions.
-func sortWorkloads(s *Snapshot, d Desired) (restart, stranded []string) {
+// SplitWorkloads is the one rule for which workloads a rollout to target
+// moves and which it cannot: restart are the restartable workloads on tag
+// with pods on another revision; stranded are the others with pods on a
+// revision outside versions. The planner blocks on stranded workloads and
+// verify fails on any workload left in either list.
+func SplitWorkloads(s *observe.Snapshot, tag, target string, versions []string) (restart []ref.Workload, stranded []Stranded) {
 	for _, w := range s.Workloads {
-		onTag := s.onTag(w, d.Tag)
+		onTag := s.OnTag(w, tag)
 		for rev := range w.Revisions() {
 			// A proxy that names no revision (a gateway deployed with its own
 			// istio-proxy container, a very old injector) says nothing to
 			// move or strand: only revisions we can name count.
-			if rev == d.Target || rev == "" {
+			if rev == target || rev == "" {
 				continue
 			}
 			switch {
-			case onTag && restartable(w.Kind):
-				restart = append(restart, w.ID())
-			case !slices.Contains(d.Versions, rev):
-				stranded = append(stranded, fmt.Sprintf("%s (on %s)", w.ID(), revisionOrUnknown(rev)))
+			case onTag && w.Kind.Restartable():
+				restart = append(restart, w.Ref())
+			case !slices.Contains(versions, rev):
+				stranded = append(stranded, Stranded{Workload: w.Ref(), Revision: rev})
 			}
 		}
 	}
-	// A workload with pods on two other revisions is listed once.
-	slices.Sort(restart)
-	slices.Sort(stranded)
+	// A workload with pods on two other revisions is listed once (and,
+	// stranded, once per revision).
+	slices.SortFunc(restart, ref.Workload.Compare)
+	slices.SortFunc(stranded, func(a, b Stranded) int {
+		if c := strings.Compare(a.String(), b.String()); c != 0 {
+			return c
+		}
+		return 0
+	})
 	return slices.Compact(restart), slices.Compact(stranded)
 }
 

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/observe"
 )
 
 // refusingStreams is a client on a server with the WatchList feature off
@@ -36,9 +37,9 @@ type listOnly struct{ client.Reader }
 func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, map[string]string{"istio.io/rev": "prod-stable"})
-	seedWorkloads(t, ns, "asm-1-28")
+	env.SeedWorkloads(t, ns, "asm-1-28")
 
-	streaming, _, streams := streamCountingClient(t)
+	streaming, _, streams := env.CountingClient(t)
 	rm := ssa.NewResourceManager(streaming, polling.NewStatusPoller(streaming, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 	var manifests []configs.Manifest
 	for i := range 3 {
@@ -69,14 +70,14 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 
 	see := func(name string, c client.Reader, withWatch client.WithWatch) string {
 		t.Helper()
-		snap, err := Observe(ctx, c, DefaultObserveOptions())
+		snap, err := observe.Observe(ctx, c, observe.DefaultOptions())
 		if err != nil {
 			t.Fatalf("%s: observe: %v", name, err)
 		}
 		var out string
 		for _, w := range snap.Workloads {
 			if w.Namespace == ns {
-				out += fmt.Sprintf("%s %v\n", w.ID(), w.Revisions())
+				out += fmt.Sprintf("%s %v\n", w.Ref().String(), w.Revisions())
 			}
 		}
 		rm := ssa.NewResourceManager(withWatch, polling.NewStatusPoller(withWatch, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})

@@ -1,7 +1,3 @@
-// Package prcomment keeps one comment per pull request and key (a
-// cluster) on GitHub up to date with a Markdown plan: created on the first
-// push, edited in place on every push after, so the review thread carries
-// one current plan per cluster instead of a pile of stale ones.
 package prcomment
 
 import (
@@ -10,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/meshops/meshops/mdcut"
 	"github.com/meshops/meshops/redact"
 )
 
@@ -83,8 +80,8 @@ func Body(plan string, o BodyOptions) (body string, cut bool) {
 	// The note's numbers are not known before the cut; reserve room for
 	// the longest note the counts could give.
 	budget := o.MaxChars - chars(head) - chars(note(o.FullPlan, 1<<20, 1<<20, true))
-	kept, dropped, diffs, tail := fit(plan, budget)
-	return head + note(o.FullPlan, dropped, diffs, tail) + kept, true
+	r := mdcut.Fit(plan, budget, mdcut.Runes, mdcut.Options{})
+	return head + note(o.FullPlan, r.Dropped, r.Blocks, r.Tail) + r.Kept, true
 }
 
 func note(fullPlan string, dropped, all int, tail bool) string {
@@ -103,124 +100,3 @@ func note(fullPlan string, dropped, all int, tail bool) string {
 }
 
 func chars(s string) int { return utf8.RuneCountInString(s) }
-
-// fit cuts md to at most budget characters: it drops fenced blocks from
-// the end first, then cuts after the last top-level block that fits, and
-// only as a last resort inside a block (closing what it leaves open).
-func fit(md string, budget int) (kept string, dropped, diffs int, tail bool) {
-	lines := strings.SplitAfter(md, "\n")
-	fences := fencedBlocks(lines)
-	drop := make([]bool, len(lines))
-	size := chars(md)
-	for i := len(fences) - 1; i >= 0 && size > budget; i-- {
-		f := fences[i]
-		// The blank line before a fence belongs to it.
-		if f.start > 0 && strings.TrimSpace(lines[f.start-1]) == "" && !drop[f.start-1] {
-			f.start--
-		}
-		for j := f.start; j <= f.end; j++ {
-			drop[j] = true
-			size -= chars(lines[j])
-		}
-		dropped++
-	}
-	if size <= budget {
-		return join(lines, drop), dropped, len(fences), false
-	}
-	// Still too long without any diff: keep whole top-level blocks, or as
-	// many lines as fit with room to close what they leave open.
-	var b strings.Builder
-	var s scanner
-	boundary, used := 0, 0
-	for i, l := range lines {
-		if drop[i] {
-			continue
-		}
-		next := s
-		next.feed(l)
-		if used+chars(l)+chars(next.closers()) > budget {
-			if b.Len() == 0 {
-				// One line longer than a comment: keep its start.
-				r := []rune(l)
-				b.WriteString(string(r[:max(budget-chars(next.closers())-1, 0)]) + "\n")
-			}
-			break
-		}
-		s = next
-		b.WriteString(l)
-		used += chars(l)
-		if s.depth == 0 && !s.inFence && strings.TrimSpace(l) == "" {
-			boundary = b.Len()
-		}
-	}
-	if boundary > 0 {
-		return b.String()[:boundary], dropped, len(fences), true
-	}
-	return b.String() + s.closers(), dropped, len(fences), true
-}
-
-func join(lines []string, drop []bool) string {
-	var b strings.Builder
-	for i, l := range lines {
-		if !drop[i] {
-			b.WriteString(l)
-		}
-	}
-	return b.String()
-}
-
-type span struct{ start, end int }
-
-// fencedBlocks finds the fenced code blocks: the line indexes of their
-// opening and closing fences.
-func fencedBlocks(lines []string) []span {
-	var out []span
-	open := -1
-	for i, l := range lines {
-		if !isFence(l) {
-			continue
-		}
-		if open < 0 {
-			open = i
-		} else {
-			out = append(out, span{open, i})
-			open = -1
-		}
-	}
-	return out
-}
-
-func isFence(line string) bool {
-	return strings.HasPrefix(strings.TrimLeft(line, " "), "```")
-}
-
-// scanner follows what is open at the end of the Markdown fed to it.
-type scanner struct {
-	depth   int // <details> open
-	inFence bool
-}
-
-func (s *scanner) feed(text string) {
-	for _, l := range strings.SplitAfter(text, "\n") {
-		switch {
-		case isFence(l):
-			s.inFence = !s.inFence
-		case s.inFence:
-		default:
-			s.depth += strings.Count(l, "<details>") + strings.Count(l, "<details ") - strings.Count(l, "</details>")
-		}
-	}
-}
-
-// closers closes an open code fence and every open <details>.
-func (s *scanner) closers() string {
-	var b strings.Builder
-	b.WriteString("\n")
-	if s.inFence {
-		b.WriteString("```\n")
-	}
-	for range max(s.depth, 0) {
-		b.WriteString("\n</details>\n")
-	}
-	return b.String()
-}

@@ -1,6 +1,3 @@
-// Package rollout judges whether a workload's rollout is complete, the way
-// `kubectl rollout status` does, so that meshops' restarts, its control-plane
-// gate and the test harness all wait for the same thing.
 package rollout
 
 import (
@@ -17,23 +14,43 @@ type Status struct {
 	Message string
 }
 
+// DeploymentCounts are the numbers a Deployment's rollout is judged by; a
+// control plane keeps them without its Deployment.
+type DeploymentCounts struct {
+	Generation, ObservedGeneration int64
+	// Desired is spec.replicas (default 1); the rest are from status.
+	Desired, Replicas, Updated, Ready, Available int32
+}
+
+// CountsOf reads a Deployment's counts.
+func CountsOf(d *appsv1.Deployment) DeploymentCounts {
+	s := d.Status
+	return DeploymentCounts{
+		Generation: d.Generation, ObservedGeneration: s.ObservedGeneration,
+		Desired: ptr.Deref(d.Spec.Replicas, 1), Replicas: s.Replicas,
+		Updated: s.UpdatedReplicas, Ready: s.ReadyReplicas, Available: s.AvailableReplicas,
+	}
+}
+
 // Deployment is complete when the controller has seen the latest spec,
 // every replica runs the latest template, no old replica is left, and all
 // are available.
-func Deployment(d *appsv1.Deployment) Status {
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	s := d.Status
+func Deployment(d *appsv1.Deployment) Status { return CountsOf(d).Status() }
+
+// Status is the one rule for a Deployment's rollout, for workloads and
+// istiod alike.
+func (c DeploymentCounts) Status() Status {
 	switch {
-	case s.ObservedGeneration < d.Generation:
-		return Status{Message: fmt.Sprintf("waiting for the controller to observe generation %d", d.Generation)}
-	case s.UpdatedReplicas < want:
-		return Status{Message: fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)}
-	case s.Replicas > s.UpdatedReplicas:
-		return Status{Message: fmt.Sprintf("%d old replicas pending termination", s.Replicas-s.UpdatedReplicas)}
-	case s.AvailableReplicas < s.UpdatedReplicas || s.ReadyReplicas < want:
-		return Status{Message: fmt.Sprintf("%d of %d updated replicas available", s.AvailableReplicas, s.UpdatedReplicas)}
+	case c.ObservedGeneration < c.Generation:
+		return Status{Message: fmt.Sprintf("generation %d not observed yet (observed %d)", c.Generation, c.ObservedGeneration)}
+	case c.Updated < c.Desired:
+		return Status{Message: fmt.Sprintf("%d of %d replicas updated", c.Updated, c.Desired)}
+	case c.Replicas > c.Updated:
+		return Status{Message: fmt.Sprintf("%d old replicas pending termination", c.Replicas-c.Updated)}
+	case c.Available < c.Updated || c.Ready < c.Desired:
+		return Status{Message: fmt.Sprintf("%d of %d updated replicas available", c.Available, c.Updated)}
 	}
-	return Status{Done: true, Message: fmt.Sprintf("%d of %d replicas updated and available", s.AvailableReplicas, want)}
+	return Status{Done: true, Message: fmt.Sprintf("%d of %d replicas updated and available", c.Available, c.Desired)}
 }
 
 // StatefulSet is complete when every replica runs the update revision and

@@ -23,6 +23,7 @@ func TestStoreMasksSecretsInErrors(t *testing.T) {
 	)
 	if _, err := store.Update(ctx, func(r *state.Record) {
 		r.LastError = "fetch refs/heads/main from https://" + urlToken + "@github.com/org/config?access_token=planted-q: authentication required"
+		r.SourceError = "fetch refs/heads/main from https://" + urlToken + "@github.com/org/config: connection refused"
 		r.BadRevisions = map[string]state.BadRevision{"asm-1-29": {Commit: "abc", Error: "probe: Authorization: Bearer " + bearer}}
 	}); err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestStoreMasksSecretsInErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, text := range []string{cm.Data["record.json"], got.LastError, got.BadRevisions["asm-1-29"].Error} {
+	for _, text := range []string{cm.Data["record.json"], got.LastError, got.SourceError, got.BadRevisions["asm-1-29"].Error} {
 		for _, planted := range []string{urlToken, bearer, "planted-q"} {
 			if strings.Contains(text, planted) {
 				t.Errorf("state holds %s: %s", planted, text)

@@ -1,9 +1,3 @@
-// Package state is what meshops remembers in the cluster between runs: the
-// last commit it converged to, what it applied (the inventory that drives
-// pruning), revisions that failed a rollout, and the progress of the
-// rollout under way, so a re-run after a crash resumes instead of starting
-// over. The record is one ConfigMap, so it needs nothing but core RBAC and
-// survives meshops' own pod.
 package state
 
 import (
@@ -24,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/redact"
+	"github.com/meshops/meshops/ref"
 )
 
 // Defaults for Store.
@@ -43,6 +38,12 @@ const (
 	ResultFailed     Result = "failed"
 	ResultRolledBack Result = "rolled back"
 	ResultBlocked    Result = "blocked"
+	// ResultSuspended: the run planned and reported, and applied nothing
+	// because the cluster is suspended.
+	ResultSuspended Result = "suspended"
+	// ResultNoop: the run planned and had nothing to apply, or was asked
+	// only to report.
+	ResultNoop Result = "noop"
 )
 
 // Record is meshops' memory of one cluster.
@@ -57,6 +58,11 @@ type Record struct {
 	NextRun time.Time `json:"nextRun,omitzero"`
 	// Suspended stops the loop from acting; it still plans and reports.
 	Suspended bool `json:"suspended,omitempty"`
+	// SourceError is why the config repo could not be fetched, since
+	// SourceErrorSince, while meshops keeps enforcing the last commit it
+	// fetched; empty once fetching works again.
+	SourceError      string    `json:"sourceError,omitempty"`
+	SourceErrorSince time.Time `json:"sourceErrorSince,omitzero"`
 	// BadRevisions failed a rollout and were rolled back, by revision.
 	BadRevisions map[string]BadRevision `json:"badRevisions,omitempty"`
 	// Progress is the rollout under way, or the last one.
@@ -92,7 +98,7 @@ type Progress struct {
 	Finished   time.Time `json:"finished,omitzero"`
 	// Restarted are the workloads restarted onto Target by this rollout, in
 	// order, so a rollback can return them in reverse.
-	Restarted []string `json:"restarted,omitempty"`
+	Restarted []ref.Workload `json:"restarted,omitempty"`
 }
 
 // Store reads and writes the record in a ConfigMap.
@@ -168,6 +174,21 @@ func (s *Store) Update(ctx context.Context, change func(*Record)) (*Record, erro
 	}
 }
 
+// UpdateExisting is Update on a record that exists; it writes nothing, and
+// returns nil, when none does. A failure before meshops ever applied
+// anything (a broken first commit) leaves the cluster untouched.
+func (s *Store) UpdateExisting(ctx context.Context, change func(*Record)) (*Record, error) {
+	var cm corev1.ConfigMap
+	err := s.Client.Get(ctx, s.key(), &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state ConfigMap %s: %w", s.key(), err)
+	}
+	return s.Update(ctx, change)
+}
+
 // ensureNamespace creates meshops' namespace when it is missing; in a
 // cluster the deploy manifests create it and meshops has no right to.
 func (s *Store) ensureNamespace(ctx context.Context, name string) error {
@@ -217,6 +238,7 @@ func decode(cm *corev1.ConfigMap) (*Record, error) {
 // namespace.
 func mask(rec *Record) {
 	rec.LastError = redact.Text(rec.LastError)
+	rec.SourceError = redact.Text(rec.SourceError)
 	for rev, b := range rec.BadRevisions {
 		b.Error = redact.Text(b.Error)
 		rec.BadRevisions[rev] = b

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/test/kubetest"
 )
@@ -43,7 +44,7 @@ func TestStoreCreatesRecordAndKeepsLargeInventoryCompressed(t *testing.T) {
 		r.LastAppliedCommit = "abc123"
 		r.Inventory = inv
 		r.BadRevisions = map[string]state.BadRevision{"asm-1-29": {Commit: "abc123", Error: "boom", Time: when}}
-		r.Progress = &state.Progress{Commit: "abc123", Target: "asm-1-29", Step: 4, Restarted: []string{"Deployment/a/b"}}
+		r.Progress = &state.Progress{Commit: "abc123", Target: "asm-1-29", Step: 4, Restarted: []ref.Workload{{Kind: ref.Deployment, Namespace: "a", Name: "b"}}}
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestStoreCreatesRecordAndKeepsLargeInventoryCompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.LastAppliedCommit != "abc123" || len(got.Inventory) != len(inv) || !got.BadRevisions["asm-1-29"].Time.Equal(when) ||
-		got.Progress == nil || got.Progress.Step != 4 || got.Progress.Restarted[0] != "Deployment/a/b" {
+		got.Progress == nil || got.Progress.Step != 4 || got.Progress.Restarted[0].String() != "Deployment/a/b" {
 		t.Fatalf("round trip lost data: %+v", got)
 	}
 	if !object.ObjMetadataSet(got.Inventory).Equal(inv) {

@@ -1,6 +1,3 @@
-// Command meshops keeps an Istio service mesh exactly as a config git
-// repository declares it. This package only wires flags to the engines in
-// configs, plan, apply and sync; it holds no decisions of its own.
 package main
 
 import (

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/sync/reconcile"
 )
@@ -40,12 +38,15 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 				}
 				bc = b
 			}
-			cfg, _, p, err := g.computePlan(ctx, cf.opts, false)
+			r, stop := g.engine("meshops plan", reconcile.DirSource{Path: cf.opts.RepoPath}, reconcile.Options{Config: cf.opts, DryRun: true, Log: g.logger()}, false)
+			defer stop()
+			res, err := r.Reconcile(ctx, "meshops plan")
 			if err != nil {
-				return err
+				return &exitError{code: 1, err: err}
 			}
+			p := res.Plan
 			if bc != nil {
-				if err := bc.compare(p, cfg); err != nil {
+				if err := bc.compare(p, res.Config); err != nil {
 					return err
 				}
 			}
@@ -90,35 +91,4 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 	cmd.Flags().StringVar(&base, "base", "", "git ref the change merges into (e.g. origin/main): add what the change does to the config itself")
 	cmd.Flags().IntVar(&maxBytes, "max-bytes", plan.DefaultMarkdownMaxBytes, "markdown: past this size the diffs are left out with a note; 0 keeps everything (for a CI artifact)")
 	return cmd
-}
-
-// computePlan loads the config, connects, reads meshops' record and plans:
-// what plan and sync share. Errors are exit code 1.
-func (g *globalFlags) computePlan(ctx context.Context, opts configs.Options, retryBadRevision bool) (*configs.Config, *cluster, *plan.Plan, error) {
-	fail := func(err error) (*configs.Config, *cluster, *plan.Plan, error) {
-		return nil, nil, nil, &exitError{code: 1, err: err}
-	}
-	cfg, err := configs.Load(ctx, opts)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", opts.RepoPath, err))
-	}
-	commit, err := reconcile.HeadCommit(opts.RepoPath)
-	if err != nil {
-		return fail(err)
-	}
-	cl, err := g.connect()
-	if err != nil {
-		return fail(err)
-	}
-	rec, err := cl.Store.Load(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	p, err := plan.Compute(ctx, cl.Cluster, cfg, plan.ComputeOptions{
-		Commit: commit, Record: rec, RetryBadRevision: retryBadRevision, Log: g.logger(),
-	})
-	if err != nil {
-		return fail(err)
-	}
-	return cfg, cl, p, nil
 }

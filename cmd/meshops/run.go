@@ -20,10 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/sync/webhook"
@@ -76,11 +74,18 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	cl, err := g.connect()
+	src, err := rf.source.build(log)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	src, err := rf.source.build(log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := reconcile.NewMetrics(reg)
+	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics}, true)
+	defer stopEvents()
+	// The loop needs the cluster before its first reconcile: for the
+	// record, the Lease and the Events.
+	cl, err := g.connect()
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -88,20 +93,10 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	broadcaster := record.NewBroadcaster()
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := reconcile.NewMetrics(reg)
-	r := &reconcile.Reconciler{
-		Source: src, Cluster: cl.Cluster, Store: cl.Store,
-		Options: reconcile.Options{
-			Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics,
-			Recorder: broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "meshops"}),
-		},
-	}
+	r.Cluster, r.Store = cl.Cluster, cl.Store
+	events := newBroadcaster(cs)
+	defer events.Shutdown()
+	r.Options.Recorder = events.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "meshops"})
 	loop := reconcile.New(func(ctx context.Context, reason string) error {
 		_, err := r.Reconcile(ctx, reason)
 		return err

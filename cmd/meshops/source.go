@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,18 +96,7 @@ func (f *sourceFlags) build(log *slog.Logger) (reconcile.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gitSource{src}, nil
-}
-
-// gitSource adapts gitsource.Source to the reconciler.
-type gitSource struct{ *gitsource.Source }
-
-func (g gitSource) Fetch(ctx context.Context) (reconcile.Checkout, error) {
-	art, err := g.Source.Fetch(ctx)
-	if err != nil {
-		return reconcile.Checkout{}, err
-	}
-	return reconcile.Checkout{Path: art.Path, Commit: art.Commit[:min(12, len(art.Commit))]}, nil
+	return reconcile.GitSource{Source: src}, nil
 }
 
 // hooks registers the push webhooks whose secrets are given.

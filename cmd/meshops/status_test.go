@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
 )
 
@@ -29,7 +30,7 @@ func TestSuspendResumeAndStatusPrintTheRecord(t *testing.T) {
 	if _, err := store.Update(ctx, func(r *state.Record) {
 		r.LastAppliedCommit, r.LastResult, r.LastError = "abc123", state.ResultRolledBack, "Deployment/a/b did not roll out"
 		r.BadRevisions = map[string]state.BadRevision{"asm-1-29": {Commit: "abc123", Error: "did not roll out", Time: time.Now()}}
-		r.Progress = &state.Progress{From: "asm-1-28", Target: "asm-1-29", Commit: "abc123", Step: 3, StepTarget: "restarts", Restarted: []string{"Deployment/a/b"}, Started: time.Now()}
+		r.Progress = &state.Progress{From: "asm-1-28", Target: "asm-1-29", Commit: "abc123", Step: 3, StepTarget: "restarts", Restarted: []ref.Workload{{Kind: ref.Deployment, Namespace: "a", Name: "b"}}, Started: time.Now()}
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,14 @@ import (
 
 	"github.com/meshops/meshops/apply"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/sync/reconcile"
 )
 
 func newSyncCommand(g *globalFlags) *cobra.Command {
 	var (
-		cf               configFlags
-		dryRun           bool
-		retryBadRevision bool
-		forceConflicts   bool
-		source           sourceFlags
+		cf     configFlags
+		opts   reconcile.Options
+		source sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -27,8 +26,10 @@ func newSyncCommand(g *globalFlags) *cobra.Command {
 server-side apply of the mesh config and policies, namespace labels, the
 revision-tag move between two gates, health-gated restarts, verify and prune.
 A failure after the tag moved rolls back when autoRollback is on. Progress is
-recorded in the cluster, so running sync again after a crash resumes.
-Exit codes: 0 in sync or applied, 1 error or blocked.`,
+recorded in the cluster, so running sync again after a crash resumes. It is
+the same engine as meshops run: a suspended cluster is not changed unless
+--ignore-suspend is given, and the result is recorded as run records it.
+Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -37,53 +38,53 @@ Exit codes: 0 in sync or applied, 1 error or blocked.`,
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			co, err := src.Fetch(ctx)
-			if err != nil {
-				return &exitError{code: 1, err: fmt.Errorf("fetching the config repo: %w", err)}
+			o := opts
+			o.Config, o.Log = cf.opts, g.logger()
+			var total int
+			o.Planned = func(p *plan.Plan, d reconcile.Decision) {
+				total = len(p.Steps)
+				_ = plan.RenderText(out, p, plan.TextOptions{})
+				if d == reconcile.DecisionExecute {
+					fmt.Fprintln(out)
+				}
 			}
-			cfgOpts := cf.opts
-			cfgOpts.RepoPath = co.Path
-			cfg, cl, p, err := g.computePlan(ctx, cfgOpts, retryBadRevision)
-			if err != nil {
-				return err
+			o.Progress = progressPrinter(out, func() int { return total })
+			r, stop := g.engine("meshops sync", src, o, !o.DryRun)
+			defer stop()
+			res, err := r.Reconcile(ctx, "meshops sync")
+			if res.Decision == reconcile.DecisionSuspended {
+				return &exitError{code: 1, err: reconcile.SuspendedError{}}
 			}
-			if err := plan.RenderText(out, p, plan.TextOptions{}); err != nil {
+			if res.Applied != nil {
+				a := res.Applied
+				fmt.Fprintf(out, "\n%d applied, %d namespaces labelled, tag moved: %v, %d restarted, %d pruned, rolled back: %v, in %s\n",
+					a.Applied, a.Labelled, a.TagMoved, a.Restarted, a.Pruned, a.RolledBack, a.Duration.Round(time.Millisecond))
+			}
+			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			if dryRun {
+			switch res.Decision {
+			case reconcile.DecisionDryRun:
 				fmt.Fprintln(out, "\n--dry-run: nothing applied")
-				return nil
+			case reconcile.DecisionExecute:
+				fmt.Fprintf(out, "in sync with %s at %s\n", res.Plan.Target, shortOr(res.Plan.Commit, "the working tree"))
 			}
-			if !p.Pending() && !p.Blocked {
-				return nil
-			}
-			fmt.Fprintln(out)
-			opts := apply.NewOptions(cfg)
-			opts.ForceConflicts = forceConflicts
-			opts.Log = g.logger()
-			opts.Progress = progressPrinter(out, len(p.Steps))
-			ex := &apply.Executor{Cluster: cl.Cluster, Store: cl.Store, Options: opts}
-			res, err := ex.Execute(ctx, p, cfg)
-			fmt.Fprintf(out, "\n%d applied, %d namespaces labelled, tag moved: %v, %d restarted, %d pruned, rolled back: %v, in %s\n",
-				res.Applied, res.Labelled, res.TagMoved, res.Restarted, res.Pruned, res.RolledBack, res.Duration.Round(time.Millisecond))
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			fmt.Fprintf(out, "in sync with %s at %s\n", p.Target, shortOr(p.Commit, "the working tree"))
 			return nil
 		},
 	}
 	cf.register(cmd)
 	source.register(cmd, &cf.opts.RepoPath)
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
-	cmd.Flags().BoolVar(&retryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
-	cmd.Flags().BoolVar(&forceConflicts, "force-conflicts", false, "take fields that another field manager owns")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().BoolVar(&opts.RetryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
+	cmd.Flags().BoolVar(&opts.ForceConflicts, "force-conflicts", false, "take fields that another field manager owns")
+	cmd.Flags().BoolVar(&opts.IgnoreSuspend, "ignore-suspend", false, "apply although the cluster is suspended (meshops suspend)")
+	cmd.Flags().DurationVar(&opts.Lock.Wait, "lock-timeout", 0, "how long to wait while another meshops changes the cluster (0: fail at once, naming it)")
 	return cmd
 }
 
 // progressPrinter prints one line per step as it ends, with its elapsed
 // time: what a person watching a rollout needs.
-func progressPrinter(w io.Writer, total int) func(apply.Event) {
+func progressPrinter(w io.Writer, total func() int) func(apply.Event) {
 	var mu sync.Mutex // restarts report from several workers
 	return func(ev apply.Event) {
 		if ev.Status == apply.StepStarted {
@@ -91,7 +92,7 @@ func progressPrinter(w io.Writer, total int) func(apply.Event) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		pos := fmt.Sprintf("[%d/%d]", ev.Index+1, total)
+		pos := fmt.Sprintf("[%d/%d]", ev.Index+1, total())
 		if ev.Index < 0 {
 			pos = "[rollback]"
 		}

@@ -12,7 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/sync/reconcile"
 )
 
 // copyRepo copies the example repo so a test can break it.
@@ -76,4 +78,55 @@ func capture(args []string) (code int, stdout, stderr string) {
 	var out, errs bytes.Buffer
 	code = runWith(args, &out, &errs)
 	return code, out.String(), errs.String()
+}
+
+// meshops sync and meshops run are one engine: on a suspended cluster sync
+// applies nothing, says so, and leaves the record exactly as run's
+// reconcile leaves it.
+func TestSyncOnASuspendedClusterAppliesNothingAndRecordsItAsRunDoes(t *testing.T) {
+	ctx := context.Background()
+	installExampleCluster(t)
+	bySync, byRun := "meshops-suspended-sync", "meshops-suspended-run"
+	for _, ns := range []string{bySync, byRun} {
+		if code, out, errs := capture([]string{"suspend", "--kubeconfig", env.Kubeconfig(t), "--state-namespace", ns}); code != 0 {
+			t.Fatalf("suspend in %s exited %d:\n%s%s", ns, code, out, errs)
+		}
+	}
+
+	code, stdout, stderr := capture([]string{"sync", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "--state-namespace", bySync})
+	if code != 1 || !strings.Contains(stderr, "suspended") || !strings.Contains(stderr, "--ignore-suspend") {
+		t.Fatalf("sync on a suspended cluster: exit %d, want 1 and a message naming suspend and --ignore-suspend:\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "applied,") {
+		t.Errorf("sync on a suspended cluster ran the executor:\n%s", stdout)
+	}
+
+	o := reconcile.DefaultClusterOptions()
+	o.StateNamespace = byRun
+	cl, runStore, err := reconcile.NewCluster(env.Config, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &reconcile.Reconciler{
+		Source: reconcile.DirSource{Path: exampleRepo}, Cluster: cl, Store: runStore,
+		Options: reconcile.Options{Config: configs.DefaultOptions()},
+	}
+	out, err := r.Reconcile(ctx, "test: as meshops run")
+	if err != nil || out.Decision != reconcile.DecisionSuspended {
+		t.Fatalf("run's reconcile on a suspended cluster: %v, decision %q", err, out.Decision)
+	}
+
+	syncRec, err := (&state.Store{Client: cl.Client, Namespace: bySync, Name: state.DefaultName}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runRec, err := runStore.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if syncRec.LastResult != state.ResultSuspended || syncRec.LastResult != runRec.LastResult ||
+		syncRec.LastError != runRec.LastError || syncRec.LastAppliedCommit != runRec.LastAppliedCommit ||
+		syncRec.Progress != nil || runRec.Progress != nil || syncRec.LastRun.IsZero() || runRec.LastRun.IsZero() {
+		t.Errorf("records differ or are not \"suspended\":\n sync %+v\n  run %+v", syncRec, runRec)
+	}
 }

@@ -17,8 +17,11 @@ import (
 
 // Artifact is the result of one Fetch: a checkout of one commit.
 //
-// On error only Ref, Previous and Recloned are meaningful; Path then still
-// holds the previous checkout (or nothing), which must not be applied.
+// On error only Ref, Previous and Recloned are meaningful. When Previous
+// is set and nothing was recloned, Path still holds the checkout of
+// Previous, untouched (remote errors and refused signatures leave the
+// cache as it is): the last commit fetched, which the engine may keep
+// enforcing. Otherwise Path holds nothing to apply.
 type Artifact struct {
 	// Path is the working tree of Commit, to be read with configs.Load
 	// (as RepoPath). It is CacheDir/repo and stays as it is until the

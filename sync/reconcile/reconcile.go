@@ -1,7 +1,3 @@
-// Package reconcile is meshops' GitOps engine: one reconcile fetches the
-// config repo, plans against the live cluster and applies the plan; the
-// loop runs reconciles on a schedule and on triggers (push webhooks), one
-// at a time, coalescing what arrives while one runs.
 package reconcile
 
 import (
@@ -9,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,19 +29,36 @@ type Source interface {
 type Checkout struct {
 	Path   string
 	Commit string
+	// Stale, when set, is why fetching the newest commit failed: the
+	// checkout is the last one fetched, and the engine keeps enforcing it
+	// (drift repair goes on while git is unreachable) and reports the error.
+	Stale error
 }
 
-// Options tune a Reconciler.
+// Options tune a Reconciler. What differs between meshops plan, sync,
+// sync --dry-run and run is only these options: the engine is the same.
 type Options struct {
 	// Config locates the values and manifests in the checkout and names the
 	// cluster; RepoPath is replaced by the checkout's path.
 	Config configs.Options
+	// DryRun plans and returns the plan; it changes nothing in the cluster,
+	// not even meshops' record (meshops plan, sync --dry-run).
+	DryRun bool
 	// ReportOnly plans and reports (drift, pending steps) but applies
 	// nothing, like a suspended reconciler.
 	ReportOnly bool
+	// IgnoreSuspend applies although the cluster is suspended: only an
+	// explicit request of a person (sync --ignore-suspend) sets it.
+	IgnoreSuspend bool
 	// RetryBadRevision lets this reconciler try a revision that failed and
 	// was rolled back at the same commit.
 	RetryBadRevision bool
+	// ForceConflicts takes fields another field manager owns.
+	ForceConflicts bool
+	// Lock is the writer lock every reconcile that may change the cluster
+	// takes first (all but DryRun and ReportOnly); Lock.Wait is how long it
+	// waits for another holder. Identity defaults to host/pid.
+	Lock state.LockOptions
 	// Log receives structured logs; default discards.
 	Log *slog.Logger
 	// Metrics, when set, are updated by every reconcile.
@@ -53,48 +66,68 @@ type Options struct {
 	// Recorder, when set, receives Kubernetes Events for restarted
 	// workloads and tag moves.
 	Recorder record.EventRecorder
+	// Planned, when set, is told the plan and the decision before anything
+	// is applied (the CLI prints the plan there).
+	Planned func(*plan.Plan, Decision)
+	// Progress, when set, is told of every executor step as it starts and
+	// ends (the CLI prints a line for each).
+	Progress func(apply.Event)
 	// Executor edits the executor's options after they are read from the
 	// config (tests shorten timeouts); may be nil.
 	Executor func(*apply.Options)
 }
 
-// Reconciler runs one reconcile at a time against one cluster.
+// Reconciler runs one reconcile at a time against one cluster. Every entry
+// point (meshops plan, sync, run, the tests) reconciles through it.
 type Reconciler struct {
 	Source  Source
 	Cluster plan.Cluster
 	Store   *state.Store
+	// Connect, when set, provides Cluster and Store on the first reconcile
+	// that needs them, after the config loaded: bad input is reported
+	// without a cluster.
+	Connect func() (plan.Cluster, *state.Store, error)
 	Options Options
 }
 
 // Outcome is what one reconcile did.
 type Outcome struct {
 	Commit string
+	// Config is the config the plan was made from.
+	Config *configs.Config
 	Plan   *plan.Plan
-	Result *apply.Result
-	// Applied is false when the plan was only reported (suspended,
-	// report-only, nothing to do).
-	Applied bool
-	Drift   bool
+	// Decision is what was done with the plan.
+	Decision Decision
+	// Applied is what the executor did; nil unless Decision is execute.
+	Applied *apply.Result
+	// Result is the reconcile's result, as the record and metrics name it.
+	Result state.Result
+	Drift  bool
+	// SourceError is why the newest commit could not be fetched, when the
+	// reconcile went on with the last one.
+	SourceError error
 }
 
-// Results as metrics and the record name them.
-const (
-	ResultSucceeded = "succeeded"
-	ResultFailed    = "failed"
-	ResultBlocked   = "blocked"
-	ResultSuspended = "suspended"
-	ResultNoop      = "noop"
-)
+// SuspendedError is returned when a caller that must apply (meshops sync)
+// finds the cluster suspended.
+type SuspendedError struct{}
 
-// Reconcile fetches, plans and, unless suspended or report-only, applies.
-// reason says what triggered it, for the logs.
+func (SuspendedError) Error() string {
+	return "the cluster is suspended (meshops suspend): nothing applied; run meshops resume, or sync --ignore-suspend to apply anyway"
+}
+
+// Reconcile fetches, plans and, as Decide says, applies. reason says what
+// triggered it, for the logs.
 func (r *Reconciler) Reconcile(ctx context.Context, reason string) (*Outcome, error) {
 	start := time.Now()
 	log := r.log().With("trigger", reason)
-	out, result, err := r.reconcile(ctx, log)
-	r.Options.Metrics.observeReconcile(result, time.Since(start))
-	attrs := []any{"result", result, "duration", time.Since(start).Round(time.Millisecond).String()}
-	if out != nil {
+	out, err := r.reconcile(ctx, log)
+	if err != nil && out.Result == "" {
+		out.Result = state.ResultFailed
+	}
+	r.Options.Metrics.observeReconcile(string(out.Result), time.Since(start))
+	attrs := []any{"result", out.Result, "duration", time.Since(start).Round(time.Millisecond).String()}
+	if out.Commit != "" {
 		attrs = append(attrs, "commit", out.Commit)
 	}
 	if err != nil {
@@ -112,7 +145,8 @@ func (r *Reconciler) log() *slog.Logger {
 	return r.Options.Log
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome, string, error) {
+func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome, error) {
+	out := &Outcome{}
 	m := r.Options.Metrics
 	fetchStart := time.Now()
 	co, err := r.Source.Fetch(ctx)
@@ -123,20 +157,59 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		if m != nil {
 			m.GitFetchErrors.Inc()
 		}
-		return nil, ResultFailed, r.fail(ctx, "", fmt.Errorf("fetching the config repo: %w", err))
+		return out, r.fail(ctx, fmt.Errorf("fetching the config repo: %w", err))
 	}
-	out := &Outcome{Commit: co.Commit}
+	out.Commit = co.Commit
 	log = log.With("commit", co.Commit)
+	if co.Stale != nil {
+		out.SourceError = co.Stale
+		if m != nil {
+			m.GitFetchErrors.Inc()
+		}
+		log.Warn("fetching the config repo failed: reconciling the last fetched commit", "error", co.Stale)
+	}
 
 	opts := r.Options.Config
 	opts.RepoPath = co.Path
 	cfg, err := configs.Load(ctx, opts)
 	if err != nil {
-		return out, ResultFailed, r.fail(ctx, co.Commit, fmt.Errorf("config at %s: %w", co.Commit, err))
+		return out, r.fail(ctx, fmt.Errorf("%s: %w", describeCheckout(co), err))
+	}
+	out.Config = cfg
+	if err := r.connect(); err != nil {
+		return out, err
+	}
+	if !r.Options.DryRun && !r.Options.ReportOnly {
+		// One writer at a time: the plan is made under the lock, so a
+		// second meshops plans only after the first is done.
+		held, err := r.Store.Lock(ctx, r.lockOptions())
+		if err != nil {
+			return out, err
+		}
+		defer func() {
+			if err := held.Release(context.WithoutCancel(ctx)); err != nil {
+				log.Warn("releasing the writer lock", "error", err)
+			}
+		}()
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		go func() {
+			select {
+			case <-held.Lost():
+				// Another writer may act now: stop where we are; the next
+				// run resumes.
+				stop(held.Err())
+			case <-ctx.Done():
+			}
+		}()
 	}
 	rec, err := r.Store.Load(ctx)
 	if err != nil {
-		return out, ResultFailed, err
+		return out, err
+	}
+	if err := r.recordSource(ctx, rec, co.Stale); err != nil {
+		return out, err
 	}
 	if m != nil {
 		m.Suspended.Set(boolGauge(rec.Suspended))
@@ -146,7 +219,7 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		Commit: co.Commit, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log,
 	})
 	if err != nil {
-		return out, ResultFailed, r.fail(ctx, co.Commit, err)
+		return out, r.fail(ctx, err)
 	}
 	out.Plan = p
 	m.observePlan(p)
@@ -157,47 +230,138 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		}
 		log.Warn("drift: managed objects differ from git at the applied commit", "steps", pendingSteps(p))
 	}
-	switch {
-	case rec.Suspended:
+	out.Decision = Decide(Facts{
+		DryRun: r.Options.DryRun, ReportOnly: r.Options.ReportOnly, IgnoreSuspend: r.Options.IgnoreSuspend,
+		Suspended: rec.Suspended, Pending: p.Pending(), Blocked: p.Blocked,
+	})
+	if r.Options.Planned != nil {
+		r.Options.Planned(p, out.Decision)
+	}
+	switch out.Decision {
+	case DecisionDryRun, DecisionReportOnly:
+		log.Info(string(out.Decision)+": plan reported, nothing applied", "scenario", p.Scenario, "pending", p.Pending())
+		out.Result = state.ResultNoop
+		return out, nil
+	case DecisionSuspended:
 		log.Info("suspended: plan reported, nothing applied", "scenario", p.Scenario, "pending", p.Pending())
-		return out, ResultSuspended, nil
-	case r.Options.ReportOnly:
-		log.Info("report-only: plan reported, nothing applied", "scenario", p.Scenario, "pending", p.Pending())
-		return out, ResultNoop, nil
-	case !p.Pending() && !p.Blocked:
-		if _, err := r.Store.Update(ctx, func(rec *state.Record) {
-			rec.LastResult, rec.LastError, rec.LastRun = state.ResultSucceeded, "", time.Now()
-			rec.LastAppliedCommit = co.Commit
-		}); err != nil {
-			return out, ResultFailed, err
+		out.Result = state.ResultSuspended
+		return out, r.record(ctx, state.ResultSuspended, "", "")
+	case DecisionBlocked:
+		out.Result = state.ResultBlocked
+		return out, errors.Join(&apply.BlockedError{Plan: p}, r.record(ctx, state.ResultBlocked, p.Reason, ""))
+	case DecisionNothingToDo:
+		out.Result = state.ResultNoop
+		if err := r.record(ctx, state.ResultSucceeded, "", co.Commit); err != nil {
+			return out, err
 		}
 		m.observeCommit(co.Commit)
-		return out, ResultNoop, nil
+		return out, nil
 	}
 
 	exOpts := apply.NewOptions(cfg)
 	exOpts.Log = log
-	exOpts.Progress = r.events(p, exOpts.IstioNamespace)
+	exOpts.ForceConflicts = r.Options.ForceConflicts
+	exOpts.Progress = r.progress(p, exOpts.IstioNamespace)
 	if r.Options.Executor != nil {
 		r.Options.Executor(&exOpts)
 	}
 	ex := &apply.Executor{Cluster: r.Cluster, Store: r.Store, Options: exOpts}
 	res, err := ex.Execute(ctx, p, cfg)
-	out.Result, out.Applied = res, true
-	var blocked *apply.BlockedError
+	out.Applied = res
 	switch {
-	case errors.As(err, &blocked):
-		return out, ResultBlocked, err
+	case errors.As(err, new(*apply.SuspendedError)):
+		out.Result = state.ResultSuspended
+		return out, err
+	case err != nil && res.RolledBack:
+		out.Result = state.ResultRolledBack
+		return out, err
 	case err != nil:
-		return out, ResultFailed, err
+		out.Result = state.ResultFailed
+		return out, err
 	}
+	out.Result = state.ResultSucceeded
 	m.observeCommit(co.Commit)
-	return out, ResultSucceeded, nil
+	return out, nil
 }
 
-// fail records an error that stopped a reconcile before the executor ran.
-func (r *Reconciler) fail(ctx context.Context, commit string, err error) error {
-	if _, uerr := r.Store.Update(ctx, func(rec *state.Record) {
+// lockOptions fills in who holds the lock: host and process.
+func (r *Reconciler) lockOptions() state.LockOptions {
+	o := r.Options.Lock
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("%s/%d", host, os.Getpid())
+	}
+	return o
+}
+
+// recordSource keeps the record's word on the git source current: the
+// fetch error while the reconcile goes on with the last commit, nothing
+// once a fetch works again. Written only when it changes, never by a dry
+// run.
+func (r *Reconciler) recordSource(ctx context.Context, rec *state.Record, stale error) error {
+	msg := ""
+	if stale != nil {
+		// Masked as the record stores it, so an unchanged error compares
+		// equal and is not written again.
+		msg = redact.Text(stale.Error())
+	}
+	if r.Options.DryRun || r.Options.ReportOnly || rec.SourceError == msg {
+		return nil
+	}
+	_, err := r.Store.Update(ctx, func(rec *state.Record) {
+		if rec.SourceError == "" || msg == "" {
+			rec.SourceErrorSince = time.Now()
+		}
+		rec.SourceError = msg
+		if msg == "" {
+			rec.SourceErrorSince = time.Time{}
+		}
+	})
+	return err
+}
+
+// connect resolves the cluster once, after the config loaded.
+func (r *Reconciler) connect() error {
+	if r.Store != nil || r.Connect == nil {
+		return nil
+	}
+	c, store, err := r.Connect()
+	if err != nil {
+		return err
+	}
+	r.Cluster, r.Store = c, store
+	return nil
+}
+
+// describeCheckout names a checkout in errors: the commit, or the folder
+// of a working tree outside git.
+func describeCheckout(co Checkout) string {
+	if co.Commit != "" {
+		return "config at " + co.Commit
+	}
+	return co.Path
+}
+
+// record writes the result of a run that did not reach the executor. A
+// dry run never calls it.
+func (r *Reconciler) record(ctx context.Context, result state.Result, msg, applied string) error {
+	_, err := r.Store.Update(ctx, func(rec *state.Record) {
+		rec.LastResult, rec.LastError, rec.LastRun = result, msg, time.Now()
+		if applied != "" {
+			rec.LastAppliedCommit = applied
+		}
+	})
+	return err
+}
+
+// fail records an error that stopped a reconcile before the executor ran,
+// in a record that exists already: bad input never creates anything, and
+// a dry run writes nothing.
+func (r *Reconciler) fail(ctx context.Context, err error) error {
+	if r.Options.DryRun || r.Store == nil {
+		return err
+	}
+	if _, uerr := r.Store.UpdateExisting(ctx, func(rec *state.Record) {
 		rec.LastResult, rec.LastError, rec.LastRun = state.ResultFailed, err.Error(), time.Now()
 	}); uerr != nil {
 		return errors.Join(err, uerr)
@@ -205,20 +369,26 @@ func (r *Reconciler) fail(ctx context.Context, commit string, err error) error {
 	return err
 }
 
-// events turns the executor's progress into restart metrics and
-// Kubernetes Events on the objects meshops acts on.
-func (r *Reconciler) events(p *plan.Plan, istioNamespace string) func(apply.Event) {
+// progress passes the executor's events to the caller, and turns them into
+// restart metrics and Kubernetes Events on the objects meshops acts on.
+func (r *Reconciler) progress(p *plan.Plan, istioNamespace string) func(apply.Event) {
 	return func(ev apply.Event) {
+		if r.Options.Progress != nil {
+			r.Options.Progress(ev)
+		}
 		if ev.Status != apply.StepDone && ev.Status != apply.StepFailed {
 			return
 		}
-		switch ev.Step.Phase {
-		case plan.PhaseRestarts:
+		switch ev.Step.Op {
+		case plan.OpRestart, plan.OpDeletePod:
 			if m := r.Options.Metrics; m != nil {
 				m.Restarts.WithLabelValues(string(ev.Status)).Inc()
 			}
-			r.event(workloadRef(ev.Step.Target), ev, "Restarted", "RestartFailed")
-		case plan.PhaseTag:
+			if w := ev.Step.Target.Workload; w != nil {
+				r.event(&corev1.ObjectReference{Kind: string(w.Kind), APIVersion: w.APIVersion(), Namespace: w.Namespace, Name: w.Name},
+					ev, "Restarted", "RestartFailed")
+			}
+		case plan.OpSetTag:
 			ref := &corev1.ObjectReference{Kind: "MutatingWebhookConfiguration", APIVersion: "admissionregistration.k8s.io/v1",
 				Name: mesh.TagWebhookName(p.Tag, istioNamespace)}
 			r.event(ref, ev, "TagMoved", "TagMoveFailed")
@@ -236,15 +406,6 @@ func (r *Reconciler) event(ref *corev1.ObjectReference, ev apply.Event, ok, fail
 		return
 	}
 	r.Options.Recorder.Event(ref, corev1.EventTypeNormal, ok, msg)
-}
-
-// workloadRef turns Kind/namespace/name into an object reference.
-func workloadRef(id string) *corev1.ObjectReference {
-	parts := strings.SplitN(id, "/", 3)
-	if len(parts) != 3 {
-		return nil
-	}
-	return &corev1.ObjectReference{Kind: parts[0], APIVersion: "apps/v1", Namespace: parts[1], Name: parts[2]}
 }
 
 func pendingSteps(p *plan.Plan) int {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5"
+
+	"github.com/meshops/meshops/ref"
+	"github.com/meshops/meshops/sync/gitsource"
 )
 
 // DirSource is a config repo checked out by someone else (by hand, a CI
@@ -37,5 +40,22 @@ func HeadCommit(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading HEAD of %s: %w", path, err)
 	}
-	return head.Hash().String()[:12], nil
+	return ref.ShortCommit(head.Hash().String()), nil
+}
+
+// GitSource follows a git remote (sync/gitsource). When the remote cannot
+// be reached, or its head is refused (a bad signature), it hands out the
+// last commit fetched, marked Stale, so enforcement goes on from it.
+type GitSource struct{ *gitsource.Source }
+
+// Fetch fetches the newest commit, or falls back to the last one.
+func (g GitSource) Fetch(ctx context.Context) (Checkout, error) {
+	art, err := g.Source.Fetch(ctx)
+	if err == nil {
+		return Checkout{Path: art.Path, Commit: ref.ShortCommit(art.Commit)}, nil
+	}
+	if art.Previous != "" && art.Recloned == "" && art.Path != "" {
+		return Checkout{Path: art.Path, Commit: ref.ShortCommit(art.Previous), Stale: err}, nil
+	}
+	return Checkout{}, err
 }

@@ -12,28 +12,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
-	"github.com/fluxcd/pkg/ssa"
 	"github.com/go-logr/logr"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/kubetest"
 )
@@ -287,26 +282,13 @@ func (e *Env) Meshops(t testing.TB) (plan.Cluster, *state.Store) {
 // a transport wrapper that counts meshops' requests.
 func (e *Env) MeshopsWith(t testing.TB, cfg *rest.Config) (plan.Cluster, *state.Store) {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	httpClient, err := rest.HTTPClientFor(cfg)
+	o := reconcile.DefaultClusterOptions()
+	o.StateNamespace = e.Namespace(t, nil)
+	c, store, err := reconcile.NewCluster(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme, Mapper: mapper, HTTPClient: httpClient})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateNS := e.Namespace(t, nil)
-	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
-	return plan.Cluster{Client: c, RM: rm, FieldManager: "meshops", OwnerName: state.DefaultName, OwnerNamespace: stateNS},
-		&state.Store{Client: c, Namespace: stateNS}
+	return c, store
 }
 
 // TagRevision is the revision tag's webhook points at, "" when the tag

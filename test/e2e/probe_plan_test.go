@@ -12,11 +12,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
-	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/test/controlplane"
 )
 
-// plan.Probe against real istiod revisions: it sees the revision a
+// observe.Probe against real istiod revisions: it sees the revision a
 // namespace's label selects and the proxy image that revision injects
 // today, and it stores no pod.
 func TestInjectionProbeReportsRevisionAndCurrentProxyImage(t *testing.T) {
@@ -32,7 +32,7 @@ func TestInjectionProbeReportsRevisionAndCurrentProxyImage(t *testing.T) {
 		var last mesh.Sidecar
 		var lastErr error
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if last, lastErr = plan.Probe(ctx, c, ns); lastErr == nil && ok(last) {
+			if last, lastErr = observe.Probe(ctx, c, ns); lastErr == nil && ok(last) {
 				return last
 			}
 		}
@@ -47,7 +47,7 @@ func TestInjectionProbeReportsRevisionAndCurrentProxyImage(t *testing.T) {
 	}
 
 	plain := env.Namespace(t, nil)
-	if got, err := plan.Probe(ctx, c, plain); err != nil || got.Injected {
+	if got, err := observe.Probe(ctx, c, plain); err != nil || got.Injected {
 		t.Errorf("probe in a namespace outside the mesh = %+v, %v; want not injected", got, err)
 	}
 

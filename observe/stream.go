@@ -1,4 +1,4 @@
-package plan
+package observe
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// eachObject calls fn with every object of list's kind, in one request and
+// EachObject calls fn with every object of list's kind, in one request and
 // without holding them all: a streaming list (Kubernetes' WatchList, a
 // watch that sends the current objects one by one and then a bookmark).
 // A list decoded whole held every pod and every policy of a fleet at once,
@@ -23,7 +23,7 @@ import (
 // When the client cannot watch, or the server refuses the stream (the
 // WatchList feature off, as on Kubernetes 1.33), it falls back to one
 // plain List. fn must not keep obj unless it owns it from then on.
-func eachObject(ctx context.Context, c client.Reader, list client.ObjectList, fn func(obj runtime.Object) error, opts ...client.ListOption) error {
+func EachObject(ctx context.Context, c client.Reader, list client.ObjectList, fn func(obj runtime.Object) error, opts ...client.ListOption) error {
 	if w, ok := c.(client.WithWatch); ok {
 		streamed, err := streamList(ctx, w, list, fn, opts)
 		if streamed || err != nil {

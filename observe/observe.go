@@ -1,7 +1,4 @@
-// Package plan observes the live cluster, diffs it against the config repo
-// and orders the steps that make them match. Observation is one read-only
-// pass; every decision after it is a pure function of the snapshot.
-package plan
+package observe
 
 import (
 	"context"
@@ -21,11 +18,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
+	"github.com/meshops/meshops/ref"
 )
 
-// ObserveOptions say where the mesh lives. DefaultObserveOptions gives the
-// AKS add-on's layout.
-type ObserveOptions struct {
+// Options say where the mesh lives. DefaultOptions gives the AKS add-on's
+// layout.
+type Options struct {
 	// IstioNamespace runs the istiod-<rev> Deployments. Default aks-istio-system.
 	IstioNamespace string
 	// IngressNamespace and IngressService name the shared gateway's
@@ -33,9 +31,9 @@ type ObserveOptions struct {
 	IngressNamespace, IngressService string
 }
 
-// DefaultObserveOptions is the AKS layout.
-func DefaultObserveOptions() ObserveOptions {
-	return ObserveOptions{IstioNamespace: "aks-istio-system"}
+// DefaultOptions is the AKS layout.
+func DefaultOptions() Options {
+	return Options{IstioNamespace: mesh.AKSIstioNamespace}
 }
 
 // Snapshot is the cluster as meshops saw it in one pass.
@@ -81,22 +79,9 @@ type Namespace struct {
 	Labels map[string]string
 }
 
-// WorkloadKind is what controls a workload's pods.
-type WorkloadKind string
-
-const (
-	KindDeployment  WorkloadKind = "Deployment"
-	KindStatefulSet WorkloadKind = "StatefulSet"
-	KindDaemonSet   WorkloadKind = "DaemonSet"
-	KindJob         WorkloadKind = "Job"
-	KindCronJob     WorkloadKind = "CronJob"
-	// KindPod is a bare pod: nothing recreates it.
-	KindPod WorkloadKind = "Pod"
-)
-
 // Workload is the pods under one controlling owner and what runs in them.
 type Workload struct {
-	Kind      WorkloadKind
+	Kind      ref.WorkloadKind
 	Namespace string
 	Name      string
 	Pods      []Pod
@@ -121,20 +106,22 @@ func (w Workload) Revisions() map[string]int {
 	return out
 }
 
-// onTag reports whether w's namespace joins the mesh through tag, so that
+// OnTag reports whether w's namespace joins the mesh through tag, so that
 // a restart moves it to wherever the tag points.
-func (s *Snapshot) onTag(w Workload, tag string) bool {
+func (s *Snapshot) OnTag(w Workload, tag string) bool {
 	return tag != "" && s.Namespaces[w.Namespace].Rev == tag
 }
 
-// ID is Kind/namespace/name, as plans and logs name workloads.
-func (w Workload) ID() string { return fmt.Sprintf("%s/%s/%s", w.Kind, w.Namespace, w.Name) }
+// Ref names the workload.
+func (w Workload) Ref() ref.Workload {
+	return ref.Workload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+}
 
 // Observe reads the cluster once. It lists each kind once, cluster-wide,
 // so its number of API requests does not grow with the number of objects.
-func Observe(ctx context.Context, c client.Reader, opts ObserveOptions) (*Snapshot, error) {
+func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, error) {
 	if opts.IstioNamespace == "" {
-		opts.IstioNamespace = DefaultObserveOptions().IstioNamespace
+		opts.IstioNamespace = DefaultOptions().IstioNamespace
 	}
 	s := &Snapshot{
 		ControlPlanes: map[string]mesh.ControlPlane{},
@@ -239,13 +226,13 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 	} {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(owners.gvk)
-		err := eachObject(ctx, c, list, func(obj runtime.Object) error {
+		err := EachObject(ctx, c, list, func(obj runtime.Object) error {
 			m, ok := obj.(*metav1.PartialObjectMetadata)
 			if !ok {
 				return fmt.Errorf("unexpected %T", obj)
 			}
-			if ref := metav1.GetControllerOf(m); ref != nil && ref.Kind == owners.above {
-				parent[m.UID] = *ref
+			if owner := metav1.GetControllerOf(m); owner != nil && owner.Kind == owners.above {
+				parent[m.UID] = *owner
 			}
 			return nil
 		})
@@ -255,12 +242,12 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 	}
 
 	type key struct {
-		kind      WorkloadKind
+		kind      ref.WorkloadKind
 		namespace string
 		name      string
 	}
 	byKey := map[key]*Workload{}
-	err := eachObject(ctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
+	err := EachObject(ctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
 		p, ok := obj.(*corev1.Pod)
 		if !ok {
 			return fmt.Errorf("unexpected %T", obj)
@@ -268,11 +255,11 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			return nil
 		}
-		k := key{KindPod, p.Namespace, p.Name}
-		if ref := metav1.GetControllerOf(p); ref != nil {
-			k = key{WorkloadKind(ref.Kind), p.Namespace, ref.Name}
-			if up, ok := parent[ref.UID]; ok {
-				k = key{WorkloadKind(up.Kind), p.Namespace, up.Name}
+		k := key{ref.Pod, p.Namespace, p.Name}
+		if owner := metav1.GetControllerOf(p); owner != nil {
+			k = key{ref.WorkloadKind(owner.Kind), p.Namespace, owner.Name}
+			if up, ok := parent[owner.UID]; ok {
+				k = key{ref.WorkloadKind(up.Kind), p.Namespace, up.Name}
 			}
 		}
 		w := byKey[k]
