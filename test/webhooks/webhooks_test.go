@@ -68,7 +68,7 @@ const (
 	// rssBound is what meshops run may hold at its peak (VmHWM) through
 	// the flood, start-up reconcile included, and floodGrowth what the
 	// flood may add to the peak before it. Measured on this project's
-	// 2-core machine: 74 MiB before the flood, 95 MiB after (+21 MiB:
+	// 2-core machine: 69-74 MiB before the flood, 92-99 MiB after (+19-24 MiB:
 	// MaxInFlight GitHub bodies of at most 1 MiB are the most of it).
 	// Before the webhook bounds the same flood took meshops from 43 MB to
 	// 905 MB (issue #15).
