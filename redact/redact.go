@@ -245,7 +245,7 @@ var (
 	// urlUserinfo is scheme://user[:password]@; the password (group 3,
 	// with its colon) is always masked, the user (group 2) when it looks
 	// like a token.
-	urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s:@\\]*)(:[^/?#\s@\\]*)?(@)`)
+	urlUserinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s:@\\"']*)(:[^/?#\s@\\"']*)?(@)`)
 	// queryParam is a URL query parameter that carries a credential.
 	queryParam = regexp.MustCompile(`(?i)([?&;])(access_token|id_token|refresh_token|private_token|token|sig|signature|code|key|api_key|apikey|password|passwd|pwd|secret|client_secret|x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature)(=)([^&#\s"'<>\\]*)`)
 	// connString is a connection string's secret part (Azure storage and
@@ -262,7 +262,7 @@ var (
 	// keyValue is "secretKey: value" or "secretKey=value" written inside
 	// text: a mesh config's YAML, JSON in a string, an environment file;
 	// not inside a URL (https://x-access-token:…@ is urlUserinfo's).
-	keyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_./:@-])([A-Za-z0-9_.-]*(?:token|password|passwd|passphrase|secret|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string))(["']?[ \t]*[:=][ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,;}&"'\\]+)`)
+	keyValue = regexp.MustCompile(`(?i)(^|[^A-Za-z0-9_./:@-])([A-Za-z0-9_.-]*(?:token|password|passwd|passphrase|secret|private[_-]?key|api[_-]?key|access[_-]?key|account[_-]?key|connection[_-]?string))(["']?[ \t]*[:=][ \t]*)("[^"\n\\,:{}\[\]]*"|'[^'"\n\\]*'|"[^"\s,;:}\]&'\\]+|[^\s,;}&"'\\]+)`)
 )
 
 // Text masks the secrets found inside free text: an error message, a log
@@ -331,13 +331,18 @@ func Text(s string) string {
 	}
 	if strings.ContainsAny(s, ":=") && containsAny(lower, "token", "passw", "passphrase", "secret", "key", "connection") {
 		s = replaceGroups(s, keyValue, func(g []string) []string {
-			v := g[4]
-			quote := ""
-			if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
-				quote, v = v[:1], v[1:len(v)-1]
+			// A quoted value keeps its quotes; one whose closing quote is
+			// not found (it holds a comma, or the text is JSON) is masked
+			// up to where it could end, never across a quote.
+			v, open, end := g[4], "", ""
+			if v[0] == '"' || v[0] == '\'' {
+				open, v = v[:1], v[1:]
+				if len(v) > 0 && v[len(v)-1] == open[0] {
+					end, v = open, v[:len(v)-1]
+				}
 			}
 			if !harmless(v) && !prose(v) {
-				g[4] = quote + Marker + quote
+				g[4] = open + Marker + end
 			}
 			return g
 		})
