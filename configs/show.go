@@ -1,9 +1,12 @@
 package configs
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // shown is the document Show prints: what meshops resolved, in the words of
@@ -43,7 +46,8 @@ type shownManifest struct {
 // --show`: the settings in effect, what meshops read from svc.istio (and the
 // svc.istio values as resolved), and every managed object with its source.
 // Object contents are not shown: they are in the repo, and a ConfigMap could
-// hold something that should not end up in a CI log.
+// hold something that should not end up in a CI log. Values that look
+// secret, by key or by value, are masked (package redact).
 func Show(c *Config) ([]byte, error) {
 	ext := c.Settings.Extensions
 	out := shown{
@@ -71,7 +75,18 @@ func Show(c *Config) ([]byte, error) {
 	for _, m := range c.Manifests {
 		out.Manifests = append(out.Manifests, shownManifest{ID: m.ID(), APIVersion: m.GetAPIVersion(), Source: m.Source.String()})
 	}
-	b, err := yaml.Marshal(out)
+	// Through JSON to a tree, so that the one masking rule sees every
+	// value (svc.istio holds whatever the values files put there) without
+	// writing into c; sigs.k8s.io/yaml goes through JSON anyway.
+	data, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("show config: %w", err)
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(data, &tree); err != nil {
+		return nil, fmt.Errorf("show config: %w", err)
+	}
+	b, err := yaml.Marshal(redact.Tree("", tree))
 	if err != nil {
 		return nil, fmt.Errorf("show config: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/meshops/meshops/configs"
+	"github.com/meshops/meshops/redact"
 )
 
 // ConfigEdit is what a change did to one value or manifest of the config.
@@ -147,7 +148,7 @@ func flatten(prefix string, v any, out map[string]any) {
 // secret, as JSON when it is not a one-line string, and cut to length.
 func valueText(key string, v any) string {
 	last := key[strings.LastIndex(key, ".")+1:]
-	masked := maskValue(deepCopyJSON(v), last)
+	masked := redact.Tree(last, deepCopyJSON(v))
 	var s string
 	if str, ok := masked.(string); ok && str != "" && !strings.Contains(str, "\n") {
 		s = str

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/redact"
 )
 
 // ObjectAction is what applying the repo would do to one object.
@@ -352,19 +352,14 @@ func diffYAML(u *unstructured.Unstructured) (string, error) {
 	return string(data), err
 }
 
-// MaskMarker replaces every secret-like value in plans and logs.
-const MaskMarker = "***masked***"
-
-// secretKey matches map keys whose values must never be shown: keys that
-// end in a secret's name (password, bearerToken, clientSecret, privateKey,
-// apiKey) and key files (tls.key). Plain "key" is not one: it is the
-// condition key of AuthorizationPolicy rules, and references such as
-// secretName or credentialName name a secret without holding it.
-var secretKey = regexp.MustCompile(`(?i)(token|password|passwd|secret|private[-_]?key|api[-_]?key)$|\.key$|\.pem$`)
+// MaskMarker replaces every secret-like value in plans and logs; it is
+// redact.Marker, the one rule's marker.
+const MaskMarker = redact.Marker
 
 // Mask replaces, in place, the values of a Secret's data and stringData and
-// of every field whose key looks secret, so that neither a plan, a log line
-// nor a PR comment carries them.
+// every value that redact's rule finds secret (by its key or by what it
+// looks like), so that neither a plan, a log line nor a PR comment carries
+// them.
 func Mask(u *unstructured.Unstructured) {
 	if u.GetKind() == "Secret" && u.GetAPIVersion() == "v1" {
 		for _, f := range []string{"data", "stringData"} {
@@ -377,37 +372,13 @@ func Mask(u *unstructured.Unstructured) {
 	}
 	for k, v := range u.Object {
 		if k != "metadata" {
-			u.Object[k] = maskValue(v, k)
+			u.Object[k] = redact.Tree(k, v)
 		}
 	}
 	// Names and labels identify the object and are never secret; an
 	// annotation can hold a credential.
 	if ann := u.GetAnnotations(); len(ann) > 0 {
-		for k := range ann {
-			if secretKey.MatchString(k) {
-				ann[k] = MaskMarker
-			}
-		}
+		redact.Tree("", ann)
 		u.SetAnnotations(ann)
-	}
-}
-
-func maskValue(v any, key string) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, child := range t {
-			t[k] = maskValue(child, k)
-		}
-		return t
-	case []any:
-		for i := range t {
-			t[i] = maskValue(t[i], key)
-		}
-		return t
-	default:
-		if secretKey.MatchString(key) {
-			return MaskMarker
-		}
-		return v
 	}
 }

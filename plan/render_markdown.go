@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meshops/meshops/mdcut"
+	"github.com/meshops/meshops/redact"
 )
 
 // DefaultMarkdownMaxBytes is MarkdownOptions.MaxBytes when unset: under
@@ -40,7 +41,7 @@ func RenderMarkdown(w io.Writer, p *Plan, o MarkdownOptions) error {
 		note := fmt.Sprintf("> **Note:** the diffs were left out because the plan is longer than a comment allows; see %s for the full plan.\n\n", hint)
 		doc = note + mdcut.Fit(doc, o.MaxBytes-len(note), mdcut.Bytes, mdcut.Options{AllBlocks: true}).Kept
 	}
-	_, err := io.WriteString(w, doc)
+	_, err := io.WriteString(w, redact.Text(doc))
 	return err
 }
 

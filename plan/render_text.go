@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // TextOptions shape the terminal rendering.
@@ -86,7 +88,7 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 		summary = "blocked: nothing will change until the gate passes"
 	}
 	fmt.Fprintf(&b, "\n%s\n", summary)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, redact.Text(b.String()))
 	return err
 }
 
@@ -94,14 +96,22 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 // field's meaning changes or one is removed.
 const JSONSchemaVersion = "meshops.io/plan/v1alpha1"
 
-// RenderJSON writes the plan as a versioned JSON document.
+// RenderJSON writes the plan as a versioned JSON document. Like the other
+// renderers it masks what redact finds in the text (a step's reason can
+// quote an API server error, which quotes the value it refused); the
+// marker needs no JSON escaping.
 func RenderJSON(w io.Writer, p *Plan) error {
 	doc := struct {
 		Schema  string `json:"schema"`
 		Pending bool   `json:"pending"`
 		*Plan
 	}{JSONSchemaVersion, p.Pending(), p}
-	enc := json.NewEncoder(w)
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, redact.Text(buf.String()))
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meshops/meshops/mdcut"
+	"github.com/meshops/meshops/redact"
 )
 
 // MaxBodyChars is GitHub's limit on a comment body, in characters.
@@ -57,7 +58,7 @@ type BodyOptions struct {
 // its summary: diffs (fenced code blocks) go first, last first; then, if
 // still too long, the sections at its end. A note at the top says what was
 // left out and where the whole plan is; <details> and code fences stay
-// balanced. cut reports whether anything was left out.
+// balanced. Secrets are masked (redact.Text). cut reports whether anything was left out.
 func Body(plan string, o BodyOptions) (body string, cut bool) {
 	if o.MaxChars <= 0 {
 		o.MaxChars = MaxBodyChars
@@ -69,7 +70,10 @@ func Body(plan string, o BodyOptions) (body string, cut bool) {
 	if o.Key != "" {
 		head += "Cluster `" + o.Key + "`\n\n"
 	}
-	plan = strings.TrimRight(plan, "\n") + "\n"
+	// The plan file may come from anywhere (another meshops version, a
+	// hand edit in CI): what a PR comment shows passes the one masking
+	// rule here, whatever rendered it.
+	plan = strings.TrimRight(redact.Text(plan), "\n") + "\n"
 	if chars(head)+chars(plan) <= o.MaxChars {
 		return head + plan, false
 	}

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshops/meshops/redact"
 	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/revisions"
 )
@@ -223,6 +224,9 @@ func decode(cm *corev1.ConfigMap) (*Record, error) {
 			return nil, fmt.Errorf("state ConfigMap %s/%s: %s is not a meshops record: %w", cm.Namespace, cm.Name, recordKey, err)
 		}
 	}
+	// A record written before masking existed is masked when read, so
+	// status never shows what an older meshops stored.
+	mask(rec)
 	if gz := cm.BinaryData[inventoryKey]; len(gz) > 0 {
 		r, err := gzip.NewReader(bytes.NewReader(gz))
 		if err != nil {
@@ -243,7 +247,21 @@ func decode(cm *corev1.ConfigMap) (*Record, error) {
 	return rec, nil
 }
 
+// mask puts the record's free text through the one masking rule: an
+// error can quote a git URL with a token, a header or a config line, and
+// the record is readable by anyone who may read ConfigMaps in meshops'
+// namespace.
+func mask(rec *Record) {
+	rec.LastError = redact.Text(rec.LastError)
+	rec.SourceError = redact.Text(rec.SourceError)
+	for rev, b := range rec.BadRevisions {
+		b.Error = redact.Text(b.Error)
+		rec.BadRevisions[rev] = b
+	}
+}
+
 func encode(rec *Record, cm *corev1.ConfigMap) error {
+	mask(rec)
 	raw, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // exitError carries a process exit code through cobra, so that commands
@@ -61,13 +63,15 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	// Errors can quote a URL, a header or a config line: they pass the
+	// one masking rule like every other output.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "meshops: %v\n", ee.err)
+			fmt.Fprintf(stderr, "meshops: %v\n", redact.Error(ee.err))
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "meshops: %v\n", err)
+	fmt.Fprintf(stderr, "meshops: %v\n", redact.Error(err))
 	return 1
 }

@@ -7,10 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/meshops/meshops/test/kubetest"
 	"github.com/meshops/meshops/test/simmesh"
 )
@@ -25,16 +21,8 @@ const exampleRepo = "../../configs/examples/aro-hcp-dev"
 // repo's namespaces, once per API server.
 func installExampleCluster(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
-	sim := simmesh.DefaultOptions()
-	sim.FailurePolicy = "Ignore"
-	if err := simmesh.Install(ctx, env.Client, sim); err != nil {
+	if err := simmesh.InstallExample(context.Background(), env.Client); err != nil {
 		t.Fatal(err)
-	}
-	for _, ns := range []string{"aro-hcp", "clusters-service", "maestro"} {
-		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
 	}
 }
 

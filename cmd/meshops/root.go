@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshops/meshops/redact"
 	"github.com/meshops/meshops/state"
 )
 
@@ -44,6 +45,7 @@ on control-plane health, with rollback.`,
 
 // logger builds the structured logger every engine receives; logs go to
 // stderr so that stdout carries only the command's output (plans, YAML).
+// Every line passes the one masking rule (redact.Handler).
 func (g *globalFlags) logger() *slog.Logger {
 	level := slog.LevelInfo
 	if g.verbosity > 0 {
@@ -51,7 +53,7 @@ func (g *globalFlags) logger() *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if g.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, opts)))
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(redact.Handler(slog.NewTextHandler(os.Stderr, opts)))
 }

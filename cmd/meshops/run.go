@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
 	"github.com/meshops/meshops/sync/reconcile"
+	"github.com/meshops/meshops/sync/webhook"
 )
 
 // runFlags are meshops run's own flags.
@@ -122,7 +123,9 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("--listen %s: %w", rf.listen, err)}
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts and header cap for every client, with or without
+	// credentials; the webhooks add their own in-flight cap and body bounds.
+	srv := webhook.DefaultServerOptions().Server(mux)
 	go func() { _ = srv.Serve(lis) }()
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)

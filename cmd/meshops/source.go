@@ -30,6 +30,7 @@ type sourceFlags struct {
 	shallow           bool
 	webhookSecretFile string
 	webhookTokenFile  string
+	webhookMaxBody    int64
 }
 
 func (f *sourceFlags) register(cmd *cobra.Command, repoPath *string) {
@@ -52,6 +53,7 @@ func (f *sourceFlags) registerHooks(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "file holding the GitHub webhook secret; enables POST /hooks/github")
 	fl.StringVar(&f.webhookTokenFile, "webhook-token-file", "", "file holding a bearer token; enables POST /hooks/generic for other git hosts")
+	fl.Int64Var(&f.webhookMaxBody, "webhook-max-body-bytes", webhook.DefaultMaxBodyBytes, "largest GitHub delivery read (bytes); larger ones get 413")
 }
 
 // build returns the reconcile source.
@@ -99,8 +101,9 @@ func (f *sourceFlags) build(log *slog.Logger) (reconcile.Source, error) {
 
 // hooks registers the push webhooks whose secrets are given.
 func (f *sourceFlags) hooks(mux *http.ServeMux, trigger func(string), m *reconcile.Metrics, log *slog.Logger) error {
-	opts := webhook.Options{Branch: f.branch, Trigger: trigger, Logger: log,
-		Observe: func(endpoint, result string) { m.WebhookRequests.WithLabelValues(endpoint, result).Inc() }}
+	opts := webhook.DefaultOptions()
+	opts.Branch, opts.Trigger, opts.Logger, opts.MaxBodyBytes = f.branch, trigger, log, f.webhookMaxBody
+	opts.Observe = func(endpoint, result string) { m.WebhookRequests.WithLabelValues(endpoint, result).Inc() }
 	var err error
 	if f.webhookSecretFile != "" {
 		if opts.GitHubSecret, err = webhook.SecretFromFile(f.webhookSecretFile); err != nil {

@@ -12,6 +12,8 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // authMethod turns the credentials into go-git's auth for the URL's scheme,
@@ -19,7 +21,7 @@ import (
 func authMethod(o Options) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(o.URL)
 	if err != nil {
-		return nil, fmt.Errorf("git source: URL: %w", err)
+		return nil, fmt.Errorf("git source: URL: %w", redact.Error(err))
 	}
 	if ep.Password != "" {
 		return nil, errors.New("git source: URL carries a password; put credentials in a Secret or credentials folder instead")

@@ -14,6 +14,8 @@ import (
 	gitcache "github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // corruptError marks a failure that wiping the cache and cloning again
@@ -88,8 +90,11 @@ func (s *Source) open(art *Artifact) (repo *cache, fresh bool, err error) {
 		if !head.IsZero() {
 			art.Previous = head.String()
 		}
-		if u := originURL(repo.Repository); u != s.opts.URL {
-			reason = fmt.Sprintf("remote URL changed from %q to %q", u, s.opts.URL)
+		// A cache written before URLs were stored without credentials
+		// differs too, and is recloned: that removes the credential from
+		// the disk.
+		if u := originURL(repo.Repository); u != s.display {
+			reason = fmt.Sprintf("remote URL changed from %q to %q", redact.URL(u), s.display)
 			break
 		}
 		return repo, head.IsZero(), nil
@@ -108,7 +113,7 @@ func (s *Source) open(art *Artifact) (repo *cache, fresh bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("git cache %s: %w", s.dir, err)
 	}
-	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{s.opts.URL}}); err != nil {
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: git.DefaultRemoteName, URLs: []string{s.display}}); err != nil {
 		repo.Close()
 		return nil, false, fmt.Errorf("git cache %s: %w", s.dir, err)
 	}

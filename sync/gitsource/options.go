@@ -12,8 +12,10 @@ import (
 // Options say which repo and revision to follow and where to keep it.
 type Options struct {
 	// URL of the remote: https://…, http://… or ssh://… (or scp-like
-	// git@host:path). It must not carry credentials: they go in Auth.
-	// Required.
+	// git@host:path). Credentials belong in Auth; a password in the URL
+	// is refused. A token as its username (https://ghp_…@github.com/…)
+	// or in its query is used to fetch but never stored or printed: logs,
+	// errors and the cache's git config hold redact.URL(URL). Required.
 	URL string
 
 	// Branch to track. Default "main" when none of Branch, Tag and Commit

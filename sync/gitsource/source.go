@@ -11,6 +11,8 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/meshops/meshops/redact"
 )
 
 // Artifact is the result of one Fetch: a checkout of one commit.
@@ -55,10 +57,14 @@ type Artifact struct {
 // safe for concurrent use; Fetch calls run one at a time.
 type Source struct {
 	opts Options
-	pin  pin
-	auth transport.AuthMethod
-	dir  string
-	log  *slog.Logger
+	// display is Options.URL without credentials (redact.URL): what logs,
+	// errors and the cache's own git config hold. Only the transport sees
+	// Options.URL.
+	display string
+	pin     pin
+	auth    transport.AuthMethod
+	dir     string
+	log     *slog.Logger
 
 	mu sync.Mutex
 }
@@ -79,12 +85,14 @@ func New(opts Options) (*Source, error) {
 		return nil, err
 	}
 	p := newPin(opts)
+	display := redact.URL(opts.URL)
 	return &Source{
-		opts: opts,
-		pin:  p,
-		auth: auth,
-		dir:  filepath.Join(opts.CacheDir, "repo"),
-		log:  opts.Logger.With("url", opts.URL, "ref", p.String()),
+		opts:    opts,
+		display: display,
+		pin:     p,
+		auth:    auth,
+		dir:     filepath.Join(opts.CacheDir, "repo"),
+		log:     opts.Logger.With("url", display, "ref", p.String()),
 	}, nil
 }
 
@@ -139,7 +147,7 @@ func (s *Source) fetch(ctx context.Context, art *Artifact) error {
 			// A clone cut at depth 1 cannot reach an older pinned commit.
 			return &corruptError{fmt.Errorf("shallow cache lacks %w", err)}
 		}
-		return fmt.Errorf("%s: %w", s.opts.URL, err)
+		return fmt.Errorf("%s: %w", s.display, err)
 	}
 	if !before.IsZero() && before != target {
 		art.ForcePushed = s.forced(repo, before, target)
@@ -175,9 +183,11 @@ func (s *Source) download(ctx context.Context, repo *git.Repository, fresh bool)
 	}
 	opts := &git.FetchOptions{
 		RemoteName: git.DefaultRemoteName,
-		RefSpecs:   s.pin.refSpecs(),
-		Auth:       s.auth,
-		Tags:       git.NoTags,
+		// The cache's config holds the URL without credentials.
+		RemoteURL: s.opts.URL,
+		RefSpecs:  s.pin.refSpecs(),
+		Auth:      s.auth,
+		Tags:      git.NoTags,
 	}
 	if fresh && s.opts.Shallow && s.pin.localRef() != "" {
 		opts.Depth = 1
@@ -186,7 +196,8 @@ func (s *Source) download(ctx context.Context, repo *git.Repository, fresh bool)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
-	err = fmt.Errorf("fetch %s from %s: %w", s.pin, s.opts.URL, err)
+	// go-git's errors can quote the URL it fetched, credentials and all.
+	err = fmt.Errorf("fetch %s from %s: %w", s.pin, s.display, redact.Error(err))
 	if !fresh && ctx.Err() == nil && !readable(repo) {
 		return &corruptError{err}
 	}

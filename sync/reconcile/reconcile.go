@@ -15,6 +15,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/redact"
 	"github.com/meshops/meshops/revisions"
 	"github.com/meshops/meshops/revisions/aks"
 	"github.com/meshops/meshops/state"
@@ -355,7 +356,9 @@ func (r *Reconciler) lockOptions() state.LockOptions {
 func (r *Reconciler) recordSource(ctx context.Context, rec *state.Record, stale error) error {
 	msg := ""
 	if stale != nil {
-		msg = stale.Error()
+		// Masked as the record stores it, so an unchanged error compares
+		// equal and is not written again.
+		msg = redact.Text(stale.Error())
 	}
 	if r.Options.DryRun || r.Options.ReportOnly || rec.SourceError == msg {
 		return nil
@@ -452,11 +455,12 @@ func (r *Reconciler) event(ref *corev1.ObjectReference, ev apply.Event, ok, fail
 	if r.Options.Recorder == nil || ref == nil {
 		return
 	}
+	msg := "meshops: " + redact.Text(ev.Message)
 	if ev.Status == apply.StepFailed {
-		r.Options.Recorder.Event(ref, corev1.EventTypeWarning, failed, "meshops: "+ev.Message)
+		r.Options.Recorder.Event(ref, corev1.EventTypeWarning, failed, msg)
 		return
 	}
-	r.Options.Recorder.Event(ref, corev1.EventTypeNormal, ok, "meshops: "+ev.Message)
+	r.Options.Recorder.Event(ref, corev1.EventTypeNormal, ok, msg)
 }
 
 func pendingSteps(p *plan.Plan) int {

@@ -2,10 +2,9 @@ package webhook
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // Handlers are the webhook endpoints. A nil field is an endpoint that is
@@ -22,11 +21,15 @@ func New(opts Options) (*Handlers, error) {
 		return nil, err
 	}
 	h := &Handlers{}
+	// One cap for both endpoints: what it bounds is the process's memory
+	// and goroutines, not one endpoint's.
+	inFlight := make(chan struct{}, opts.MaxInFlight)
 	if len(opts.GitHubSecret) > 0 {
-		h.GitHub = &endpoint{name: EndpointGitHub, opts: opts, handle: github{opts}.handle}
+		gh := github{opts: opts, replays: newReplays(opts.ReplayWindow, opts.MaxRemembered)}
+		h.GitHub = &endpoint{name: EndpointGitHub, opts: opts, inFlight: inFlight, handle: gh.handle}
 	}
 	if len(opts.GenericToken) > 0 {
-		h.Generic = &endpoint{name: EndpointGeneric, opts: opts, handle: generic{opts}.handle}
+		h.Generic = &endpoint{name: EndpointGeneric, opts: opts, inFlight: inFlight, handle: generic{opts}.handle}
 	}
 	return h, nil
 }
@@ -51,12 +54,14 @@ type outcome struct {
 	attrs   []any
 }
 
-// endpoint does what both endpoints share: method, body limit, answer,
-// observation and the log line; handle judges the request.
+// endpoint does what both endpoints share: the in-flight cap, method,
+// answer, observation and the log line; handle authenticates and judges
+// the request, reading its body only if it must.
 type endpoint struct {
-	name   string
-	opts   Options
-	handle func(r *http.Request, body []byte) outcome
+	name     string
+	opts     Options
+	inFlight chan struct{}
+	handle   func(w http.ResponseWriter, r *http.Request) outcome
 }
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -67,14 +72,26 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch out.result {
 	case ResultTriggered:
 		level = slog.LevelInfo
-	case ResultUnauthorized, ResultBadRequest, ResultTooLarge:
+	case ResultUnauthorized, ResultBadRequest, ResultTooLarge, ResultTimeout, ResultBusy:
 		level = slog.LevelWarn
 	}
 	attrs := append([]any{"endpoint", e.name, "result", out.result, "remote", r.RemoteAddr}, out.attrs...)
 	e.opts.Logger.Log(r.Context(), level, "webhook: "+out.message, attrs...)
 
-	if out.status == http.StatusMethodNotAllowed {
+	switch out.status {
+	case http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	}
+	if out.status >= http.StatusBadRequest {
+		// A refused request's unread body is not worth waiting for: the
+		// connection closes after the answer, and a read deadline in the
+		// past stops the server from draining what is left of the body
+		// first (it would, up to 256 KiB, for a trickling client until
+		// ReadTimeout). Not supported only where there is no connection.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(out.status)
@@ -85,16 +102,14 @@ func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) outcome {
+	select {
+	case e.inFlight <- struct{}{}:
+		defer func() { <-e.inFlight }()
+	default:
+		return outcome{http.StatusServiceUnavailable, ResultBusy, "too many webhook requests in flight; retry", []any{"limit", cap(e.inFlight)}}
+	}
 	if r.Method != http.MethodPost {
 		return outcome{http.StatusMethodNotAllowed, ResultMethodNotAllowed, "only POST is served", nil}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.opts.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return outcome{http.StatusRequestEntityTooLarge, ResultTooLarge, "body over the size limit", []any{"limit", tooLarge.Limit}}
-	}
-	if err != nil {
-		return outcome{http.StatusBadRequest, ResultBadRequest, "body could not be read", []any{"reason", err.Error()}}
-	}
-	return e.handle(r, body)
+	return e.handle(w, r)
 }

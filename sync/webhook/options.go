@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 )
 
 // Paths the handlers are registered at by Register.
@@ -37,6 +38,15 @@ const (
 	ResultMethodNotAllowed = "method_not_allowed"
 	// ResultTooLarge: a body over Options.MaxBodyBytes. 413.
 	ResultTooLarge = "too_large"
+	// ResultTimeout: a body not received within Options.BodyReadTimeout. 408.
+	ResultTimeout = "timeout"
+	// ResultBusy: Options.MaxInFlight webhook requests were already being
+	// served; answered at once, nothing read. 503.
+	ResultBusy = "busy"
+	// ResultDuplicate: a signed push whose X-GitHub-Delivery id or body
+	// was already accepted within Options.ReplayWindow; not triggered
+	// again. 202.
+	ResultDuplicate = "duplicate"
 )
 
 // Options configure the handlers.
@@ -64,10 +74,31 @@ type Options struct {
 	// count meshops_webhook_requests_total{endpoint,result}.
 	Observe func(endpoint, result string)
 
-	// MaxBodyBytes caps the body read; larger requests get 413.
-	// Default 5 MiB (GitHub caps payloads at 25 MB, but a push payload
-	// lists at most 20 commits and is far smaller).
+	// MaxBodyBytes caps the GitHub body read; a larger declared length is
+	// refused before reading, a larger body when the cap is reached: 413.
+	// Default 1 MiB: GitHub caps payloads at 25 MB, but meshops needs only
+	// the ref, and a push payload lists at most 20 commits (a few KiB to a
+	// few hundred KiB). The generic endpoint reads no body at all.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds reading the GitHub body, from the end of the
+	// headers (a read deadline on the connection); a client that trickles
+	// gets 408 and its connection closed. Default 10s.
+	BodyReadTimeout time.Duration
+	// MaxInFlight caps the webhook requests served at once, both
+	// endpoints together; one over it gets 503 at once, before anything is
+	// read. /healthz and /metrics are not counted. With MaxBodyBytes it
+	// bounds the memory webhook bodies take (16 × 1 MiB). Default 16.
+	MaxInFlight int
+	// ReplayWindow is how long an accepted GitHub push is remembered, by
+	// its X-GitHub-Delivery id and by its signature (the HMAC of its
+	// body): the same delivery again within it is answered 202
+	// "duplicate" and triggers nothing. The delivery id is not signed, so
+	// the body is remembered too: a replay under a new id is still caught.
+	// Default 1h.
+	ReplayWindow time.Duration
+	// MaxRemembered bounds the deliveries remembered for ReplayWindow; the
+	// oldest is forgotten first. Default 4096 (about 0.5 MiB).
+	MaxRemembered int
 
 	// Logger receives one line per request with the stable keys endpoint,
 	// result, remote, event, ref, commit and delivery (GitHub's delivery
@@ -77,14 +108,22 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultBranch       = "main"
-	DefaultMaxBodyBytes = 5 << 20
+	DefaultBranch          = "main"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultBodyReadTimeout = 10 * time.Second
+	DefaultMaxInFlight     = 16
+	DefaultReplayWindow    = time.Hour
+	DefaultMaxRemembered   = 4096
 )
 
 // DefaultOptions returns the options with every default filled in; the
 // secrets and Trigger are still to be set.
 func DefaultOptions() Options {
-	return Options{Branch: DefaultBranch, MaxBodyBytes: DefaultMaxBodyBytes, Logger: slog.Default()}
+	return Options{
+		Branch: DefaultBranch, MaxBodyBytes: DefaultMaxBodyBytes, BodyReadTimeout: DefaultBodyReadTimeout,
+		MaxInFlight: DefaultMaxInFlight, ReplayWindow: DefaultReplayWindow, MaxRemembered: DefaultMaxRemembered,
+		Logger: slog.Default(),
+	}
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -97,8 +136,21 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Branch == "" {
 		o.Branch = DefaultBranch
 	}
+	d := DefaultOptions()
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
+		o.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = d.BodyReadTimeout
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = d.MaxInFlight
+	}
+	if o.ReplayWindow <= 0 {
+		o.ReplayWindow = d.ReplayWindow
+	}
+	if o.MaxRemembered <= 0 {
+		o.MaxRemembered = d.MaxRemembered
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

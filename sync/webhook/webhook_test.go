@@ -153,7 +153,7 @@ func TestGenericEndpointTriggersOnTheBearerTokenOnly(t *testing.T) {
 		{"basic auth", "POST", "Basic Z2VuZXJpYy10b2tlbg==", nil, 401, ResultUnauthorized},
 		{"GitHub's secret as token", "POST", "Bearer gh-secret", nil, 401, ResultUnauthorized},
 		{"GET", "GET", "Bearer generic-token", nil, 405, ResultMethodNotAllowed},
-		{"body over the limit", "POST", "Bearer generic-token", bytes.Repeat([]byte("x"), 1025), 413, ResultTooLarge},
+		{"body over the GitHub limit is not read", "POST", "Bearer generic-token", bytes.Repeat([]byte("x"), 1025), 202, ResultTriggered},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}

@@ -332,7 +332,7 @@ func planByCLI(repo, stateNamespace string) (*cliResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &cliResult{Samples: 3, VersionRSS: version.peak}
+	out := &cliResult{Samples: 3, VersionRSS: version.Peak}
 	var walls []time.Duration
 	for range out.Samples {
 		wall, m, err := runMeshops("plan", "--repo-path", repo, "--kubeconfig", env.Cluster.Kubeconfig, "--state-namespace", stateNamespace)
@@ -340,8 +340,8 @@ func planByCLI(repo, stateNamespace string) (*cliResult, error) {
 			return nil, err
 		}
 		walls = append(walls, wall)
-		if m.peak > out.PeakRSS {
-			out.PeakRSS, out.FileRSS = m.peak, m.file
+		if m.Peak > out.PeakRSS {
+			out.PeakRSS, out.FileRSS = m.Peak, m.File
 		}
 	}
 	slices.Sort(walls)
@@ -374,7 +374,7 @@ func runMeshops(args ...string) (time.Duration, rss, error) {
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if got, ok := readRSS(status, name); ok && got.peak > m.peak {
+			if got, ok := readRSS(status, name); ok && got.Peak > m.Peak {
 				m = got
 			}
 			select {
@@ -396,7 +396,7 @@ func runMeshops(args ...string) (time.Duration, rss, error) {
 	if err != nil {
 		return 0, rss{}, fmt.Errorf("meshops %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
-	if m.peak == 0 {
+	if m.Peak == 0 {
 		return 0, rss{}, fmt.Errorf("meshops %s ended before its memory could be read", args[0])
 	}
 	return wall, m, nil
@@ -420,7 +420,7 @@ func TestReadRSSTakesOnlyTheNamedProcess(t *testing.T) {
 		want rss
 		ok   bool
 	}{
-		{"meshops", rss{peak: 150 << 20, file: 60 << 20}, true},
+		{"meshops", rss{Peak: 150 << 20, File: 60 << 20}, true},
 		// Before the exec, the child is still this process.
 		{"bench.test", rss{}, false},
 	} {

@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/meshops/meshops/test/procstat"
 )
 
 // meter counts the HTTP requests of the clients built from its config,
@@ -140,41 +141,15 @@ func resetPeakRSS() error {
 // peakRSS reads VmHWM, the resident set's high-water mark, in bytes.
 func peakRSS() (int64, error) {
 	_, m, err := readStatus("/proc/self/status")
-	return m.peak, err
+	return m.Peak, err
 }
 
-// rss is a process's peak resident set (VmHWM) and, at the same read, the
-// part backed by files (RssFile: the binary's own pages), in bytes.
-type rss struct{ peak, file int64 }
+// rss is a process's peak resident set and the part backed by files.
+type rss = procstat.Memory
 
 // readStatus reads a process's name (comm) and rss from its /proc status
 // file.
-func readStatus(path string) (name string, m rss, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", rss{}, err
-	}
-	for line := range strings.Lines(string(data)) {
-		key, val, _ := strings.Cut(strings.TrimSpace(line), ":")
-		val = strings.TrimSpace(val)
-		kb := func() int64 {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(val, " kB"), 10, 64)
-			return n << 10
-		}
-		switch key {
-		case "Name":
-			name = val
-		case "VmHWM":
-			m.peak = kb()
-		case "RssFile":
-			m.file = kb()
-		}
-	}
-	if m.peak == 0 {
-		return name, m, fmt.Errorf("no VmHWM in %s", path)
-	}
-	return name, m, nil
-}
+var readStatus = procstat.ReadStatus
 
 // profile writes a CPU profile of what runs until the returned stop into
 // the -profiles folder, named after the row, and the allocation profiles

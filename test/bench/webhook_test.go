@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,11 +51,15 @@ func benchWebhookToReconcile(b *testing.B) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	body := []byte(`{"ref":"refs/heads/main","after":"4b825dc642cb6eb9a060e54bf8d69288fbee4904","deleted":false}`)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	// Each push is a new delivery, as GitHub sends them: the endpoint
+	// answers a replayed one without triggering.
+	pushes := 0
 	push := func() time.Duration {
+		pushes++
+		body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":"%040x","deleted":false}`, pushes))
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(body)
+		signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
 		req, err := http.NewRequest(http.MethodPost, srv.URL+webhook.PathGitHub, bytes.NewReader(body))
 		if err != nil {
 			b.Fatal(err)

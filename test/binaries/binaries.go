@@ -287,3 +287,25 @@ func ModuleDir(ctx context.Context, toolModule, module string) (string, error) {
 	}
 	return info.Dir, nil
 }
+
+// BuildMeshops builds the meshops binary of this checkout into a new
+// temporary folder, for tests that run it as a process; remove deletes
+// the folder (call it also on error).
+func BuildMeshops() (bin string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "meshops-bin-")
+	if err != nil {
+		return "", func() {}, err
+	}
+	remove = func() { _ = os.RemoveAll(dir) }
+	root, err := RepoRoot()
+	if err != nil {
+		return "", remove, err
+	}
+	bin = filepath.Join(dir, "meshops")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/meshops")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", remove, fmt.Errorf("building meshops: %w\n%s", err, out)
+	}
+	return bin, remove, nil
+}

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,36 +39,25 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "meshops-cli-")
-	if err == nil {
-		var root string
-		if root, err = binaries.RepoRoot(); err == nil {
-			meshopsBin = filepath.Join(dir, "meshops")
-			build := exec.Command("go", "build", "-o", meshopsBin, "./cmd/meshops")
-			build.Dir = root
-			var out []byte
-			if out, err = build.CombinedOutput(); err != nil {
-				err = fmt.Errorf("%w\n%s", err, out)
-			}
-		}
-	}
+	bin, removeBin, err := binaries.BuildMeshops()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "building meshops: %v\n", err)
-		_ = os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		removeBin()
 		os.Exit(1)
 	}
+	meshopsBin = bin
 	// e2e.Start, not e2e.Main: Main exits, and the binary's folder must
 	// go after the run.
 	e, stop, err := e2e.Start(controlplane.Options{PodStartDelay: 300 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		_ = os.RemoveAll(dir)
+		removeBin()
 		os.Exit(1)
 	}
 	env = e
 	code := m.Run()
 	stop()
-	_ = os.RemoveAll(dir)
+	removeBin()
 	os.Exit(code)
 }
 

@@ -17,6 +17,9 @@ import (
 	"strings"
 	"text/template"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -208,6 +211,27 @@ func SetDeploymentReady(ctx context.Context, c client.Client, namespace, name st
 	}}
 	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(st), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("Deployment %s/%s status: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// ExampleNamespaces are the mesh namespaces of configs/examples/aro-hcp-dev.
+var ExampleNamespaces = []string{"aro-hcp", "clusters-service", "maestro"}
+
+// InstallExample installs the simulated add-on (injector webhooks set to
+// Ignore: nothing serves them) and the example repo's namespaces, for
+// tests that run meshops on configs/examples/aro-hcp-dev. It may run more
+// than once against one API server.
+func InstallExample(ctx context.Context, c client.Client) error {
+	opts := DefaultOptions()
+	opts.FailurePolicy = "Ignore"
+	if err := Install(ctx, c, opts); err != nil {
+		return err
+	}
+	for _, ns := range ExampleNamespaces {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
 	}
 	return nil
 }
