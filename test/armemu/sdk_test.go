@@ -2,11 +2,11 @@ package armemu_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerservice/armcontainerservice/v6"
 
 	"github.com/meshops/meshops/test/armemu"
+	"github.com/meshops/meshops/test/armemu/armclient"
 )
 
 // fakeMesh records what the emulator asks of the cluster; with a gate,
@@ -64,6 +65,7 @@ func (m *fakeMesh) Calls() []string {
 // fixture is an emulator on HTTPS and the real SDK client pointed at it.
 type fixture struct {
 	srv    *armemu.Server
+	conn   armemu.Connection
 	client *armcontainerservice.ManagedClustersClient
 	opts   armemu.Options
 	http   *http.Client
@@ -81,39 +83,34 @@ func start(t *testing.T, mutate func(*armemu.Options)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	httpClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool}}}
-	t.Cleanup(httpClient.CloseIdleConnections)
-	f := &fixture{srv: srv, opts: srv.Options(), http: httpClient}
-	c := f.opts.Clients[0]
-	cred, err := azidentity.NewClientSecretCredential(f.opts.TenantID, c.ID, c.Secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions:            f.clientOptions(),
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
+	f := &fixture{srv: srv, conn: srv.Connection(), opts: srv.Options()}
+	co := f.clientOptions(t)
+	f.http = co.Transport.(*http.Client)
+	t.Cleanup(f.http.CloseIdleConnections)
+	if f.client, err = armclient.ManagedClusters(f.conn, shortRetries); err != nil {
 		t.Fatal(err)
 	}
-	f.client = f.newClient(t, cred)
 	return f
 }
 
-// clientOptions point the SDK at the emulator: its CA, its URL as the
-// ARM endpoint and the Entra ID authority, and short retry delays.
-func (f *fixture) clientOptions() azcore.ClientOptions {
-	return azcore.ClientOptions{
-		Cloud: cloud.Configuration{
-			ActiveDirectoryAuthorityHost: f.srv.AuthorityHost(),
-			Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-				cloud.ResourceManager: {Endpoint: f.srv.URL, Audience: "https://management.core.windows.net/"},
-			},
-		},
-		Transport: f.http,
-		Retry:     policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond},
+// shortRetries keeps the SDK's retry policy but with short delays.
+func shortRetries(o *azcore.ClientOptions) {
+	o.Retry = policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}
+}
+
+func (f *fixture) clientOptions(t *testing.T) azcore.ClientOptions {
+	t.Helper()
+	co, err := armclient.ClientOptions(f.conn)
+	if err != nil {
+		t.Fatal(err)
 	}
+	shortRetries(&co)
+	return co
 }
 
 func (f *fixture) newClient(t *testing.T, cred azcore.TokenCredential) *armcontainerservice.ManagedClustersClient {
 	t.Helper()
-	client, err := armcontainerservice.NewManagedClustersClient(f.opts.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: f.clientOptions()})
+	client, err := armcontainerservice.NewManagedClustersClient(f.opts.SubscriptionID, cred, &arm.ClientOptions{ClientOptions: f.clientOptions(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,49 +126,21 @@ func (f *fixture) get(t *testing.T) armcontainerservice.ManagedCluster {
 	return resp.ManagedCluster
 }
 
-// beginRevisions does what a revision provider does: GET the cluster, set
-// serviceMeshProfile's revisions, PUT the whole cluster back.
 func (f *fixture) beginRevisions(t *testing.T, revs ...string) (*runtime.Poller[armcontainerservice.ManagedClustersClientCreateOrUpdateResponse], error) {
 	t.Helper()
-	mc := f.get(t)
-	mode := armcontainerservice.ServiceMeshModeIstio
-	mc.Properties.ServiceMeshProfile = &armcontainerservice.ServiceMeshProfile{
-		Mode:  &mode,
-		Istio: &armcontainerservice.IstioServiceMesh{Revisions: toPtrs(revs)},
-	}
-	return f.client.BeginCreateOrUpdate(context.Background(), f.opts.ResourceGroup, f.opts.ClusterName, mc, nil)
+	return armclient.BeginSetRevisions(context.Background(), f.client, f.conn, revs)
 }
 
 func (f *fixture) setRevisions(t *testing.T, revs ...string) armcontainerservice.ManagedCluster {
 	t.Helper()
-	poller, err := f.beginRevisions(t, revs...)
+	mc, err := armclient.SetRevisions(context.Background(), f.client, f.conn, revs, 10*time.Millisecond)
 	if err != nil {
-		t.Fatalf("BeginCreateOrUpdate %v: %v", revs, err)
+		t.Fatalf("set revisions %v: %v", revs, err)
 	}
-	res, err := poller.PollUntilDone(context.Background(), &runtime.PollUntilDoneOptions{Frequency: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("PollUntilDone %v: %v", revs, err)
-	}
-	return res.ManagedCluster
+	return mc
 }
 
-func toPtrs(ss []string) []*string {
-	out := make([]*string, len(ss))
-	for i := range ss {
-		out[i] = &ss[i]
-	}
-	return out
-}
-
-func revisionsOf(mc armcontainerservice.ManagedCluster) []string {
-	var out []string
-	if p := mc.Properties; p != nil && p.ServiceMeshProfile != nil && p.ServiceMeshProfile.Istio != nil {
-		for _, r := range p.ServiceMeshProfile.Istio.Revisions {
-			out = append(out, *r)
-		}
-	}
-	return out
-}
+var revisionsOf = armclient.Revisions
 
 func provisioningState(mc armcontainerservice.ManagedCluster) string {
 	if mc.Properties == nil || mc.Properties.ProvisioningState == nil {
@@ -443,7 +412,7 @@ func TestRequestsWithoutAValidTokenAre401(t *testing.T) {
 
 	// A wrong secret gets no token.
 	cred, err := azidentity.NewClientSecretCredential(f.opts.TenantID, f.opts.Clients[0].ID, "wrong", &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: f.clientOptions(), DisableInstanceDiscovery: true,
+		ClientOptions: f.clientOptions(t), DisableInstanceDiscovery: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -464,7 +433,7 @@ func TestWorkloadIdentityFederatedTokenIsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
-		ClientOptions: f.clientOptions(), ClientID: f.opts.Clients[1].ID, TenantID: f.opts.TenantID,
+		ClientOptions: f.clientOptions(t), ClientID: f.opts.Clients[1].ID, TenantID: f.opts.TenantID,
 		TokenFilePath: tokenFile, DisableInstanceDiscovery: true,
 	})
 	if err != nil {
@@ -511,5 +480,58 @@ func TestAdminEndpointInjectsFaultsAndShowsState(t *testing.T) {
 	_, _ = io.Copy(&buf, resp.Body)
 	if !strings.Contains(buf.String(), `"provisioningState":"Failed"`) || !strings.Contains(buf.String(), `"installed":["asm-1-28"]`) {
 		t.Fatalf("state = %s", buf.String())
+	}
+}
+
+// The dev cluster's .dev/azure.env, sourced by a shell, is enough for
+// azidentity's environment credential and an ARM client.
+func TestEnvFileIsEnoughForTheEnvironmentCredential(t *testing.T) {
+	f := start(t, func(o *armemu.Options) { o.Installed = []string{"asm-1-28"} })
+	path := filepath.Join(t.TempDir(), "azure.env")
+	if err := f.conn.WriteEnvFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("azure.env: %v, mode %v; want 0600", err, st.Mode())
+	}
+	out, err := exec.Command("sh", "-c", `. "$1" && env`, "sh", path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && (strings.HasPrefix(k, "AZURE_") || strings.HasPrefix(k, "MESHOPS_")) {
+			env[k] = v
+			t.Setenv(k, v)
+		}
+	}
+	for _, k := range []string{"AZURE_SUBSCRIPTION_ID", "MESHOPS_AKS_RESOURCE_GROUP", "MESHOPS_AKS_CLUSTER", "MESHOPS_ARM_ENDPOINT",
+		"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST", "MESHOPS_ARM_CA_FILE"} {
+		if env[k] == "" {
+			t.Errorf("azure.env does not export %s", k)
+		}
+	}
+	transport := f.clientOptions(t).Transport
+	cred, err := azidentity.NewEnvironmentCredential(&azidentity.EnvironmentCredentialOptions{
+		ClientOptions: azcore.ClientOptions{Transport: transport}, DisableInstanceDiscovery: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := armcontainerservice.NewManagedClustersClient(env["AZURE_SUBSCRIPTION_ID"], cred, &arm.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Transport: transport,
+		Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: env["AZURE_AUTHORITY_HOST"], Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			cloud.ResourceManager: {Endpoint: env["MESHOPS_ARM_ENDPOINT"], Audience: "https://management.core.windows.net/"},
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Get(context.Background(), env["MESHOPS_AKS_RESOURCE_GROUP"], env["MESHOPS_AKS_CLUSTER"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revs := revisionsOf(got.ManagedCluster); !slices.Equal(revs, []string{"asm-1-28"}) {
+		t.Fatalf("revisions = %v", revs)
 	}
 }
