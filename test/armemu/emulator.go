@@ -207,14 +207,19 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &recorder{ResponseWriter: w}
-	defer func() { e.record(r, rec) }()
+	// Logged in arrival order: a retry can finish before the request it
+	// retries has returned from its handler.
+	i := e.logRequest(r)
+	defer func() { e.logStatus(i, rec) }()
 	if !isARMPath(r.URL.Path) {
 		e.serveIdentity(rec, r)
 		return
 	}
 	f := e.takeFault(r)
 	if f.drop {
+		// Logged before the reset, which the client may retry at once.
 		rec.dropped = true
+		e.logStatus(i, rec)
 		dropConnection(w)
 		return
 	}

@@ -135,14 +135,21 @@ func (e *Emulator) Requests() []Request {
 	return slices.Clone(e.requests)
 }
 
-func (e *Emulator) record(r *http.Request, rec *recorder) {
+func (e *Emulator) logRequest(r *http.Request) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.requests = append(e.requests, Request{Method: r.Method, Path: r.URL.Path})
+	return len(e.requests) - 1
+}
+
+func (e *Emulator) logStatus(i int, rec *recorder) {
 	status := rec.status
 	if status == 0 && !rec.dropped {
 		status = http.StatusOK
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.requests = append(e.requests, Request{Method: r.Method, Path: r.URL.Path, Status: status, Dropped: rec.dropped})
+	e.requests[i].Status, e.requests[i].Dropped = status, rec.dropped
 }
 
 // recorder remembers the status code written through it.
