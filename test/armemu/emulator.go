@@ -721,7 +721,7 @@ func (e *Emulator) serveUpgradeProfiles(w http.ResponseWriter, _ *http.Request, 
 	}
 	switch {
 	case mode == "":
-		writeJSON(w, http.StatusOK, map[string]any{"value": nonNilAny(profiles)})
+		writeJSON(w, http.StatusOK, map[string]any{"value": nonNil(profiles)})
 	case strings.EqualFold(mode, "istio") && len(profiles) == 1:
 		writeJSON(w, http.StatusOK, profiles[0])
 	default:
@@ -729,16 +729,10 @@ func (e *Emulator) serveUpgradeProfiles(w http.ResponseWriter, _ *http.Request, 
 	}
 }
 
-func nonNil(s []string) []string {
+// nonNil makes an empty list render as [] rather than null, as ARM does.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func nonNilAny(s []any) []any {
-	if s == nil {
-		return []any{}
+		return []T{}
 	}
 	return s
 }
