@@ -32,6 +32,8 @@ type fakeMesh struct {
 	mu    sync.Mutex
 	calls []string
 	gate  chan struct{}
+	// fail makes installs fail with it.
+	fail error
 }
 
 func (m *fakeMesh) do(ctx context.Context, call string) error {
@@ -49,6 +51,9 @@ func (m *fakeMesh) do(ctx context.Context, call string) error {
 }
 
 func (m *fakeMesh) InstallRevision(ctx context.Context, rev string) error {
+	if m.fail != nil {
+		return m.fail
+	}
 	return m.do(ctx, "install "+rev)
 }
 
@@ -533,5 +538,70 @@ func TestEnvFileIsEnoughForTheEnvironmentCredential(t *testing.T) {
 	}
 	if revs := revisionsOf(got.ManagedCluster); !slices.Equal(revs, []string{"asm-1-28"}) {
 		t.Fatalf("revisions = %v", revs)
+	}
+}
+
+// A process that dies while it waits resumes the same operation from the
+// poller's resume token: it polls to the end and PUTs nothing again.
+func TestResumedPollerFinishesTheOperationWithoutASecondPut(t *testing.T) {
+	mesh := &fakeMesh{gate: make(chan struct{})}
+	f := start(t, func(o *armemu.Options) { o.Installed = []string{"asm-1-28"}; o.Mesh = mesh })
+	poller, err := f.beginRevisions(t, "asm-1-28", "asm-1-29")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := poller.ResumeToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(mesh.gate)
+
+	// A new client, as after a restart.
+	fresh, err := armclient.ManagedClusters(f.conn, shortRetries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := fresh.BeginCreateOrUpdate(context.Background(), f.opts.ResourceGroup, f.opts.ClusterName,
+		armcontainerservice.ManagedCluster{}, &armcontainerservice.ManagedClustersClientBeginCreateOrUpdateOptions{ResumeToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := resumed.PollUntilDone(context.Background(), &runtime.PollUntilDoneOptions{Frequency: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := revisionsOf(res.ManagedCluster); !slices.Equal(got, []string{"asm-1-28", "asm-1-29"}) || provisioningState(res.ManagedCluster) != "Succeeded" {
+		t.Fatalf("resumed result: %v %s", got, provisioningState(res.ManagedCluster))
+	}
+	var puts int
+	for _, r := range f.srv.Requests() {
+		if r.Method == http.MethodPut {
+			puts++
+		}
+	}
+	if puts != 1 {
+		t.Fatalf("%d PUTs, want 1", puts)
+	}
+}
+
+// When the cluster cannot install the revision, the operation fails with
+// what went wrong, as an add-on whose istiod never becomes ready would.
+func TestMeshFailureEndsTheOperationFailed(t *testing.T) {
+	mesh := &fakeMesh{fail: errors.New("istiod asm-1-29 not ready after 1m0s")}
+	f := start(t, func(o *armemu.Options) { o.Installed = []string{"asm-1-28"}; o.Mesh = mesh })
+	poller, err := f.beginRevisions(t, "asm-1-28", "asm-1-29")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = poller.PollUntilDone(context.Background(), &runtime.PollUntilDoneOptions{Frequency: 10 * time.Millisecond})
+	if re := responseError(t, err); re.ErrorCode != "ServiceMeshInstallationFailed" || !strings.Contains(err.Error(), "not ready after 1m0s") {
+		t.Fatalf("operation error: %v", err)
+	}
+	if got := f.srv.Installed(); !slices.Equal(got, []string{"asm-1-28"}) {
+		t.Fatalf("installed after a failed install = %v", got)
+	}
+	// Rolling the canary back is how a client recovers.
+	if got := revisionsOf(f.setRevisions(t, "asm-1-28")); !slices.Equal(got, []string{"asm-1-28"}) {
+		t.Fatalf("after rollback: %v", got)
 	}
 }
