@@ -54,10 +54,11 @@ func (c Connection) WriteEnvFile(path string) error {
 	// azidentity reads it; it also needs DisableInstanceDiscovery, which no
 	// variable sets: a client must set it when the authority is not Azure's.
 	export("AZURE_AUTHORITY_HOST", c.AuthorityHost())
-	b.WriteString("# The emulator's CA. MESHOPS_ARM_CA_FILE for meshops; SSL_CERT_FILE so that any Go program\n")
-	b.WriteString("# trusts it too (Go still reads the system's certificate directories when it is set).\n")
+	// Added to the system's CAs by meshops' aks provider for ARM and Entra
+	// ID. Not SSL_CERT_FILE: in this shell it would replace the system's
+	// CA file for every program (git, curl) that reads it.
+	b.WriteString("# The emulator's CA, which meshops adds to the system's for ARM and Entra ID.\n")
 	export("MESHOPS_ARM_CA_FILE", c.CAFile)
-	export("SSL_CERT_FILE", c.CAFile)
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 

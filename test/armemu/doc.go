@@ -54,8 +54,8 @@
 // login.microsoftonline.com whether the authority is known. The ARM client
 // needs Cloud.Services[cloud.ResourceManager] = {Endpoint: URL, Audience:
 // any}. Start serves HTTPS with a CA of its own written to a file (the SDK
-// refuses bearer tokens over http): trust it with SSL_CERT_FILE or a
-// transport whose RootCAs hold it.
+// refuses bearer tokens over http): trust it with a transport whose
+// RootCAs hold it (meshops: MESHOPS_ARM_CA_FILE, added to the system's).
 //
 // # Steering it
 //
@@ -63,7 +63,9 @@
 // revision catalog, clients), and on a running emulator SetLatency,
 // FailNextOperation (the next operation ends Failed without touching the
 // mesh), FailRequests (the next N ARM requests, optionally of one method,
-// answer 500 or another status, or have their connection reset), Requests
+// answer 500 or another status with ARM's code for it: 403
+// AuthorizationFailed naming the action, 429 TooManyRequests with
+// Retry-After, 503 ServiceUnavailable; or have their connection reset), Requests
 // (the log of method, path and status, e.g. to prove there was no second
 // PUT after a restart) and Installed.
 //

@@ -230,7 +230,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.status != 0 {
-		writeError(rec, &armError{Status: f.status, Code: "InternalServerError", Message: "Emulated failure injected by the test: the server encountered an internal error. Please retry the request."})
+		writeError(rec, e.faultError(rec, r, f.status))
 		return
 	}
 	e.serveARM(rec, r)

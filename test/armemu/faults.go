@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -83,6 +84,35 @@ func (e *Emulator) takeFault(r *http.Request) appliedFault {
 		return out
 	}
 	return appliedFault{}
+}
+
+// faultError is the answer ARM gives with status: the code and message
+// it uses for it, so a client's handling of each can be tested. 403 names
+// the action a role assignment would have to allow.
+func (e *Emulator) faultError(w http.ResponseWriter, r *http.Request, status int) *armError {
+	const injected = " (emulated failure injected by the test)"
+	switch status {
+	case http.StatusForbidden:
+		client := "unknown"
+		if len(e.opts.Clients) > 0 {
+			client = e.opts.Clients[0].ID
+		}
+		action := "Microsoft.ContainerService/managedClusters/read"
+		if r.Method == http.MethodPut {
+			action = "Microsoft.ContainerService/managedClusters/write"
+		}
+		return &armError{Status: status, Code: "AuthorizationFailed", Message: fmt.Sprintf(
+			"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.%s",
+			client, client, action, r.URL.Path, injected)}
+	case http.StatusTooManyRequests:
+		e.setRetryAfter(w)
+		return &armError{Status: status, Code: "TooManyRequests", Message: "The request is being throttled." + injected}
+	case http.StatusServiceUnavailable:
+		return &armError{Status: status, Code: "ServiceUnavailable", Message: "The service is unavailable, please retry." + injected}
+	case http.StatusInternalServerError:
+		return &armError{Status: status, Code: "InternalServerError", Message: "The server encountered an internal error. Please retry the request." + injected}
+	}
+	return &armError{Status: status, Code: strings.ReplaceAll(http.StatusText(status), " ", ""), Message: "Injected status " + strconv.Itoa(status) + injected}
 }
 
 // takeOperation consumes the operation fault; the caller holds e.mu.

@@ -605,3 +605,15 @@ func TestMeshFailureEndsTheOperationFailed(t *testing.T) {
 		t.Fatalf("after rollback: %v", got)
 	}
 }
+
+// A refused role assignment answers 403 AuthorizationFailed naming the
+// action, which the SDK does not retry.
+func TestInjected403NamesTheActionARoleMustAllow(t *testing.T) {
+	f := start(t, func(o *armemu.Options) { o.Installed = []string{"asm-1-28"} })
+	f.srv.FailRequests(armemu.RequestFault{Count: 1, Status: http.StatusForbidden, Method: http.MethodPut})
+	_, err := f.beginRevisions(t, "asm-1-28", "asm-1-29")
+	re := responseError(t, err)
+	if re.StatusCode != http.StatusForbidden || re.ErrorCode != "AuthorizationFailed" || !strings.Contains(err.Error(), "Microsoft.ContainerService/managedClusters/write") {
+		t.Fatalf("PUT with a 403 injected: %v", err)
+	}
+}

@@ -23,7 +23,8 @@ type ServerOptions struct {
 	Addr string
 	// CAFile receives the PEM of the CA that signed the serving
 	// certificate: the SDK sends bearer tokens over https only, so clients
-	// trust this file (SSL_CERT_FILE, or a transport with it as root).
+	// trust this file (a transport with it among its roots;
+	// meshops reads it from MESHOPS_ARM_CA_FILE).
 	// Required.
 	CAFile string
 }
