@@ -150,7 +150,7 @@ func runARMEmulator(ctx context.Context, args []string) error {
 	opts.Clients = []armemu.Client{{ID: c.ClientID, Secret: c.ClientSecret}}
 	opts.Mesh = cluster
 	opts.Latency = map[armemu.Operation]time.Duration{}
-	for _, op := range []armemu.Operation{armemu.OpInstall, armemu.OpCanary, armemu.OpComplete, armemu.OpRollback, armemu.OpDisable, armemu.OpUpdate} {
+	for _, op := range armemu.Operations() {
 		opts.Latency[op] = cfg.Latency
 	}
 	srv, err := armemu.Start(opts, armemu.ServerOptions{CAFile: c.CAFile})

@@ -243,6 +243,10 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		lat := map[Operation]time.Duration{}
 		for op, s := range f.Latency {
+			if !slices.Contains(operations, op) {
+				fail(http.StatusBadRequest, "faults: latency.%s: no such operation (want one of %v)", op, operations)
+				return
+			}
 			d, err := time.ParseDuration(s)
 			if err != nil {
 				fail(http.StatusBadRequest, "faults: latency.%s: %v (want a Go duration such as 30s)", op, err)

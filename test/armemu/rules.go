@@ -26,6 +26,13 @@ const (
 	OpUpdate Operation = "update"
 )
 
+// operations are every Operation, for checking names from outside Go.
+var operations = []Operation{OpInstall, OpCanary, OpComplete, OpRollback, OpDisable, OpUpdate}
+
+// Operations returns every kind of operation, e.g. to set one latency for
+// all.
+func Operations() []Operation { return slices.Clone(operations) }
+
 // Service mesh modes as ARM spells them (armcontainerservice.ServiceMeshMode).
 const (
 	ModeIstio    = "Istio"

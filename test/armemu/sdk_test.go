@@ -617,3 +617,23 @@ func TestInjected403NamesTheActionARoleMustAllow(t *testing.T) {
 		t.Fatalf("PUT with a 403 injected: %v", err)
 	}
 }
+
+// Bad admin input changes nothing and says what is accepted.
+func TestAdminEndpointRefusesUnknownFieldsAndBadDurations(t *testing.T) {
+	f := start(t, nil)
+	for _, body := range []string{`{"requsts":[{"count":1}]}`, `{"latency":{"canary":"soon"}}`, `{"latency":{"canry":"1s"}}`, `not json`} {
+		resp, err := f.http.Post(f.srv.URL+"/_emulator/faults", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "faults:") {
+			t.Errorf("POST %s: %s %s, want 400 naming what is wrong", body, resp.Status, msg)
+		}
+	}
+	// Nothing was queued: the next request is served.
+	if st := provisioningState(f.get(t)); st != "Succeeded" {
+		t.Fatalf("provisioningState = %s", st)
+	}
+}
