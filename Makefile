@@ -14,6 +14,9 @@ DEVCLUSTER = $(GO) run ./hack/devcluster
 POD_START_DELAY ?= 1s
 # SIMULATED=1 starts only etcd and kube-apiserver with the simulated mesh.
 SIMULATED ?=
+# MESH=aks installs REVISIONS through an ARM emulator of the AKS Istio
+# add-on (test/armemu, docs/aks-emulator.md) and writes $(DEV_DIR)/azure.env.
+MESH ?=
 
 .PHONY: all build test test-e2e fuzz-smoke bench fmt-check vet tools cluster-up cluster-down demo clean
 
@@ -79,8 +82,9 @@ bench: tools
 ## cluster-up: start the local control plane in the background (etcd,
 ## kube-apiserver, controller-manager, scheduler, kwok, a real istiod per
 ## revision, the ingress gateway); kubeconfig in $(DEV_DIR)/kubeconfig.
+## MESH=aks: the revisions go through the ARM emulator, which keeps running.
 cluster-up: tools
-	$(DEVCLUSTER) up --dir $(DEV_DIR) --revisions "$(REVISIONS)" --pod-start-delay $(POD_START_DELAY) $(if $(SIMULATED),--simulated)
+	$(DEVCLUSTER) up --dir $(DEV_DIR) --revisions "$(REVISIONS)" --pod-start-delay $(POD_START_DELAY) $(if $(SIMULATED),--simulated) $(if $(MESH),--mesh $(MESH))
 
 ## cluster-down: stop every process cluster-up started and remove its data.
 cluster-down:

@@ -6,6 +6,7 @@
 //	devcluster assets              print a KUBEBUILDER_ASSETS folder for envtest
 //	devcluster up [flags]          start the cluster in the background, write DIR/kubeconfig
 //	devcluster down [flags]        stop every process up started, remove its data
+//	devcluster armemu --dir DIR    the ARM emulator process `up --mesh aks` starts (not for people)
 package main
 
 import (
@@ -46,6 +47,8 @@ func main() {
 		}
 	case "up":
 		err = up(ctx, os.Args[2:])
+	case "armemu":
+		err = runARMEmulator(ctx, os.Args[2:])
 	case "down":
 		fs := flag.NewFlagSet("down", flag.ExitOnError)
 		dir := fs.String("dir", ".dev", "state folder of the cluster")
@@ -63,7 +66,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] [--simulated] [--pod-start-delay D] | down [--dir DIR]")
+	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] [--mesh aks [--arm-latency D]] [--simulated] [--pod-start-delay D] | down [--dir DIR]")
 	os.Exit(2)
 }
 
@@ -95,16 +98,42 @@ func up(ctx context.Context, args []string) error {
 	revisions := fs.String("revisions", "asm-1-28 asm-1-29", "control-plane revisions")
 	simulated := fs.Bool("simulated", false, "objects only: etcd and kube-apiserver with the simulated AKS mesh, no controllers, kwok or istiod")
 	podDelay := fs.Duration("pod-start-delay", time.Second, "how long kwok takes to start a pod's containers")
+	meshMode := fs.String("mesh", "", `"aks": install the revisions through an ARM emulator of the AKS Istio add-on (test/armemu), which keeps running and changes them when told through ARM; writes DIR/azure.env`)
+	armLatency := fs.Duration("arm-latency", time.Second, "with --mesh aks: how long each ARM operation waits before it changes the mesh")
 	_ = fs.Parse(args)
+	aks := false
+	switch *meshMode {
+	case "":
+	case "aks":
+		aks = true
+		if *simulated {
+			return fmt.Errorf("--mesh aks needs real istiods: it cannot run with --simulated")
+		}
+	default:
+		return fmt.Errorf("--mesh %q: the only mesh provider is aks (or none for revisions installed directly)", *meshMode)
+	}
 
 	start := time.Now()
 	opts := controlplane.Options{
 		StateDir: *dir, Log: os.Stdout, Full: !*simulated,
 		Revisions: strings.Fields(*revisions), PodStartDelay: *podDelay,
+		// With the AKS emulator, revisions go through ARM, as on AKS.
+		NoRevisions: aks,
 	}
 	cluster, err := controlplane.Up(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if aks {
+		conn, err := startARMEmulator(ctx, cluster, opts.Revisions, *armLatency)
+		if err != nil {
+			_ = controlplane.Down(cluster.StateDir, os.Stdout)
+			return err
+		}
+		cluster.Endpoints["arm-emulator"] = conn.URL + " (source " + filepath.Join(cluster.StateDir, "azure.env") + ")"
+		for _, rev := range opts.Revisions {
+			cluster.Endpoints["istiod-"+rev] = "started by the ARM emulator (log: " + cluster.LogFile("istiod-"+rev) + ")"
+		}
 	}
 	if *simulated {
 		scheme := runtime.NewScheme()

@@ -15,8 +15,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,6 +55,10 @@ type Options struct {
 	Full bool
 	// Revisions run side by side when Full. Default asm-1-28, asm-1-29.
 	Revisions []string
+	// NoRevisions starts a Full control plane without any revision: the
+	// ARM emulator (test/armemu) installs them through InstallRevision, as
+	// the AKS add-on would (`make cluster-up MESH=aks`).
+	NoRevisions bool
 	// ProxyTags maps a revision to the proxy image tag it injects, so tests
 	// can see which revision injected a pod. Default: the revision's
 	// numbers with patch 0 (asm-1-29 → 1.29.0).
@@ -90,8 +96,13 @@ type Cluster struct {
 	Config     *rest.Config
 	// Endpoints names what runs where, for people reading cluster-up output.
 	Endpoints map[string]string
-	// Istiods are the running revisions (Full only).
+	// Istiods are the running revisions (Full only). InstallRevision and
+	// RemoveRevision change it under mu; read it through Istiod when an
+	// ARM emulator may be changing revisions.
 	Istiods map[string]*Istiod
+
+	opts Options
+	mu   sync.Mutex
 }
 
 // Up starts etcd and kube-apiserver, waits until the API server is ready
@@ -107,8 +118,11 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	if len(opts.Revisions) == 0 {
+	if len(opts.Revisions) == 0 && !opts.NoRevisions {
 		opts.Revisions = []string{"asm-1-28", "asm-1-29"}
+	}
+	if opts.NoRevisions {
+		opts.Revisions = nil
 	}
 	if opts.PodStartDelay == 0 {
 		opts.PodStartDelay = time.Second
@@ -142,7 +156,8 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
-	c := &Cluster{StateDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Endpoints: map[string]string{}, Istiods: map[string]*Istiod{}}
+	opts.StateDir = dir
+	c := &Cluster{StateDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), Endpoints: map[string]string{}, Istiods: map[string]*Istiod{}, opts: opts}
 	fail := func(err error) (*Cluster, error) {
 		_ = Down(dir, io.Discard)
 		return nil, err
@@ -300,7 +315,7 @@ func (c *Cluster) installMesh(ctx context.Context, opts Options) error {
 		if err := waitCABundle(ctx, cs, rev, opts.ReadyTimeout); err != nil {
 			return err
 		}
-		c.Istiods[rev] = ist
+		c.setIstiod(rev, ist)
 	}
 	sim := simmesh.DefaultOptions()
 	sim.Revisions = opts.Revisions
@@ -329,7 +344,8 @@ func (c *Cluster) installMesh(ctx context.Context, opts Options) error {
 
 // waitDeploymentsReady waits until every Deployment in ns is rolled out
 // and available, so cluster-up returns only once the mesh looks healthy.
-func waitDeploymentsReady(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration) error {
+// With names, it waits for those only, and each must exist.
+func waitDeploymentsReady(ctx context.Context, cs kubernetes.Interface, ns string, timeout time.Duration, names ...string) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		list, err := cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
@@ -337,9 +353,19 @@ func waitDeploymentsReady(ctx context.Context, cs kubernetes.Interface, ns strin
 			return err
 		}
 		var pending []string
+		seen := map[string]bool{}
 		for _, d := range list.Items {
+			if len(names) > 0 && !slices.Contains(names, d.Name) {
+				continue
+			}
+			seen[d.Name] = true
 			if st := rollout.Deployment(&d); !st.Done {
 				pending = append(pending, d.Name+" ("+st.Message+")")
+			}
+		}
+		for _, n := range names {
+			if !seen[n] {
+				pending = append(pending, n+" (not found)")
 			}
 		}
 		if len(pending) == 0 {
@@ -373,7 +399,8 @@ func Down(stateDir string, log io.Writer) error {
 			}
 		}
 	}
-	for _, sub := range []string{"etcd", "pki", "run", "apiserver-certs", "kubeconfig", "kwok.yaml"} {
+	// armemu and azure.env are the ARM emulator's (MESH=aks).
+	for _, sub := range []string{"etcd", "pki", "run", "apiserver-certs", "kubeconfig", "kwok.yaml", "armemu", "azure.env"} {
 		if err := os.RemoveAll(filepath.Join(stateDir, sub)); err != nil {
 			return err
 		}

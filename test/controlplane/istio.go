@@ -187,7 +187,9 @@ func (c *Cluster) startIstiod(ctx context.Context, ist *Istiod, ports map[string
 	if err := waitHTTP(ctx, nil, ist.ReadyURL, 60*time.Second, func() bool { return running(c.StateDir, p.Name) }); err != nil {
 		return fmt.Errorf("istiod %s not ready (log: %s): %w", ist.Revision, logFile(c.StateDir, p.Name), err)
 	}
+	c.mu.Lock()
 	c.Endpoints[p.Name] = ist.WebhookURL
+	c.mu.Unlock()
 	return nil
 }
 
