@@ -78,12 +78,31 @@ func (r *run) applyObject(ctx context.Context, s plan.Step) (string, error) {
 			return "", err
 		}
 	}
-	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{})
+	// The replace writes with an update under meshops' name, which the
+	// server keeps as a manager of its own beside meshops' applies: left
+	// there, the next apply of a changed field conflicts with meshops
+	// itself. The apply folds that entry into meshops' apply.
+	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{
+		FieldManagers: []ssa.FieldManager{{Name: r.Cluster.FieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationUpdate}},
+	}})
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", m.Source, err)
 	}
 	r.res.Applied++
-	return string(entry.Action), nil
+	return appliedAs(entry.Action, s.Replace), nil
+}
+
+// appliedAs says what happened to an object, in the plan's words.
+func appliedAs(a ssa.Action, replaced bool) string {
+	switch {
+	case replaced:
+		return "replaced: fields added outside git removed"
+	case a == ssa.CreatedAction:
+		return "created"
+	case a == ssa.ConfiguredAction:
+		return "updated"
+	}
+	return string(a)
 }
 
 // replaceSpec writes git's spec over the live one in one update, so fields

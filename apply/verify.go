@@ -23,7 +23,7 @@ func (r *run) verify(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	restart, stranded := plan.SplitWorkloads(snap, r.p.Tag, r.p.Target, r.cfg.Istio.VersionNames())
+	restart, stranded := plan.SplitWorkloads(snap, r.p.Tag, r.p.Target, r.cfg.Istio.VersionNames(), r.Options.Restart.DeleteBarePods)
 	if len(restart) > 0 {
 		off := make([]string, len(restart))
 		for i, w := range restart {

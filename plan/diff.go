@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -96,7 +98,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			ch.Action = ObjectUnchanged
 		}
 		if err == nil && ch.Action != ObjectCreate {
-			err = specDrift(live.differing[i], &ch)
+			err = specDrift(live.differing[i], merged, live.foreign[i], &ch)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
@@ -116,10 +118,13 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 type liveComparison struct {
 	unchanged []bool
 	differing map[int]*unstructured.Unstructured
+	// foreign marks the differing objects with spec fields that another
+	// manager than meshops' apply owns.
+	foreign map[int]bool
 }
 
 func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest, owner map[string]string) liveComparison {
-	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}}
+	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}
 	for i, m := range manifests {
 		gvk := m.GroupVersionKind()
@@ -145,6 +150,7 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 			if holds(u, manifests[i].Unstructured, owner) {
 				out.unchanged[i] = true
 			} else if wholeSpecKinds[gvk.GroupKind()] {
+				out.foreign[i] = foreignSpec(u)
 				unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
 				out.differing[i] = u
 			}
@@ -193,11 +199,18 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 	return subset(want.GetLabels(), labels) && subset(extra, labels) && subset(want.GetAnnotations(), live.GetAnnotations())
 }
 
-// specDrift marks a whole-spec object whose live spec differs from git in
-// any field, including fields another manager added. Objects that holds
+// specDrift marks a whole-spec object whose live spec differs from git
+// and was touched by someone else (foreign: another manager owns spec
+// fields): its spec is replaced, so fields added or changed by hand go
+// whatever their owner. A change in git alone, to a spec only meshops
+// writes, is a plain update that server-side apply makes (merged, the dry
+// run's result, already equals git), and says so. Objects that holds
 // already found equal never get here: only those that went to the dry run.
-func specDrift(obj *unstructured.Unstructured, ch *ObjectChange) error {
+func specDrift(obj, merged *unstructured.Unstructured, foreign bool, ch *ObjectChange) error {
 	if obj == nil || !wholeSpecKinds[ch.Manifest.GroupKind()] || sameJSON(obj.Object["spec"], ch.Manifest.Object["spec"]) {
+		return nil
+	}
+	if !foreign && merged != nil && ch.Action == ObjectUpdate && sameJSON(merged.Object["spec"], ch.Manifest.Object["spec"]) {
 		return nil
 	}
 	want := obj.DeepCopy()
@@ -381,4 +394,21 @@ func Mask(u *unstructured.Unstructured) {
 		redact.Tree("", ann)
 		u.SetAnnotations(ann)
 	}
+}
+
+// FieldManager is the field manager meshops applies with.
+const FieldManager = "meshops"
+
+// foreignSpec reports whether a manager other than meshops' server-side
+// apply owns any field of u's spec.
+func foreignSpec(u *unstructured.Unstructured) bool {
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply {
+			continue
+		}
+		if mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.Raw, []byte(`"f:spec"`)) {
+			return true
+		}
+	}
+	return false
 }

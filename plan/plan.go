@@ -98,6 +98,7 @@ func Build(in Inputs) *Plan {
 		MinReadyIstiod: int32(ext.MinReadyIstiod),
 		Pattern:        cfg.RevisionPattern(),
 		Installing:     in.Revisions.installs(cfg.Istio.Target.Name),
+		DeleteBarePods: ext.Restart.DeleteBarePods,
 	}
 	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
 	patched := proxyPatched(in.Snapshot, d, in.Probe)
@@ -164,6 +165,12 @@ func Build(in Inputs) *Plan {
 			Reason: "bare pod on another revision: deleted because meshops.restart.deleteBarePods is on; nothing recreates it"})
 	}
 	p.Warnings = append(p.Warnings, warnings...)
+	if len(warnings) > 0 && p.Scenario == ScenarioInSync {
+		// The headline must not say "every workload" while the warnings
+		// list some that run another revision.
+		p.Reason = fmt.Sprintf("tag %s on %s; %d %s that a restart cannot move still %s another revision (see the warnings)",
+			d.Tag, d.Target, len(warnings), plural(len(warnings), "workload", "workloads"), plural(len(warnings), "runs", "run"))
+	}
 	completes := p.revisionsComplete(in.Revisions)
 	if len(restarts) > 0 || len(bare) > 0 || cl.From != d.Target || completes != nil {
 		p.add(Step{Phase: PhaseVerify, Action: ActionCheck, Op: OpVerify, Target: MeshTarget(),
@@ -388,4 +395,11 @@ func orderWorkloads(ws []ref.Workload, order []string) {
 		}
 		return strings.Compare(a.String(), b.String())
 	})
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -242,5 +243,47 @@ func TestBuildDeletesBarePodsOnlyWhenAllowed(t *testing.T) {
 				t.Errorf("deleted %v, want the bare pod", deletes)
 			}
 		})
+	}
+}
+
+// With deleteBarePods a bare pod on a revision that leaves versions is
+// deleted by the plan, not a reason to block it (issue #17: one debug pod
+// froze an upgrade); without it the plan blocks and names the pod.
+func TestABarePodOnALeavingRevisionIsDeletedWhenAllowedInsteadOfBlocking(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deleteBarePods=%v", allow), func(t *testing.T) {
+			cfg := loadExample(t)
+			cfg.Settings.Extensions.Restart.DeleteBarePods = allow
+			cfg.Istio.Versions = []mesh.Revision{cfg.Istio.Target}
+			snap := snapshot("asm-1-29", workload(ref.Pod, "aro-hcp", "debug", "asm-1-28"))
+			for _, ns := range cfg.Settings.Extensions.Namespaces {
+				snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
+			}
+			p := Build(Inputs{Config: cfg, Snapshot: snap})
+			deleted := slices.ContainsFunc(p.Steps, func(s Step) bool { return s.Op == OpDeletePod && s.Target.String() == "Pod/aro-hcp/debug" })
+			if allow && (p.Blocked || !deleted) {
+				t.Errorf("blocked %v (%s), deletes the pod %v; want the pod deleted and no block", p.Blocked, p.Reason, deleted)
+			}
+			if !allow && (!p.Blocked || p.Scenario != ScenarioRevisionInUse || !strings.Contains(p.Reason, "Pod/aro-hcp/debug")) {
+				t.Errorf("scenario %s blocked %v (%s); want blocked naming the pod", p.Scenario, p.Blocked, p.Reason)
+			}
+		})
+	}
+}
+
+// A plan's headline never contradicts its warnings: "in sync" with a Job
+// still on the old revision says that it is not all.
+func TestAnInSyncHeadlineNamesWorkloadsItsWarningsList(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-29", workload(ref.Job, "aro-hcp", "migrate", "asm-1-28"))
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	p := Build(Inputs{Config: cfg, Snapshot: snap})
+	if len(p.Warnings) != 1 {
+		t.Fatalf("warnings %v, want the Job", p.Warnings)
+	}
+	if p.Scenario == ScenarioInSync && !strings.Contains(p.Reason, "1 workload") {
+		t.Errorf("headline %q says in sync without the workload its warning lists", p.Reason)
 	}
 }

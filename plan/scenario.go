@@ -54,6 +54,9 @@ type Desired struct {
 	// Installing: the plan itself installs the target (the aks provider),
 	// so its absence or a control plane not ready yet is expected.
 	Installing bool
+	// DeleteBarePods: bare pods on the tag are deleted, not stranded
+	// (meshops.restart.deleteBarePods).
+	DeleteBarePods bool
 }
 
 // Changes are what the manifest diff found, for the scenarios that are not
@@ -106,7 +109,7 @@ func Classify(s *observe.Snapshot, d Desired, ch Changes) Classification {
 	if t, ok := s.Tags[d.Tag]; ok {
 		c.From = t.Revision
 	}
-	c.Restart, c.Stranded = SplitWorkloads(s, d.Tag, d.Target, d.Versions)
+	c.Restart, c.Stranded = SplitWorkloads(s, d.Tag, d.Target, d.Versions, d.DeleteBarePods)
 
 	// Two injectors for one pod (IST0139) make every restart a gamble on
 	// which one wins: nothing moves until a person removes one.
@@ -165,7 +168,9 @@ func (c Classification) block(s Scenario, reason string) Classification {
 // with pods on another revision; stranded are the others with pods on a
 // revision outside versions. The planner blocks on stranded workloads and
 // verify fails on any workload left in either list.
-func SplitWorkloads(s *observe.Snapshot, tag, target string, versions []string) (restart []ref.Workload, stranded []Stranded) {
+//
+// With deleteBarePods a bare pod on tag is neither: the plan deletes it.
+func SplitWorkloads(s *observe.Snapshot, tag, target string, versions []string, deleteBarePods bool) (restart []ref.Workload, stranded []Stranded) {
 	for _, w := range s.Workloads {
 		onTag := s.OnTag(w, tag)
 		for rev := range w.Revisions() {
@@ -178,6 +183,7 @@ func SplitWorkloads(s *observe.Snapshot, tag, target string, versions []string) 
 			switch {
 			case onTag && w.Kind.Restartable():
 				restart = append(restart, w.Ref())
+			case onTag && w.Kind == ref.Pod && deleteBarePods:
 			case !slices.Contains(versions, rev):
 				stranded = append(stranded, Stranded{Workload: w.Ref(), Revision: rev})
 			}

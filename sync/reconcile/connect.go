@@ -17,7 +17,7 @@ import (
 )
 
 // FieldManager is meshops' server-side apply field manager.
-const FieldManager = "meshops"
+const FieldManager = plan.FieldManager
 
 // ClusterOptions say how the engine talks to a cluster.
 type ClusterOptions struct {
