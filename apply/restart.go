@@ -282,6 +282,13 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 			if err := r.waitSafeToRestart(ctx, w); err != nil {
 				return "", err
 			}
+			// The wait read the workload again: another writer may have
+			// restarted it meanwhile. The stamp's precondition is this
+			// very version, so the answer holds until it lands.
+			if w.template.Annotations[RestartedForAnnotation] == restartedFor {
+				resumed = true
+				break
+			}
 		}
 		err := r.stamp(ctx, w, restartedFor)
 		if err == nil {
