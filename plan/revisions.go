@@ -60,7 +60,10 @@ func (r *Revisions) installs(target string) bool {
 // classify blocks the plan on the provider's word: a decision that meshops
 // will not change the revisions, or an operation of someone else's.
 func (r *Revisions) classify(c Classification) Classification {
-	if r == nil || c.Blocked {
+	// The provider knows why a target is not installed (not an available
+	// upgrade, another operation running): its word wins over "waiting for
+	// istiod to appear". Other blocks stand.
+	if r == nil || c.Blocked && c.Scenario != ScenarioTargetNotInstalled && c.Scenario != ScenarioTargetUnhealthy {
 		return c
 	}
 	switch r.Decision.Kind {
@@ -102,14 +105,28 @@ func (p *Plan) revisionsComplete(r *Revisions) *Step {
 		return nil
 	}
 	dec := r.Decision
-	// Before verify, Decide puts a complete or rollback in Next: a change
-	// now is the revision phase's.
-	next := dec.Next
-	if dec.Kind.Changes() || next != revisions.KindComplete && next != revisions.KindRollback {
+	// Before verify, Decide puts a complete or rollback in Next. A canary
+	// this plan starts for a single desired revision is completed by the
+	// same run once verify passed; any other change now is the revision
+	// phase's alone.
+	next, started := dec.Next, r.Desired.CanaryStarted
+	resumesCanary := dec.Kind == revisions.KindResume && dec.Operation != nil && dec.Operation.Kind == revisions.KindCanaryStart
+	switch {
+	case dec.Kind == revisions.KindCanaryStart && r.Desired.Shape == revisions.ShapeSingle:
+		next, started = revisions.KindComplete, r.Desired.Now
+	case resumesCanary && r.Desired.Shape == revisions.ShapeSingle:
+		next = revisions.KindComplete
+		if started.IsZero() {
+			started = r.Desired.Now
+		}
+	case dec.Kind.Changes():
 		return nil
 	}
-	if next == revisions.KindComplete && r.Desired.CompleteAfter > 0 && !r.Desired.CanaryStarted.IsZero() {
-		if left := r.Desired.CanaryStarted.Add(r.Desired.CompleteAfter).Sub(r.Desired.Now); left > 0 {
+	if next != revisions.KindComplete && next != revisions.KindRollback {
+		return nil
+	}
+	if next == revisions.KindComplete && r.Desired.CompleteAfter > 0 && !started.IsZero() {
+		if left := started.Add(r.Desired.CompleteAfter).Sub(r.Desired.Now); left > 0 {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("the canary completes after its soak (meshops.revisions.completeAfter): %s left; a later run completes it", left.Round(time.Second)))
 			return nil
 		}
