@@ -116,8 +116,9 @@ func TestBaseRendersWithoutPrometheusOperatorKindsAndPassesServerSideDryRun(t *t
 }
 
 // The base with the monitoring component is the base plus a ServiceMonitor
-// that scrapes the base's Service by its labels and port name.
-func TestMonitoringComponentAddsAServiceMonitorToTheBase(t *testing.T) {
+// that scrapes the base's Service by its labels and port name, the
+// PrometheusRule, and the dashboard ConfigMap Grafana's sidecar picks up.
+func TestMonitoringComponentAddsServiceMonitorRuleAndDashboardToTheBase(t *testing.T) {
 	base := render(t, baseDir)
 	overlay := render(t, withMonitoring(t))
 	inBase := map[string]bool{}
@@ -132,6 +133,8 @@ func TestMonitoringComponentAddsAServiceMonitorToTheBase(t *testing.T) {
 	}
 	want := []string{
 		"ServiceMonitor.monitoring.coreos.com/meshops-system/meshops",
+		"PrometheusRule.monitoring.coreos.com/meshops-system/meshops",
+		"ConfigMap/meshops-system/meshops-dashboard",
 	}
 	if len(added) != len(want) || len(overlay) != len(base)+len(want) {
 		t.Fatalf("the component added %v to the base (%d objects, overlay %d), want exactly %v", added, len(base), len(overlay), want)
@@ -170,5 +173,23 @@ func TestMonitoringComponentAddsAServiceMonitorToTheBase(t *testing.T) {
 		if !found {
 			t.Errorf("ServiceMonitor meshops scrapes port %q, which Service meshops does not name (ports %v)", port, ports)
 		}
+	}
+
+	cm := find(overlay, "", "ConfigMap", "meshops-dashboard")
+	if cm == nil {
+		t.Fatal("the overlay lacks ConfigMap meshops-dashboard")
+	}
+	if cm.GetLabels()["grafana_dashboard"] == "" {
+		t.Errorf("ConfigMap meshops-dashboard lacks the grafana_dashboard label Grafana's sidecar looks for (labels %v)", cm.GetLabels())
+	}
+	if data, _, _ := unstructured.NestedString(cm.Object, "data", "meshops.json"); data == "" {
+		t.Error("ConfigMap meshops-dashboard has no data key meshops.json")
+	}
+	// Without the operator's CRDs only the dashboard can be checked on the
+	// API server; the rule's content is checked in monitoring_test.go.
+	ensureNamespace(t, cm.GetNamespace())
+	if err := env.Client.Patch(context.Background(), cm.DeepCopy(), client.Apply, client.FieldOwner("deploy-test"),
+		client.ForceOwnership, client.DryRunAll); err != nil {
+		t.Errorf("%s: server-side dry run: %v", objectID(cm), err)
 	}
 }
