@@ -19,28 +19,15 @@ var env *kubetest.Env
 
 func TestMain(m *testing.M) { kubetest.Main(m, &env) }
 
-func manifests(t *testing.T) []*unstructured.Unstructured {
-	t.Helper()
-	var out []*unstructured.Unstructured
-	for _, f := range []string{"namespace.yaml", "rbac.yaml", "deployment.yaml"} {
-		out = append(out, kubetest.ReadObjects(t, f)...)
-	}
-	return out
-}
-
-// Every manifest in deploy/ is accepted by a real API server (server-side
-// apply; the ServiceMonitor needs the Prometheus operator's CRD, so it is
-// only decoded), and the ClusterRole grants no wildcard.
+// Every object kubectl apply -k deploy creates is accepted by a real API
+// server (server-side apply), and the ClusterRole grants no wildcard.
 func TestDeployManifestsApplyToARealAPIServerWithoutWildcards(t *testing.T) {
 	ctx := context.Background()
-	objs := manifests(t)
+	objs := render(t, baseDir)
 	if len(objs) < 10 {
-		t.Fatalf("decoded %d objects, want the namespace, RBAC, Deployment, Service and ServiceMonitor", len(objs))
+		t.Fatalf("rendered %d objects, want the namespace, RBAC, ConfigMap, Deployment and Service", len(objs))
 	}
 	for _, u := range objs {
-		if u.GetKind() == "ServiceMonitor" {
-			continue
-		}
 		// Roles in the Istio namespaces need them to exist.
 		if ns := u.GetNamespace(); ns != "" && ns != "meshops-system" {
 			ensureNamespace(t, ns)
