@@ -22,6 +22,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/retry"
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
@@ -88,7 +89,9 @@ func (f *meshFixture) intercept(funcs interceptor.Funcs) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c := interceptor.NewClient(base, funcs)
+	// Retried as reconcile.NewCluster retries: the interception sits on
+	// top, where the executor's calls arrive.
+	c := interceptor.NewClient(retry.Client(base, retry.DefaultOptions()), funcs)
 	f.cluster.Client = c
 	f.cluster.RM = ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 }

@@ -103,6 +103,35 @@ type Cluster struct {
 
 	opts Options
 	mu   sync.Mutex
+	// apiserver and apiTLS start kube-apiserver again (RestartAPIServer);
+	// set by Up, not by Attach.
+	apiserver *process
+	apiTLS    *tls.Config
+}
+
+// RestartAPIServer stops kube-apiserver, leaves it down for down, and
+// starts it again on the same port with the same etcd data, as a rolling
+// control-plane upgrade or a crash does; it returns once it is ready.
+// Only a Cluster that Up started can do it.
+func (c *Cluster) RestartAPIServer(ctx context.Context, down time.Duration) error {
+	if c.apiserver == nil {
+		return errors.New("controlplane: this cluster's kube-apiserver was not started here")
+	}
+	if _, err := stop(c.StateDir, c.apiserver.Name, 10*time.Second); err != nil {
+		return err
+	}
+	t := time.NewTimer(down)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	if err := c.apiserver.start(c.StateDir); err != nil {
+		return err
+	}
+	return waitHTTP(ctx, c.apiTLS, c.Endpoints["kube-apiserver"]+"/readyz", c.opts.ReadyTimeout,
+		func() bool { return running(c.StateDir, c.apiserver.Name) })
 }
 
 // Up starts etcd and kube-apiserver, waits until the API server is ready
@@ -230,6 +259,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		return fail(fmt.Errorf("kube-apiserver not ready (log: %s): %w", logFile(dir, "kube-apiserver"), err))
 	}
 	c.Endpoints["kube-apiserver"] = apiURL
+	c.apiserver, c.apiTLS = &apiserver, tlsCfg
 	if err := writeKubeconfig(c.Kubeconfig, apiURL, certs); err != nil {
 		return fail(err)
 	}
