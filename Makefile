@@ -92,7 +92,7 @@ cluster-down:
 
 ## demo: the main job on the bundled example config repo, start to finish.
 demo: tools build
-	DEV_DIR=$(DEV_DIR) REVISIONS="$(REVISIONS)" ./hack/demo.sh
+	DEV_DIR=$(DEV_DIR) ./hack/demo.sh
 
 clean: cluster-down
 	rm -rf bin

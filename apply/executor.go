@@ -220,7 +220,7 @@ func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Confi
 		e.Options.ProbeNamespace = e.Cluster.OwnerNamespace
 	}
 	start := time.Now()
-	r := &run{Executor: e, p: p, cfg: cfg, from: p.From, log: e.Options.Log.With("commit", p.Commit, "target", p.Target)}
+	r := &run{Executor: e, p: p, cfg: cfg, from: p.From, log: e.Options.Log.With("target", p.Target)}
 	if p.Blocked {
 		_, err := e.Store.Update(ctx, func(rec *state.Record) {
 			rec.LastResult, rec.LastError, rec.LastRun = state.ResultBlocked, p.Reason, time.Now()

@@ -128,7 +128,7 @@ func Build(in Inputs) *Plan {
 	p.addRevisionChange(in.Revisions)
 	_, why := in.Snapshot.ControlPlanes[d.Target].Healthy(d.MinReadyIstiod)
 	if d.Installing {
-		why = fmt.Sprintf("wait for istiod-%s after the revision change, then check it: %s now", d.Target, why)
+		why = fmt.Sprintf("wait for %s after the revision change: ready, with its injector, and injecting a probe pod", mesh.IstiodName(d.Target))
 	}
 	p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: why})
 

@@ -131,9 +131,27 @@ func (p *Plan) revisionsComplete(r *Revisions) *Step {
 			return nil
 		}
 	}
-	reason := "once verify passed and nothing runs on the revision it removes: " + dec.Reason
+	keep, removes := dec.Revisions, dec.Removes
+	if dec.Kind.Changes() || dec.Kind == revisions.KindResume {
+		// The canary this plan starts (or resumes) is what completes:
+		// everything installed but the target goes.
+		keep, removes = []string{r.Desired.Target.Name}, nil
+		for _, rev := range r.State.Installed {
+			if rev.Name != r.Desired.Target.Name {
+				removes = append(removes, rev.Name)
+			}
+		}
+	}
+	reason := fmt.Sprintf("%s [%s]: remove %s once verify passed and nothing runs on it", next, strings.Join(keep, ", "), orNothing(removes))
 	return &Step{Phase: PhaseComplete, Action: ActionDelete, Op: OpCompleteRevisions, Target: RevisionsTarget(r.State.Cluster),
-		RevisionKind: next, Revisions: slices.Clone(dec.Revisions), Reason: reason}
+		RevisionKind: next, Revisions: slices.Clone(keep), Reason: reason}
+}
+
+func orNothing(revs []string) string {
+	if len(revs) == 0 {
+		return "the other revision"
+	}
+	return strings.Join(revs, ", ")
 }
 
 func revisionReason(d revisions.Decision) string {

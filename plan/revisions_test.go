@@ -141,7 +141,10 @@ func TestBuildWithTheAKSProvider(t *testing.T) {
 				if s.Op == OpSetRevisions && (s.Target.String() != "ManagedCluster/svc-1" || s.RevisionKind != c.decision.Kind) {
 					t.Errorf("revision step %+v: want ManagedCluster/svc-1 and kind %s", s, c.decision.Kind)
 				}
-				if s.Op == OpGate && c.targetAbsent && !strings.Contains(s.Reason, "wait for istiod-asm-1-29") {
+				if s.Op == OpCompleteRevisions && (!strings.Contains(s.Reason, "complete [asm-1-29]") || strings.Contains(s.Reason, "start")) {
+					t.Errorf("complete step says %q; want what it keeps and removes", s.Reason)
+				}
+				if s.Op == OpGate && c.targetAbsent && !strings.Contains(s.Reason, "wait for istiod-asm-1-29 after the revision change") {
 					t.Errorf("gate after a revision change does not say it waits: %s", s.Reason)
 				}
 			}
