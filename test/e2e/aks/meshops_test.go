@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,6 +28,7 @@ import (
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/test/armemu"
+	"github.com/meshops/meshops/test/armemu/armclient"
 	"github.com/meshops/meshops/test/controlplane"
 	"github.com/meshops/meshops/test/e2e"
 	"github.com/meshops/meshops/test/kubetest"
@@ -415,5 +417,48 @@ func TestAWorkloadFailingOnTheCanaryRollsBackTheTagTheWorkloadsAndTheCanary(t *t
 	var blocked *apply.BlockedError
 	if !errors.As(err, &blocked) || out.Plan.Scenario != plan.ScenarioBadRevision {
 		t.Errorf("plan after the rollback: %s (%s), %v; want blocked as a bad revision", out.Plan.Scenario, out.Plan.Reason, err)
+	}
+}
+
+// Someone else's operation on the cluster (a canary started by hand): the
+// plan waits and says so, sends nothing, and once the operation is over
+// the next run goes on from what it left.
+func TestAnotherOperationOnTheClusterIsWaitedForNotRaced(t *testing.T) {
+	srv := emulated(t, "asm-1-28")
+	f := newFixture(t, 1)
+	f.write("asm-1-28", "")
+	if _, err := f.sync("install on asm-1-28"); err != nil {
+		t.Fatal(err)
+	}
+	names := f.deployments(1, "asm-1-28")
+	srv.SetLatency(armemu.OpCanary, 3*time.Second)
+	mc, err := armclient.ManagedClusters(srv.Connection(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poller, err := armclient.BeginSetRevisions(context.Background(), mc, srv.Connection(), []string{"asm-1-28", "asm-1-29"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := puts(srv)
+
+	f.write("asm-1-29", "")
+	out, err := f.sync("while someone else's canary runs")
+	var blocked *apply.BlockedError
+	if !errors.As(err, &blocked) || out.Plan.Scenario != plan.ScenarioRevisionsBusy {
+		t.Fatalf("plan during another operation: %s (%s), %v; want it to wait (revisions busy)", out.Plan.Scenario, out.Plan.Reason, err)
+	}
+	if puts(srv) != before {
+		t.Error("meshops sent a PUT while another operation ran")
+	}
+	if _, err := poller.PollUntilDone(context.Background(), &runtime.PollUntilDoneOptions{Frequency: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sync("after it"); err != nil {
+		t.Fatalf("the run after the other operation: %v", err)
+	}
+	f.wait(names, "asm-1-29")
+	if got := srv.Installed(); !slices.Equal(got, []string{"asm-1-29"}) {
+		t.Errorf("ARM revisions %v, want [asm-1-29] (the canary it found, completed)", got)
 	}
 }
