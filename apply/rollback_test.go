@@ -2,48 +2,20 @@ package apply_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-
 	"github.com/meshops/meshops/apply"
 	"github.com/meshops/meshops/plan"
-	"github.com/meshops/meshops/test/controlplane"
+	"github.com/meshops/meshops/test/e2e"
 )
 
 // breakOnRevision makes one Deployment's pods never turn ready whenever a
-// restart moves it to rev, and heals it when a restart moves it anywhere
-// else: a release that breaks exactly that workload. The API server, the
-// controllers and istiod stay real; only the restart patch is amended.
+// restart moves it to rev (e2e.BreakOnRevision).
 func breakOnRevision(f *meshFixture, namespace, name, rev string) {
 	f.t.Helper()
-	f.intercept(interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			if obj.GetNamespace() != namespace || obj.GetName() != name || patch.Type() != "application/merge-patch+json" {
-				return c.Patch(ctx, obj, patch, opts...)
-			}
-			data, err := patch.Data(obj)
-			if err != nil {
-				return err
-			}
-			var p map[string]any
-			if err := json.Unmarshal(data, &p); err != nil {
-				return err
-			}
-			meta := p["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)
-			var never any // JSON null removes the label
-			if strings.HasPrefix(meta["annotations"].(map[string]any)[apply.RestartedForAnnotation].(string), rev) {
-				never = "true"
-			}
-			meta["labels"] = map[string]any{controlplane.NeverReadyLabel: never}
-			data, _ = json.Marshal(p)
-			return c.Patch(ctx, obj, client.RawPatch(patch.Type(), data), opts...)
-		},
-	})
+	f.intercept(e2e.BreakOnRevision(namespace, name, rev))
 }
 
 // A workload that does not come up on the target stops the rollout: no

@@ -2,7 +2,6 @@ package aks_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -132,6 +131,19 @@ func (f *fixture) write(versions, target string) {
 	e2e.WriteFiles(f.t, f.repo, files)
 }
 
+// onAsm128 is the start of every test here: an AKS cluster on asm-1-28,
+// and the test's config repo on it, synced.
+func onAsm128(t *testing.T, namespaces int) (*armemu.Server, *fixture) {
+	t.Helper()
+	srv := emulated(t, "asm-1-28")
+	f := newFixture(t, namespaces)
+	f.write("asm-1-28", "")
+	if _, err := f.sync("install on asm-1-28"); err != nil {
+		t.Fatal(err)
+	}
+	return srv, f
+}
+
 func (f *fixture) deployments(n int, rev string) []string {
 	f.t.Helper()
 	var names []string
@@ -195,12 +207,7 @@ func gone(t *testing.T, rev string) {
 // verifies, completes the canary (asm-1-28 is gone), and a second sync has
 // nothing to do.
 func TestASingleRevisionChangeUpgradesThroughARMAndCompletesTheCanary(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 2)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 2)
 	names := f.deployments(2, "asm-1-28")
 
 	f.write("asm-1-29", "")
@@ -237,12 +244,7 @@ func TestASingleRevisionChangeUpgradesThroughARMAndCompletesTheCanary(t *testing
 // The list form keeps every listed revision: the canary starts, workloads
 // move to targetVersion, and nothing is removed.
 func TestTheListFormStartsTheCanaryAndKeepsBothRevisions(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 1)
 	names := f.deployments(1, "asm-1-28")
 	f.write("asm-1-28,asm-1-29", "asm-1-29")
 	out, err := f.sync("list form")
@@ -264,12 +266,7 @@ func TestTheListFormStartsTheCanaryAndKeepsBothRevisions(t *testing.T) {
 // A target ARM does not list as an upgrade blocks the plan, naming what is
 // available; nothing is sent.
 func TestATargetThatIsNoAvailableUpgradeBlocksNamingTheAvailableOnes(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 1)
 	f.write("asm-1-31", "")
 	out, err := f.sync("n+3")
 	var blocked *apply.BlockedError
@@ -285,12 +282,7 @@ func TestATargetThatIsNoAvailableUpgradeBlocksNamingTheAvailableOnes(t *testing.
 // A canary whose ARM operation ends Failed fails the rollout before the tag
 // moves, naming ARM's error; the next plan says the cluster is failed.
 func TestAFailedARMOperationStopsBeforeTheTagMovesAndBlocksTheNextPlan(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 1)
 	srv.FailNextOperation(armemu.OperationFault{Code: "UpgradeFailed", Message: "the add-on could not start asm-1-29"})
 	f.write("asm-1-29", "")
 	_, err := f.sync("failing canary")
@@ -310,13 +302,8 @@ func TestAFailedARMOperationStopsBeforeTheTagMovesAndBlocksTheNextPlan(t *testin
 // operation in its record; the next run follows that operation to its end
 // and never sends the canary again.
 func TestARunThatDiesDuringTheARMWaitIsResumedWithoutASecondPUT(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
+	srv, f := onAsm128(t, 1)
 	srv.SetLatency(armemu.OpCanary, 4*time.Second)
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
 	names := f.deployments(1, "asm-1-28")
 	f.write("asm-1-29", "")
 	ctx, kill := context.WithCancel(context.Background())
@@ -357,40 +344,11 @@ func TestARunThatDiesDuringTheARMWaitIsResumedWithoutASecondPUT(t *testing.T) {
 // back, the canary is rolled back through ARM, and the next plan is blocked
 // as a bad revision.
 func TestAWorkloadFailingOnTheCanaryRollsBackTheTagTheWorkloadsAndTheCanary(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 1)
 	names := f.deployments(2, "asm-1-28")
 	broken := f.namespaces[0]
-	// app-1 never turns ready on asm-1-29: the restart patch adds the
-	// kwok label that keeps its pods unready (test/controlplane).
-	base := f.r.Cluster.Client
-	c := interceptor.NewClient(base.(client.WithWatch), interceptor.Funcs{
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			if obj.GetNamespace() != broken || obj.GetName() != "app-1" || patch.Type() != "application/merge-patch+json" {
-				return c.Patch(ctx, obj, patch, opts...)
-			}
-			data, err := patch.Data(obj)
-			if err != nil {
-				return err
-			}
-			var p map[string]any
-			if err := json.Unmarshal(data, &p); err != nil {
-				return err
-			}
-			meta := p["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any)
-			var never any
-			if strings.HasPrefix(meta["annotations"].(map[string]any)[apply.RestartedForAnnotation].(string), "asm-1-29") {
-				never = "true"
-			}
-			meta["labels"] = map[string]any{controlplane.NeverReadyLabel: never}
-			data, _ = json.Marshal(p)
-			return c.Patch(ctx, obj, client.RawPatch(patch.Type(), data), opts...)
-		},
-	})
+	// app-1 never turns ready on asm-1-29.
+	c := interceptor.NewClient(f.r.Cluster.Client.(client.WithWatch), e2e.BreakOnRevision(broken, "app-1", "asm-1-29"))
 	f.r.Cluster.Client = c
 	f.r.Cluster.RM = ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}), ssa.Owner{Field: reconcile.FieldManager, Group: "meshops.io"})
 	f.r.Options.Executor = func(o *apply.Options) {
@@ -424,12 +382,7 @@ func TestAWorkloadFailingOnTheCanaryRollsBackTheTagTheWorkloadsAndTheCanary(t *t
 // plan waits and says so, sends nothing, and once the operation is over
 // the next run goes on from what it left.
 func TestAnotherOperationOnTheClusterIsWaitedForNotRaced(t *testing.T) {
-	srv := emulated(t, "asm-1-28")
-	f := newFixture(t, 1)
-	f.write("asm-1-28", "")
-	if _, err := f.sync("install on asm-1-28"); err != nil {
-		t.Fatal(err)
-	}
+	srv, f := onAsm128(t, 1)
 	names := f.deployments(1, "asm-1-28")
 	srv.SetLatency(armemu.OpCanary, 3*time.Second)
 	mc, err := armclient.ManagedClusters(srv.Connection(), nil)
