@@ -3,13 +3,126 @@ package configs
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	openapivalidate "k8s.io/kube-openapi/pkg/validation/validate"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/test/crds"
 )
+
+// crdVerdict is what the API server's own schema code says of a document:
+// the fields pruning drops and the errors of OpenAPI validation (without
+// CEL rules), as a server with strict field validation refuses them.
+func crdVerdict(t *testing.T, all []*apiextensionsv1.CustomResourceDefinition, doc string) []string {
+	t.Helper()
+	obj := map[string]any{}
+	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+		t.Fatal(err)
+	}
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(all, func(c *apiextensionsv1.CustomResourceDefinition) bool {
+		return c.Spec.Group == gv.Group && c.Spec.Names.Kind == kind
+	})
+	if i < 0 {
+		t.Fatalf("no CRD for %s", apiVersion)
+	}
+	j := slices.IndexFunc(all[i].Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool { return v.Name == gv.Version })
+	internal := &apiextensions.JSONSchemaProps{}
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(all[i].Spec.Versions[j].Schema.OpenAPIV3Schema, internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	structural, err := structuralschema.NewStructural(internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// apiextensions' own validator would pull k8s.io/apiserver into the
+	// module for a test; it runs kube-openapi's, as this does.
+	raw, err := json.Marshal(all[i].Spec.Versions[j].Schema.OpenAPIV3Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openapi := &spec.Schema{}
+	if err := json.Unmarshal(raw, openapi); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range openapivalidate.NewSchemaValidator(openapi, nil, "", strfmt.Default).Validate(obj).Errors {
+		out = append(out, e.Error())
+	}
+	for _, p := range pruning.PruneWithOptions(obj, structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
+		out = append(out, "unknown field "+p)
+	}
+	return out
+}
+
+// Every manifest the offline check refuses, the API server refuses too,
+// and the valid ones it accepts: meshops is never stricter than the CRDs.
+func TestSchemaCasesAgreeWithTheAPIServersValidation(t *testing.T) {
+	all, err := crds.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range schemaCases {
+		// ConfigMaps have no CRD, and the server checks metadata against
+		// ObjectMeta, as meshops does, not against the CRD.
+		if strings.HasPrefix(tt.file, "apiVersion: v1\n") || strings.HasPrefix(tt.want[0].field, "metadata.") {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			got := crdVerdict(t, all, tt.file)
+			t.Log(got)
+			// A oneof is refused at the object holding it.
+			field := tt.want[0].field
+			parent := field[:max(strings.LastIndexByte(field, '.'), 0)]
+			if !slices.ContainsFunc(got, func(e string) bool {
+				return strings.Contains(e, field+" ") || strings.Contains(e, `"`+parent+`"`) || strings.HasSuffix(e, field)
+			}) {
+				t.Errorf("the CRD does not refuse %s, which meshops refuses", field)
+			}
+		})
+	}
+	valid := append(strings.Split(sameNameGateways, "---\n"), strings.Split(goodRepo["mesh/app.yaml"], "---\n")[1:]...)
+	for _, glob := range []string{"examples/aro-hcp-dev/mesh/*.yaml", filepath.Join(fixtureDir(t), "mesh", "*.yaml")} {
+		files, err := filepath.Glob(glob)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no manifests match %s: %v", glob, err)
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range splitDocuments(string(data)) {
+				if !strings.Contains(c.text, "\nkind: ConfigMap") {
+					valid = append(valid, c.text)
+				}
+			}
+		}
+	}
+	for _, doc := range valid {
+		if got := crdVerdict(t, all, doc); len(got) > 0 {
+			t.Errorf("the CRD refuses a manifest meshops accepts: %v\n%s", got, doc)
+		}
+	}
+	t.Logf("%d valid manifests accepted by the CRDs", len(valid))
+}
 
 // The shapes meshops checks offline are built from the Go and protobuf types
 // the CRDs are generated from. This test holds them against the CRDs
