@@ -338,7 +338,7 @@ func (s *shape) check(r *fieldReader, n *node, field string) {
 			f := joinPath(field, e.key)
 			fs, ok := s.fields[e.key]
 			if !ok {
-				r.probs.add(r.file, e.line, f, s.unknownFix(field, e.key), "unknown field %q", e.key)
+				r.probs.add(r.file, e.line, f, s.unknownFix(field, e.key), "unknown field %q", clip(e.key))
 				continue
 			}
 			if o, ok := s.oneofs[e.key]; ok && !e.val.isNull() {

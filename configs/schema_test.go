@@ -195,3 +195,21 @@ func TestEditDistanceCountsASwapOnce(t *testing.T) {
 		}
 	}
 }
+
+// A long key is quoted clipped, and finding a near field for it costs
+// nothing: the edit distance gives up on lengths that differ by three.
+func TestSchemaClipsALongKey(t *testing.T) {
+	key := strings.Repeat("a", 1000) // YAML allows at most 1024 in an implicit key
+	files := maps.Clone(goodRepo)
+	files["mesh/bad.yaml"] = policy("p", "  "+key+": DENY\n")
+	opts := DefaultOptions()
+	opts.RepoPath = writeFiles(t, files)
+	_, err := Load(context.Background(), opts)
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) != 1 {
+		t.Fatalf("Load = %v, want one problem", err)
+	}
+	if got := probs[0].Message; len(got) > clipLength+30 || !strings.HasPrefix(got, "unknown field") {
+		t.Errorf("message of %d bytes: %.300s", len(got), got)
+	}
+}
