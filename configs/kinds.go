@@ -12,6 +12,9 @@ type managedKind struct {
 	group    string
 	kind     string
 	versions []string
+	// schema is the kind's OpenAPI schema, the same for every version
+	// (schema.go).
+	schema func() *shape
 }
 
 // managedKinds is everything meshops will apply from the manifests folder.
@@ -19,17 +22,17 @@ type managedKind struct {
 // workloads, and pruning must never reach objects it was not meant to own.
 // ConfigMaps are further limited to the Istio system namespace (validate.go).
 var managedKinds = []managedKind{
-	{"security.istio.io", "AuthorizationPolicy", []string{"v1", "v1beta1"}},
-	{"security.istio.io", "PeerAuthentication", []string{"v1", "v1beta1"}},
-	{"security.istio.io", "RequestAuthentication", []string{"v1", "v1beta1"}},
-	{"networking.istio.io", "Gateway", []string{"v1", "v1beta1", "v1alpha3"}},
-	{"networking.istio.io", "VirtualService", []string{"v1", "v1beta1", "v1alpha3"}},
-	{"networking.istio.io", "ServiceEntry", []string{"v1", "v1beta1", "v1alpha3"}},
-	{"networking.istio.io", "DestinationRule", []string{"v1", "v1beta1", "v1alpha3"}},
-	{"telemetry.istio.io", "Telemetry", []string{"v1", "v1alpha1"}},
-	{"gateway.networking.k8s.io", "Gateway", []string{"v1", "v1beta1"}},
-	{"gateway.networking.k8s.io", "HTTPRoute", []string{"v1", "v1beta1"}},
-	{"", "ConfigMap", []string{"v1"}},
+	{"security.istio.io", "AuthorizationPolicy", []string{"v1", "v1beta1"}, authorizationPolicySchema},
+	{"security.istio.io", "PeerAuthentication", []string{"v1", "v1beta1"}, peerAuthenticationSchema},
+	{"security.istio.io", "RequestAuthentication", []string{"v1", "v1beta1"}, requestAuthenticationSchema},
+	{"networking.istio.io", "Gateway", []string{"v1", "v1beta1", "v1alpha3"}, istioGatewaySchema},
+	{"networking.istio.io", "VirtualService", []string{"v1", "v1beta1", "v1alpha3"}, virtualServiceSchema},
+	{"networking.istio.io", "ServiceEntry", []string{"v1", "v1beta1", "v1alpha3"}, serviceEntrySchema},
+	{"networking.istio.io", "DestinationRule", []string{"v1", "v1beta1", "v1alpha3"}, destinationRuleSchema},
+	{"telemetry.istio.io", "Telemetry", []string{"v1", "v1alpha1"}, telemetrySchema},
+	{"gateway.networking.k8s.io", "Gateway", []string{"v1", "v1beta1"}, gatewayAPIGatewaySchema},
+	{"gateway.networking.k8s.io", "HTTPRoute", []string{"v1", "v1beta1"}, httpRouteSchema},
+	{"", "ConfigMap", []string{"v1"}, configMapSchema},
 }
 
 // ManagedKinds returns every group, version and kind meshops accepts in

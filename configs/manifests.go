@@ -479,7 +479,13 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	obj, _ := v.(map[string]any)
 	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t)}
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
-	m.provider = checkPolicySpec(r, gk, t.get("spec"))
+	// The schema check runs here, while the document's tree (and so every
+	// line) is at hand: keeping trees for validate would cost a fleet's
+	// 10,000 policies tens of MB.
+	checkSchema(r, mk.schema, t)
+	rules := &fieldReader{file: src.File}
+	m.provider = checkPolicySpec(rules, gk, t.get("spec"))
+	r.probs = append(r.probs, withoutSeen(rules.probs, r.probs)...)
 	if gk == configMapGK {
 		// A shared ConfigMap's mesh config is read by validate. Other
 		// trees served only the checks above: a fleet's 10,000 policies
@@ -487,6 +493,19 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 		m.tree = t
 	}
 	return m, r.probs
+}
+
+// withoutSeen drops the problems of ps at a line and field that seen
+// already reports: a rule that trips over a field the schema check already
+// refused (a list written as a string) has nothing to add.
+func withoutSeen(ps, seen Problems) Problems {
+	var out Problems
+	for _, p := range ps {
+		if !slices.ContainsFunc(seen, func(s Problem) bool { return s.Line == p.Line && s.Field == p.Field }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // checkStringMap checks labels or annotations: a mapping of string to

@@ -348,37 +348,43 @@ func TestBadInputs(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			files := maps.Clone(goodRepo)
-			for name, content := range tt.files {
-				if content == "" {
-					delete(files, name)
-				} else {
-					files[name] = content
-				}
-			}
-			opts := DefaultOptions()
-			opts.RepoPath = writeFiles(t, files)
-			_, err := Load(context.Background(), opts)
-			var probs Problems
-			if err != nil && !errors.As(err, &probs) {
-				t.Fatalf("Load: %v (not Problems)", err)
-			}
-			for _, p := range probs {
-				t.Log(p.String())
-			}
-			if len(probs) != len(tt.want) {
-				t.Fatalf("got %d problems, want %d", len(probs), len(tt.want))
-			}
-			for i, w := range tt.want {
-				p := probs[i]
-				if p.File != w.file || p.Line != w.line || p.Field != w.field || !strings.Contains(p.Message, w.msg) {
-					t.Errorf("problem %d = %s\nwant %s:%d: %s: ...%s...", i, p, w.file, w.line, w.field, w.msg)
-				}
-				if p.Fix == "" {
-					t.Errorf("problem %d has no fix: %s", i, p)
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { loadWantProblems(t, tt.files, tt.want) })
 	}
+}
+
+// loadWantProblems loads goodRepo with files replaced ("" deletes one) and
+// checks that Load reports exactly want, in order, each with a fix.
+func loadWantProblems(t *testing.T, replace map[string]string, want []wantProblem) Problems {
+	t.Helper()
+	files := maps.Clone(goodRepo)
+	for name, content := range replace {
+		if content == "" {
+			delete(files, name)
+		} else {
+			files[name] = content
+		}
+	}
+	opts := DefaultOptions()
+	opts.RepoPath = writeFiles(t, files)
+	_, err := Load(context.Background(), opts)
+	var probs Problems
+	if err != nil && !errors.As(err, &probs) {
+		t.Fatalf("Load: %v (not Problems)", err)
+	}
+	for _, p := range probs {
+		t.Log(p.String())
+	}
+	if len(probs) != len(want) {
+		t.Fatalf("got %d problems, want %d", len(probs), len(want))
+	}
+	for i, w := range want {
+		p := probs[i]
+		if p.File != w.file || p.Line != w.line || p.Field != w.field || !strings.Contains(p.Message, w.msg) {
+			t.Errorf("problem %d = %s\nwant %s:%d: %s: ...%s...", i, p, w.file, w.line, w.field, w.msg)
+		}
+		if p.Fix == "" {
+			t.Errorf("problem %d has no fix: %s", i, p)
+		}
+	}
+	return probs
 }
