@@ -117,7 +117,7 @@ func Build(in Inputs) *Plan {
 	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
 	p.add(Step{Phase: PhaseValidate, Action: ActionCheck, Op: OpValidate, Target: ConfigTarget(),
-		Reason: fmt.Sprintf("%d managed objects valid; schemas checked by server-side dry run", len(cfg.Manifests))})
+		Reason: fmt.Sprintf("%d managed objects valid; schemas checked offline and by server-side dry run", len(cfg.Manifests))})
 	if cl.Blocked {
 		p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: "BLOCKED: " + cl.Reason})
 		return p
