@@ -65,6 +65,15 @@ func (p *Plan) Pending() bool {
 	return slices.ContainsFunc(p.Steps, Step.Changes)
 }
 
+// InNamespace is the plan as seen from one namespace (kubectl's -n): only
+// the steps whose target is in ns. The rest of the plan (scenario, reason,
+// blocked) still describes the whole cluster. A copy; p is unchanged.
+func (p *Plan) InNamespace(ns string) *Plan {
+	q := *p
+	q.Steps = slices.DeleteFunc(slices.Clone(p.Steps), func(s Step) bool { return s.Target.Namespace() != ns })
+	return &q
+}
+
 // Inputs is everything Build decides from; Build itself does no I/O.
 type Inputs struct {
 	Config   *configs.Config

@@ -109,6 +109,20 @@ func WorkloadTarget(w ref.Workload) Target { return Target{Kind: TargetWorkload,
 // RevisionsTarget is the revisions of a cluster, named by the provider.
 func RevisionsTarget(cluster string) Target { return Target{Kind: TargetRevisions, Name: cluster} }
 
+// Namespace is the namespace the target lives in or is ("" for the
+// config, the mesh, a revision and cluster-scoped objects).
+func (t Target) Namespace() string {
+	switch {
+	case t.Kind == TargetNamespace:
+		return t.Name
+	case t.Workload != nil:
+		return t.Workload.Namespace
+	case t.Object != nil:
+		return t.Object.Namespace
+	}
+	return ""
+}
+
 // String is how plans and logs show the target.
 func (t Target) String() string {
 	switch t.Kind {
