@@ -32,7 +32,7 @@ func newCommentGitHubCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "github",
 		Short: "Create or update the plan comment of a GitHub pull request",
-		Long: `github posts a Markdown plan (meshops plan --format markdown) as a comment on a
+		Long: `github posts a Markdown plan (meshops plan -o markdown) as a comment on a
 pull request, or edits the comment it posted before: one comment per pull
 request and --cluster, found by a hidden marker, updated on every push.
 A plan longer than GitHub's 65,536 characters keeps its summary; diffs and
@@ -45,7 +45,7 @@ answers are retried with backoff; 401, 403 and 404 end with what to check.`,
 		Example: `  meshops comment github --pr 42 --repository Azure/ARO-HCP --plan plan.md --cluster dev-westus3`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fail := func(err error) error { return &exitError{code: 1, err: err} }
+			fail := func(err error) error { return &exitError{code: exitFailed, err: err} }
 			pr, err := prcomment.ParsePullRequest(repository, number)
 			if err != nil {
 				return fail(err)
@@ -86,13 +86,16 @@ answers are retried with backoff; 401, 403 and 404 end with what to check.`,
 	fl := cmd.Flags()
 	fl.IntVar(&number, "pr", 0, "pull request number")
 	fl.StringVar(&repository, "repository", os.Getenv("GITHUB_REPOSITORY"), "repository as owner/name (default $GITHUB_REPOSITORY)")
-	fl.StringVar(&planFile, "plan", "", "Markdown plan file from meshops plan --format markdown; - reads stdin")
+	fl.StringVar(&planFile, "plan", "", "Markdown plan file from meshops plan -o markdown; - reads stdin")
 	fl.StringVar(&cluster, "cluster", "", "cluster name: each cluster keeps its own comment on the pull request")
 	fl.StringVar(&apiURL, "api-url", defaultAPI, "GitHub REST API root, https://HOST/api/v3 for GitHub Enterprise Server; defaults to $GITHUB_API_URL when set")
 	fl.StringVar(&fullPlan, "full-plan-url", "", "where the whole plan is, linked when the comment is cut to fit (e.g. the CI artifact's URL)")
 	_ = cmd.MarkFlagRequired("pr")
 	_ = cmd.MarkFlagRequired("plan")
-	return cmd
+	return documentExitCodes(cmd,
+		exitCode{exitOK, "comment created or updated"},
+		exitCode{exitFailed, "error (bad flag, unreadable plan, GitHub refused or unreachable)"},
+	)
 }
 
 // readPlan reads the plan file, or stdin for "-".

@@ -54,7 +54,7 @@ func TestPlanWithBaseAndItsCommentNeverShowSecrets(t *testing.T) {
 	repo, base := gitrepo.PullRequest(t, exampleRepo)
 	md := filepath.Join(t.TempDir(), "plan.md")
 	code := run([]string{"plan", "--kubeconfig", env.Kubeconfig(t), "--repo-path", repo.Dir, "--base", "HEAD~1",
-		"--format", "markdown", "--max-bytes", "0", "--output", md})
+		"-o", "markdown", "--max-bytes", "0", "--output-file", md})
 	if code != 2 {
 		t.Fatalf("exit code %d, want 2 (changes pending)", code)
 	}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshops/meshops/plan"
@@ -21,26 +21,45 @@ type cluster struct {
 	Config *rest.Config
 }
 
-// connect builds the engine's view of the cluster from --kubeconfig and
-// --context (else $KUBECONFIG or ~/.kube/config).
+// defaultRequestTimeout bounds one request to the API server, so a server
+// that accepts a connection and then stays silent fails the command instead
+// of hanging it (client-go's default is no limit at all).
+const defaultRequestTimeout = 30 * time.Second
+
+// restConfig reads the kubeconfig the kubectl way (k8s.io/cli-runtime's
+// ConfigFlags: --kubeconfig, else $KUBECONFIG, else ~/.kube/config;
+// --context, --request-timeout) and explains the usual failures.
+func (g *globalFlags) restConfig() (*rest.Config, error) {
+	cfg, err := g.kube.ToRESTConfig()
+	if err != nil {
+		return nil, explainKubeconfig(err)
+	}
+	// With no kubeconfig at all, kubectl's loader falls back to
+	// http://localhost:8080 (or to the in-cluster config, in a pod); a
+	// refused connection to an address nobody configured misleads.
+	if raw, err := g.kube.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Clusters) == 0 {
+		if _, err := rest.InClusterConfig(); err != nil {
+			return nil, errNoKubeconfig
+		}
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
+// connect builds the engine's view of the cluster; reconcile.NewCluster
+// is the one place a client is made from a REST config.
 func (g *globalFlags) connect() (*cluster, error) {
 	// controller-runtime's client logs through its global logger.
 	ctrllog.SetLogger(logr.FromSlogHandler(g.logger().Handler()))
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if g.kubeconfig != "" {
-		rules.ExplicitPath = g.kubeconfig
-	}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: g.context}).ClientConfig()
+	cfg, err := g.restConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+		return nil, err
 	}
-	cfg.QPS, cfg.Burst = 50, 100
 	o := reconcile.DefaultClusterOptions()
 	o.StateNamespace = g.stateNamespace
 	c, store, err := reconcile.NewCluster(cfg, o)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster %s: %w", cfg.Host, err)
 	}
 	return &cluster{Cluster: c, Store: store, Config: cfg}, nil
 }

@@ -56,22 +56,32 @@ func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
 // given writers, and returns the exit code.
 func runWith(args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
+	markUsageErrors(root, stderr)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
-		return 0
+		return exitOK
+	}
+	code := exitFailed
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err == nil {
+		return code
 	}
 	// Errors can quote a URL, a header or a config line: they pass the
 	// one masking rule like every other output.
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintf(stderr, "meshops: %v\n", redact.Error(ee.err))
-		}
-		return ee.code
-	}
 	fmt.Fprintf(stderr, "meshops: %v\n", redact.Error(err))
-	return 1
+	if h := hint(err); h != "" {
+		fmt.Fprintln(stderr, h)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) && ue.command != "" {
+		fmt.Fprintf(stderr, "See '%s --help' for usage.\n", ue.command)
+	}
+	return code
 }

@@ -1,36 +1,43 @@
 package main
 
 import (
-	"fmt"
+	"bytes"
 	"io"
 	"math"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
+	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/sync/reconcile"
 )
 
+// defaultPlanTimeout bounds a whole plan: the largest measured fleet plans
+// in under 2 s, so minutes mean a cluster that stopped answering.
+const defaultPlanTimeout = 5 * time.Minute
+
 func newPlanCommand(g *globalFlags) *cobra.Command {
 	var (
 		cf       configFlags
 		af       aksFlags
-		format   string
-		output   string
+		of       outputFlags
 		base     string
 		maxBytes int
+		timeout  *time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show the ordered steps that would make the cluster match the config repo",
 		Long: `plan observes the live cluster, diffs it against the config repo by server-side
 dry run, and prints the ordered steps sync would take. It changes nothing.
-Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
+With -n, only the steps in that namespace are shown; the exit code still
+describes the whole plan.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			defer cancel()
 			var bc *baseConfig
 			if base != "" {
 				b, err := loadBase(ctx, cf.opts, base)
@@ -43,7 +50,7 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 			defer stop()
 			res, err := r.Reconcile(ctx, "meshops plan")
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
 			p := res.Plan
 			if bc != nil {
@@ -51,46 +58,62 @@ Exit codes: 0 nothing to do, 2 changes pending (or blocked), 1 error.`,
 					return err
 				}
 			}
-
-			var w io.Writer = cmd.OutOrStdout()
-			color := false
-			if output != "" {
-				f, err := os.Create(output)
-				if err != nil {
-					return &exitError{code: 1, err: err}
-				}
-				defer f.Close()
-				w = f
-			} else if f, ok := w.(*os.File); ok {
-				color = term.IsTerminal(int(f.Fd()))
+			if err := renderPlan(cmd, g, &of, p, maxBytes); err != nil {
+				return &exitError{code: exitFailed, err: err}
 			}
-			switch format {
-			case "text":
-				err = plan.RenderText(w, p, plan.TextOptions{Color: color, Diffs: true})
-			case "json":
-				err = plan.RenderJSON(w, p)
-			case "markdown":
-				if maxBytes <= 0 {
-					maxBytes = math.MaxInt
-				}
-				err = plan.RenderMarkdown(w, p, plan.MarkdownOptions{MaxBytes: maxBytes})
-			default:
-				err = fmt.Errorf("--format %q: expected text, markdown or json", format)
-			}
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			if p.Pending() || p.Blocked {
-				return &exitError{code: 2}
+			switch {
+			case p.Blocked:
+				return &exitError{code: exitBlocked}
+			case p.Pending():
+				return &exitError{code: exitPending}
 			}
 			return nil
 		},
 	}
 	cf.register(cmd)
 	af.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text, markdown or json")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "write the plan to this file instead of stdout")
+	of.register(cmd, formatText, formatJSON, formatYAML, formatMarkdown)
+	// --format was plan's flag before -o; scripts that use it keep working.
+	cmd.Flags().StringVar(&of.format, "format", formatText, "output format (use -o/--output)")
+	_ = cmd.Flags().MarkDeprecated("format", "use -o/--output")
 	cmd.Flags().StringVar(&base, "base", "", "git ref the change merges into (e.g. origin/main): add what the change does to the config itself")
 	cmd.Flags().IntVar(&maxBytes, "max-bytes", plan.DefaultMarkdownMaxBytes, "markdown: past this size the diffs are left out with a note; 0 keeps everything (for a CI artifact)")
-	return cmd
+	timeout = timeoutFlag(cmd, defaultPlanTimeout)
+	return documentExitCodes(cmd,
+		exitCode{exitOK, "nothing to do"},
+		exitCode{exitFailed, "error (bad input, cluster unreachable, timeout)"},
+		exitCode{exitPending, "changes pending"},
+		exitCode{exitBlocked, "blocked: the plan cannot proceed (the reason is in the plan)"},
+	)
+}
+
+// renderPlan writes the plan (only -n's namespace, when given) in -o's
+// format to stdout or --output-file.
+func renderPlan(cmd *cobra.Command, g *globalFlags, of *outputFlags, p *plan.Plan, maxBytes int) error {
+	if ns := g.namespace(); ns != "" {
+		p = p.InNamespace(ns)
+	}
+	return of.write(cmd, func(w io.Writer, tty bool) error {
+		switch of.format {
+		case formatJSON:
+			return plan.RenderJSON(w, p)
+		case formatYAML:
+			var buf bytes.Buffer
+			if err := plan.RenderJSON(&buf, p); err != nil {
+				return err
+			}
+			data, err := yaml.JSONToYAML(buf.Bytes())
+			if err != nil {
+				return err
+			}
+			_, err = w.Write(data)
+			return err
+		case formatMarkdown:
+			if maxBytes <= 0 {
+				maxBytes = math.MaxInt
+			}
+			return plan.RenderMarkdown(w, p, plan.MarkdownOptions{MaxBytes: maxBytes})
+		}
+		return plan.RenderText(w, p, plan.TextOptions{Color: colorOn(tty, g.noColor, os.LookupEnv), Diffs: true})
+	})
 }

@@ -29,7 +29,7 @@ func installExampleCluster(t *testing.T) {
 func TestPlanExitsTwoWhenChangesArePendingAndWritesJSON(t *testing.T) {
 	installExampleCluster(t)
 	out := filepath.Join(t.TempDir(), "plan.json")
-	code := run([]string{"plan", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "--format", "json", "--output", out})
+	code := run([]string{"plan", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "-o", "json", "--output-file", out})
 	if code != 2 {
 		t.Fatalf("exit code %d, want 2 (changes pending)", code)
 	}
@@ -45,17 +45,8 @@ func TestPlanExitsTwoWhenChangesArePendingAndWritesJSON(t *testing.T) {
 }
 
 func TestPlanExitsOneWhenTheClusterIsUnreachable(t *testing.T) {
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code := run([]string{"plan", "--kubeconfig", kubeconfig, "--repo-path", exampleRepo}); code != 1 {
-		t.Fatalf("exit code %d, want 1", code)
+	code, _, errs := capture([]string{"plan", "--kubeconfig", unreachableKubeconfig(t), "--repo-path", exampleRepo})
+	if code != exitFailed || !strings.Contains(errs, "connection refused: nothing listens at the kubeconfig's server address") {
+		t.Fatalf("exit code %d, want 1 with the refusal explained:\n%s", code, errs)
 	}
 }

@@ -24,7 +24,7 @@ func loadBase(ctx context.Context, opts configs.Options, ref string) (*baseConfi
 	cfg, commit, err := configs.LoadGitRef(ctx, opts, ref)
 	b := &baseConfig{ref: ref, commit: commit, cfg: cfg}
 	if err != nil && !errors.As(err, &b.problems) {
-		return nil, &exitError{code: 1, err: fmt.Errorf("--base %s: %w", ref, err)}
+		return nil, &exitError{code: exitFailed, err: fmt.Errorf("--base %s: %w", ref, err)}
 	}
 	return b, nil
 }
@@ -33,7 +33,7 @@ func loadBase(ctx context.Context, opts configs.Options, ref string) (*baseConfi
 func (b *baseConfig) compare(p *plan.Plan, head *configs.Config) error {
 	changes, err := plan.CompareConfigs(b.cfg, head)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("--base %s: %w", b.ref, err)}
+		return &exitError{code: exitFailed, err: fmt.Errorf("--base %s: %w", b.ref, err)}
 	}
 	changes.Base, changes.BaseCommit = b.ref, b.commit
 	p.ConfigChanges = changes

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/meshops/meshops/redact"
 	"github.com/meshops/meshops/state"
@@ -12,17 +15,28 @@ import (
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	kubeconfig string
-	context    string
-	logFormat  string
-	verbosity  int
+	// kube is kubectl's own connection flags (k8s.io/cli-runtime):
+	// --kubeconfig, --context, -n/--namespace and --request-timeout.
+	kube      *genericclioptions.ConfigFlags
+	logFormat string
+	verbosity int
+	noColor   bool
 	// stateNamespace holds meshops' state ConfigMap; it also names the
 	// owner stamped on applied objects.
 	stateNamespace string
 }
 
+// namespace is -n: where a command shows cluster objects, only those in
+// it; "" for all.
+func (g *globalFlags) namespace() string {
+	if g.kube.Namespace == nil {
+		return ""
+	}
+	return *g.kube.Namespace
+}
+
 func newRootCommand() *cobra.Command {
-	g := &globalFlags{}
+	g := &globalFlags{kube: newKubeFlags()}
 	root := &cobra.Command{
 		Use:   "meshops",
 		Short: "Keep an Istio service mesh exactly as a config git repository declares it",
@@ -34,13 +48,42 @@ on control-plane health, with rollback.`,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-	pf.StringVar(&g.context, "context", "", "kubeconfig context to use")
+	g.kube.AddFlags(pf)
+	pf.Lookup("namespace").Usage = "show only the cluster objects in this namespace (plan: its steps and restarts)"
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
+	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (so does a non-empty $NO_COLOR)")
 	pf.StringVar(&g.stateNamespace, "state-namespace", state.DefaultNamespace, "namespace of meshops' state record (created on first sync)")
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newPlanCommand(g), newSyncCommand(g), newStatusCommand(g), newSuspendCommand(g, true), newSuspendCommand(g, false), newRunCommand(g), newCommentCommand(g))
 	return root
+}
+
+// newKubeFlags keeps of kubectl's flags those meshops honours; the
+// others (impersonation, tokens on the command line) stay in kubeconfigs.
+func newKubeFlags() *genericclioptions.ConfigFlags {
+	str := func(v string) *string { return &v }
+	return &genericclioptions.ConfigFlags{
+		KubeConfig: str(""),
+		Context:    str(""),
+		Namespace:  str(""),
+		Timeout:    str(defaultRequestTimeout.String()),
+	}
+}
+
+// timeoutFlag adds --timeout, the bound on the whole command, to a command
+// that ends (run does not), with its default.
+func timeoutFlag(cmd *cobra.Command, def time.Duration) *time.Duration {
+	d := new(time.Duration)
+	cmd.Flags().DurationVar(d, "timeout", def, "give up after this long in all, whatever the command is waiting for (0: no limit)")
+	return d
+}
+
+// withTimeout bounds ctx by --timeout (0: unbounded).
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // logger builds the structured logger every engine receives; logs go to

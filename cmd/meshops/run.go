@@ -67,18 +67,21 @@ cancelling the step under way (the next run resumes it).`,
 	fl.StringVar(&rf.listen, "listen", ":8080", "address for /metrics, /healthz, /readyz and /hooks/*")
 	fl.BoolVar(&rf.reportOnly, "report-only", false, "plan and report (drift, pending steps) but apply nothing")
 	fl.BoolVar(&rf.leaderElect, "leader-elect", false, "reconcile only while holding the meshops Lease in --state-namespace (run with more than one replica)")
-	return cmd
+	return documentExitCodes(cmd,
+		exitCode{exitOK, "stopped by SIGTERM or interrupt"},
+		exitCode{exitFailed, "could not start (bad flag, source or listen address), or lost the Lease"},
+	)
 }
 
 func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) error {
 	log := g.logger()
 	schedule, err := reconcile.ParseSchedule(rf.schedule)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	src, err := rf.source.build(log)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -89,11 +92,11 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	// record, the Lease and the Events.
 	cl, err := g.connect()
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	cs, err := kubernetes.NewForConfig(cl.Config)
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	r.Cluster, r.Store = cl.Cluster, cl.Store
 	events := newBroadcaster(cs)
@@ -117,11 +120,11 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 		fmt.Fprintln(w, "ok")
 	})
 	if err := rf.source.hooks(mux, loop.Trigger, metrics, log); err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	lis, err := net.Listen("tcp", rf.listen)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("--listen %s: %w", rf.listen, err)}
+		return &exitError{code: exitFailed, err: fmt.Errorf("--listen %s: %w", rf.listen, err)}
 	}
 	// Timeouts and header cap for every client, with or without
 	// credentials; the webhooks add their own in-flight cap and body bounds.
@@ -147,7 +150,7 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 func leaderElected(ctx context.Context, cs kubernetes.Interface, namespace string, fn func(context.Context), g *globalFlags) error {
 	id, err := os.Hostname()
 	if err != nil {
-		return &exitError{code: 1, err: err}
+		return &exitError{code: exitFailed, err: err}
 	}
 	id += fmt.Sprintf("-%d", os.Getpid())
 	lock := &resourcelock.LeaseLock{
@@ -164,7 +167,7 @@ func leaderElected(ctx context.Context, cs kubernetes.Interface, namespace strin
 			OnStartedLeading: fn,
 			OnStoppedLeading: func() {
 				if ctx.Err() == nil {
-					result = &exitError{code: 1, err: lost}
+					result = &exitError{code: exitFailed, err: lost}
 				}
 			},
 			OnNewLeader: func(leader string) { g.logger().Info("leader", "identity", leader, "self", leader == id) },

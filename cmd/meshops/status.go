@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -12,39 +11,55 @@ import (
 	"github.com/meshops/meshops/state"
 )
 
+// defaultStatusTimeout bounds status, suspend and resume: a read or a
+// write of one ConfigMap.
+const defaultStatusTimeout = time.Minute
+
 func newStatusCommand(g *globalFlags) *cobra.Command {
-	var format string
+	var (
+		of      outputFlags
+		timeout *time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print meshops' record in the cluster: last commit, result, error, next run, bad revisions, rollout progress",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			defer cancel()
 			cl, err := g.connect()
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
-			rec, err := cl.Store.Load(cmd.Context())
+			rec, err := cl.Store.Load(ctx)
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
-			switch format {
-			case "text":
-				printStatus(cmd.OutOrStdout(), rec, time.Now())
-			case "json":
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+			err = of.write(cmd, func(w io.Writer, _ bool) error {
+				if of.format == formatText {
+					printStatus(w, rec, time.Now())
+					return nil
+				}
+				return writeData(w, of.format, struct {
 					*state.Record
 					InventoryCount int `json:"inventoryCount"`
 				}{rec, len(rec.Inventory)})
-			default:
-				return &exitError{code: 1, err: fmt.Errorf("--format %q: expected text or json", format)}
+			})
+			if err != nil {
+				return &exitError{code: exitFailed, err: err}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-	return cmd
+	of.register(cmd, formatText, formatJSON, formatYAML)
+	// --format was status' flag before -o.
+	cmd.Flags().StringVar(&of.format, "format", formatText, "output format (use -o/--output)")
+	_ = cmd.Flags().MarkDeprecated("format", "use -o/--output")
+	timeout = timeoutFlag(cmd, defaultStatusTimeout)
+	return documentExitCodes(cmd,
+		exitCode{exitOK, "printed"},
+		exitCode{exitFailed, "error (no record readable, cluster unreachable, timeout)"},
+	)
 }
 
 func printStatus(w io.Writer, rec *state.Record, now time.Time) {
@@ -98,24 +113,32 @@ func relative(t, now time.Time) string {
 }
 
 func newSuspendCommand(g *globalFlags, suspend bool) *cobra.Command {
-	use, short := "suspend", "Stop the loop from applying anything; it keeps planning and reporting"
+	use, done, short := "suspend", "suspended", "Stop the loop from applying anything; it keeps planning and reporting"
 	if !suspend {
-		use, short = "resume", "Let a suspended loop apply again"
+		use, done, short = "resume", "resumed", "Let a suspended loop apply again"
 	}
-	return &cobra.Command{
+	var timeout *time.Duration
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			defer cancel()
 			cl, err := g.connect()
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
-			if _, err := cl.Store.Update(cmd.Context(), func(r *state.Record) { r.Suspended = suspend }); err != nil {
-				return &exitError{code: 1, err: err}
+			if _, err := cl.Store.Update(ctx, func(r *state.Record) { r.Suspended = suspend }); err != nil {
+				return &exitError{code: exitFailed, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "meshops %sed (record %s/%s)\n", use, cl.Store.Namespace, state.DefaultName)
+			fmt.Fprintf(cmd.OutOrStdout(), "meshops %s (record %s/%s)\n", done, cl.Store.Namespace, state.DefaultName)
 			return nil
 		},
 	}
+	timeout = timeoutFlag(cmd, defaultStatusTimeout)
+	return documentExitCodes(cmd,
+		exitCode{exitOK, done},
+		exitCode{exitFailed, "error (cluster unreachable, forbidden, timeout)"},
+	)
 }

@@ -15,10 +15,11 @@ import (
 
 func newSyncCommand(g *globalFlags) *cobra.Command {
 	var (
-		cf     configFlags
-		af     aksFlags
-		opts   reconcile.Options
-		source sourceFlags
+		cf      configFlags
+		af      aksFlags
+		opts    reconcile.Options
+		source  sourceFlags
+		timeout *time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -29,15 +30,15 @@ revision-tag move between two gates, health-gated restarts, verify and prune.
 A failure after the tag moved rolls back when autoRollback is on. Progress is
 recorded in the cluster, so running sync again after a crash resumes. It is
 the same engine as meshops run: a suspended cluster is not changed unless
---ignore-suspend is given, and the result is recorded as run records it.
-Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
+--ignore-suspend is given, and the result is recorded as run records it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			defer cancel()
 			out := cmd.OutOrStdout()
 			src, err := source.build(g.logger())
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				return &exitError{code: exitFailed, err: err}
 			}
 			o := opts
 			o.Config, o.Log, o.AKS = cf.opts, g.logger(), af.overrides()
@@ -54,7 +55,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 			defer stop()
 			res, err := r.Reconcile(ctx, "meshops sync")
 			if res.Decision == reconcile.DecisionSuspended {
-				return &exitError{code: 1, err: reconcile.SuspendedError{}}
+				return &exitError{code: exitFailed, err: reconcile.SuspendedError{}}
 			}
 			if res.Applied != nil {
 				a := res.Applied
@@ -62,7 +63,10 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 					a.Applied, a.Labelled, a.TagMoved, a.Restarted, a.Pruned, a.RolledBack, a.Duration.Round(time.Millisecond))
 			}
 			if err != nil {
-				return &exitError{code: 1, err: err}
+				if res.Decision == reconcile.DecisionBlocked {
+					return &exitError{code: exitBlocked, err: err}
+				}
+				return &exitError{code: exitFailed, err: err}
 			}
 			switch res.Decision {
 			case reconcile.DecisionDryRun:
@@ -81,7 +85,14 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 	cmd.Flags().BoolVar(&opts.ForceConflicts, "force-conflicts", false, "take fields that another field manager owns")
 	cmd.Flags().BoolVar(&opts.IgnoreSuspend, "ignore-suspend", false, "apply although the cluster is suspended (meshops suspend)")
 	cmd.Flags().DurationVar(&opts.Lock.Wait, "lock-timeout", 0, "how long to wait while another meshops changes the cluster (0: fail at once, naming it)")
-	return cmd
+	// No default bound: a rollout waits on restarts for as long as the
+	// config's budgets allow.
+	timeout = timeoutFlag(cmd, 0)
+	return documentExitCodes(cmd,
+		exitCode{exitOK, "in sync, applied, or --dry-run"},
+		exitCode{exitFailed, "error, suspended, or locked by another meshops (a failed rollout is rolled back first when autoRollback is on)"},
+		exitCode{exitBlocked, "blocked: the plan cannot proceed; nothing applied (the reason is in the plan and the record)"},
+	)
 }
 
 // progressPrinter prints one line per step as it ends, with its elapsed
