@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	clientcmd "k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
 	"github.com/meshops/meshops/configs"
 )
 
@@ -80,18 +83,7 @@ func TestPlanNamespaceShowsOnlyThatNamespacesSteps(t *testing.T) {
 // its own exit code, 3, not "changes pending"'s 2.
 func TestPlanExitsThreeWhenBlocked(t *testing.T) {
 	installExampleCluster(t)
-	repo := copyRepo(t)
-	values := filepath.Join(repo, "config", "config.yaml")
-	data, err := os.ReadFile(values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(values, []byte(strings.ReplaceAll(string(data), "asm-1-29", "asm-1-31")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := configs.Load(t.Context(), configs.Options{RepoPath: repo, SettingsFile: "meshops.yaml"}); err != nil {
-		t.Fatalf("the test's repo does not load: %v", err)
-	}
+	repo := blockedRepo(t)
 	code, out, errs := capture([]string{"plan", "--kubeconfig", env.Kubeconfig(t), "--repo-path", repo})
 	if code != exitBlocked || !strings.Contains(out, "not installed") {
 		t.Errorf("exit %d, want %d (blocked):\n%s%s", code, exitBlocked, out, errs)
@@ -150,4 +142,82 @@ func TestPlanGivesUpOnAServerThatAcceptsTLSAndStaysSilent(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errs, "timeout: the API server did not answer in time") {
 		t.Errorf("exit %d, want %d with the timeout explained:\n%s", code, exitFailed, errs)
 	}
+}
+
+// sync of a blocked plan applies nothing and ends with the blocked code.
+func TestSyncExitsThreeWhenBlocked(t *testing.T) {
+	installExampleCluster(t)
+	repo := blockedRepo(t)
+	code, out, errs := capture([]string{"sync", "--kubeconfig", env.Kubeconfig(t), "--repo-path", repo, "--state-namespace", "meshops-sync-blocked"})
+	if code != exitBlocked {
+		t.Errorf("exit %d, want %d (blocked):\n%s%s", code, exitBlocked, out, errs)
+	}
+}
+
+// editKubeconfig writes a copy of the admin kubeconfig changed by edit.
+func editKubeconfig(t *testing.T, edit func(*clientcmdapi.Config)) string {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(env.Kubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(cfg)
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The real API server's refusals are explained: RBAC forbidden with the
+// verb and the resource, and a certificate the kubeconfig does not trust.
+func TestTheAPIServersRefusalsAreExplained(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*clientcmdapi.Config)
+		want []string
+	}{
+		{"forbidden", func(c *clientcmdapi.Config) {
+			for _, u := range c.AuthInfos {
+				u.Impersonate = "meshops-nobody"
+			}
+		}, []string{`cannot get resource "configmaps"`, "forbidden: the kubeconfig's user lacks an RBAC permission on configmaps "}},
+		{"untrusted certificate", func(c *clientcmdapi.Config) {
+			for _, cl := range c.Clusters {
+				cl.CertificateAuthorityData, cl.CertificateAuthority = nil, ""
+			}
+		}, []string{"certificate", "TLS: the API server's certificate is not trusted"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := capture([]string{"status", "--kubeconfig", editKubeconfig(t, tc.edit)})
+			t.Logf("stderr:\n%s", errs)
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d", code, exitFailed)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(errs, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errs)
+				}
+			}
+		})
+	}
+}
+
+// blockedRepo is the example repo with a target revision that is not
+// installed: a blocked plan.
+func blockedRepo(t *testing.T) string {
+	t.Helper()
+	repo := copyRepo(t)
+	values := filepath.Join(repo, "config", "config.yaml")
+	data, err := os.ReadFile(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(values, []byte(strings.ReplaceAll(string(data), "asm-1-29", "asm-1-31")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configs.Load(t.Context(), configs.Options{RepoPath: repo, SettingsFile: "meshops.yaml"}); err != nil {
+		t.Fatalf("the test's repo does not load: %v", err)
+	}
+	return repo
 }

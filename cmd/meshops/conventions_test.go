@@ -282,7 +282,7 @@ func TestHintsExplainTheCommonFailures(t *testing.T) {
 	}{
 		{"none", errors.New("something else"), ""},
 		{"refused", fmt.Errorf("get: %w", &os.SyscallError{Syscall: "connect", Err: errRefused}), "connection refused"},
-		{"forbidden", forbidden(), "forbidden: the kubeconfig's user lacks the RBAC permission"},
+		{"forbidden", forbidden(), "forbidden: the kubeconfig's user lacks an RBAC permission on configmaps "},
 		{"deadline", fmt.Errorf("load: %w", contextDeadline()), "timeout: the API server did not answer in time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,8 +42,8 @@ func hint(err error) string {
 	case err == nil:
 		return ""
 	case apierrors.IsForbidden(err):
-		return "forbidden: the kubeconfig's user lacks the RBAC permission the server names above (verb and resource); " +
-			"meshops needs what deploy/rbac.yaml grants (check with kubectl auth can-i VERB RESOURCE)"
+		return fmt.Sprintf("forbidden: the kubeconfig's user lacks an RBAC permission on %s (the verb is in the server's message above); "+
+			"meshops needs what deploy/rbac.yaml grants (kubectl auth can-i --list shows what the user has)", forbiddenResource(err))
 	case apierrors.IsUnauthorized(err):
 		return "unauthorized: the API server did not accept the kubeconfig's credentials (expired token or certificate?)"
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -56,4 +56,19 @@ func hint(err error) string {
 		return "timeout: the API server did not answer in time; raise --request-timeout (one request) or --timeout (the whole command), or check the server's health"
 	}
 	return ""
+}
+
+// forbiddenResource is the resource a forbidden answer is about, from the
+// status details the API server sends with it.
+func forbiddenResource(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		if d := status.Status().Details; d != nil && d.Kind != "" {
+			if d.Group != "" {
+				return d.Kind + "." + d.Group
+			}
+			return d.Kind
+		}
+	}
+	return "the resource the server names above"
 }
