@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,7 +29,8 @@ const defaultRequestTimeout = 30 * time.Second
 
 // restConfig reads the kubeconfig the kubectl way (k8s.io/cli-runtime's
 // ConfigFlags: --kubeconfig, else $KUBECONFIG, else ~/.kube/config;
-// --context, --request-timeout) and explains the usual failures.
+// --context, --request-timeout as an answerTimeout) and explains the usual
+// failures.
 func (g *globalFlags) restConfig() (*rest.Config, error) {
 	cfg, err := g.kube.ToRESTConfig()
 	if err != nil {
@@ -43,6 +45,10 @@ func (g *globalFlags) restConfig() (*rest.Config, error) {
 		}
 	}
 	cfg.QPS, cfg.Burst = 50, 100
+	if d := cfg.Timeout; d > 0 {
+		cfg.Timeout = 0
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &answerTimeout{next: rt, timeout: d} })
+	}
 	return cfg, nil
 }
 

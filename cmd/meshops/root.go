@@ -50,6 +50,7 @@ on control-plane health, with rollback.`,
 	pf := root.PersistentFlags()
 	g.kube.AddFlags(pf)
 	pf.Lookup("namespace").Usage = "show only the cluster objects in this namespace (plan: its steps and restarts)"
+	pf.Lookup("request-timeout").Usage = "how long the API server may take to start answering a request, e.g. 10s or 1m (a watch may then last longer); 0: no limit"
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (so does a non-empty $NO_COLOR)")
