@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/meshops/meshops/plan"
@@ -45,8 +46,11 @@ func (g *globalFlags) restConfig() (*rest.Config, error) {
 		}
 	}
 	cfg.QPS, cfg.Burst = 50, 100
-	if d := cfg.Timeout; d > 0 {
-		cfg.Timeout = 0
+	d, err := clientcmd.ParseTimeout(g.requestTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("--request-timeout: %w", err)
+	}
+	if d > 0 {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &answerTimeout{next: rt, timeout: d} })
 	}
 	return cfg, nil

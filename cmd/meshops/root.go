@@ -17,10 +17,14 @@ import (
 type globalFlags struct {
 	// kube is kubectl's own connection flags (k8s.io/cli-runtime):
 	// --kubeconfig, --context, -n/--namespace and --request-timeout.
-	kube      *genericclioptions.ConfigFlags
-	logFormat string
-	verbosity int
-	noColor   bool
+	kube *genericclioptions.ConfigFlags
+	// requestTimeout is --request-timeout, kept out of kube: a value in
+	// client-go's overrides, even the default, stops it from falling back
+	// to the in-cluster config in a pod. Parsed as kubectl parses it.
+	requestTimeout string
+	logFormat      string
+	verbosity      int
+	noColor        bool
 	// stateNamespace holds meshops' state ConfigMap; it also names the
 	// owner stamped on applied objects.
 	stateNamespace string
@@ -50,7 +54,7 @@ on control-plane health, with rollback.`,
 	pf := root.PersistentFlags()
 	g.kube.AddFlags(pf)
 	pf.Lookup("namespace").Usage = "show only the cluster objects in this namespace (plan: its steps and restarts)"
-	pf.Lookup("request-timeout").Usage = "how long the API server may take to start answering a request, e.g. 10s or 1m (a watch may then last longer); 0: no limit"
+	pf.StringVar(&g.requestTimeout, "request-timeout", defaultRequestTimeout.String(), "how long the API server may take to start answering a request, e.g. 10s or 1m (a watch may then last longer); 0: no limit")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (so does a non-empty $NO_COLOR)")
@@ -63,12 +67,7 @@ on control-plane health, with rollback.`,
 // others (impersonation, tokens on the command line) stay in kubeconfigs.
 func newKubeFlags() *genericclioptions.ConfigFlags {
 	str := func(v string) *string { return &v }
-	return &genericclioptions.ConfigFlags{
-		KubeConfig: str(""),
-		Context:    str(""),
-		Namespace:  str(""),
-		Timeout:    str(defaultRequestTimeout.String()),
-	}
+	return &genericclioptions.ConfigFlags{KubeConfig: str(""), Context: str(""), Namespace: str("")}
 }
 
 // timeoutFlag adds --timeout, the bound on the whole command, to a command
