@@ -111,8 +111,9 @@ func TestStatusPrintsJSONAndYAMLThatParse(t *testing.T) {
 }
 
 // A server that completes the TLS handshake and then never answers does
-// not hang plan: --request-timeout ends each request and --timeout the
-// command, with exit 1 and a message that says it timed out.
+// not hang plan: --request-timeout ends the request, and without one
+// --timeout ends the command; either way exit 1 and a message that says it
+// timed out.
 func TestPlanGivesUpOnAServerThatAcceptsTLSAndStaysSilent(t *testing.T) {
 	silent := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-silent }))
@@ -121,26 +122,35 @@ func TestPlanGivesUpOnAServerThatAcceptsTLSAndStaysSilent(t *testing.T) {
 	if !strings.HasPrefix(srv.URL, "https://127.0.0.1:") {
 		t.Fatalf("the silent server is not on loopback: %s", srv.URL)
 	}
-	const timeout = 10 * time.Second
 	kubeconfig := writeKubeconfig(t, srv.URL)
-	start := time.Now()
-	done := make(chan struct{})
-	var code int
-	var errs string
-	go func() {
-		defer close(done)
-		code, _, errs = capture([]string{"plan", "--kubeconfig", kubeconfig, "--repo-path", exampleRepo,
-			"--request-timeout", "2s", "--timeout", timeout.String()})
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout + 2*time.Minute):
-		t.Fatalf("plan still runs %s after its --timeout %s", 2*time.Minute, timeout)
-	}
-	t.Logf("plan gave up after %s", time.Since(start).Round(time.Second))
-	t.Logf("plan against the silent server, stderr:\n%s", errs)
-	if code != exitFailed || !strings.Contains(errs, "timeout: the API server did not answer in time") {
-		t.Errorf("exit %d, want %d with the timeout explained:\n%s", code, exitFailed, errs)
+	for _, tc := range []struct {
+		name                    string
+		requestTimeout, timeout time.Duration
+		cause                   string
+	}{
+		{"--request-timeout", 2 * time.Second, 30 * time.Second, "no answer within --request-timeout 2s"},
+		{"--timeout alone", 0, 3 * time.Second, "the command ran past --timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			done := make(chan struct{})
+			var code int
+			var errs string
+			go func() {
+				defer close(done)
+				code, _, errs = capture([]string{"plan", "--kubeconfig", kubeconfig, "--repo-path", exampleRepo,
+					"--request-timeout", tc.requestTimeout.String(), "--timeout", tc.timeout.String()})
+			}()
+			select {
+			case <-done:
+			case <-time.After(tc.timeout + 2*time.Minute):
+				t.Fatalf("plan still runs 2m after its --timeout %s", tc.timeout)
+			}
+			t.Logf("plan gave up after %s; stderr:\n%s", time.Since(start).Round(time.Second), errs)
+			if code != exitFailed || !strings.Contains(errs, tc.cause) || !strings.Contains(errs, "timeout: the API server did not answer within --request-timeout") {
+				t.Errorf("exit %d, want %d with %q and the timeout explained:\n%s", code, exitFailed, tc.cause, errs)
+			}
+		})
 	}
 }
 

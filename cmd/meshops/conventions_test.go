@@ -283,7 +283,7 @@ func TestHintsExplainTheCommonFailures(t *testing.T) {
 		{"none", errors.New("something else"), ""},
 		{"refused", fmt.Errorf("get: %w", &os.SyscallError{Syscall: "connect", Err: errRefused}), "connection refused"},
 		{"forbidden", forbidden(), "forbidden: the kubeconfig's user lacks an RBAC permission on configmaps "},
-		{"deadline", fmt.Errorf("load: %w", contextDeadline()), "timeout: the API server did not answer in time"},
+		{"deadline", fmt.Errorf("load: %w", contextDeadline()), "timeout: the API server did not answer within --request-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := hint(tc.err); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {

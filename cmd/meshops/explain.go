@@ -53,7 +53,7 @@ func hint(err error) string {
 	case errors.As(err, &record):
 		return "TLS: the server at the kubeconfig's address does not speak TLS; is the address or port wrong?"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout: the API server did not answer in time; raise --request-timeout (one request) or --timeout (the whole command), or check the server's health"
+		return "timeout: the API server did not answer within --request-timeout, or the command ran past --timeout; raise the one that ended it, or check the server's health"
 	}
 	return ""
 }

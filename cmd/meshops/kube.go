@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -50,9 +51,13 @@ func (g *globalFlags) restConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--request-timeout: %w", err)
 	}
-	if d > 0 {
-		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &answerTimeout{next: rt, timeout: d} })
+	command := g.command
+	if command == nil {
+		command = context.Background()
 	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &answerTimeout{next: rt, timeout: d, command: command}
+	})
 	return cfg, nil
 }
 

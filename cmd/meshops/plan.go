@@ -36,7 +36,7 @@ With -n, only the steps in that namespace are shown; the exit code still
 describes the whole plan.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			ctx, cancel := g.withTimeout(cmd.Context(), *timeout)
 			defer cancel()
 			var bc *baseConfig
 			if base != "" {

@@ -22,9 +22,11 @@ type globalFlags struct {
 	// client-go's overrides, even the default, stops it from falling back
 	// to the in-cluster config in a pod. Parsed as kubectl parses it.
 	requestTimeout string
-	logFormat      string
-	verbosity      int
-	noColor        bool
+	// command is the context of the command under way (withTimeout).
+	command   context.Context
+	logFormat string
+	verbosity int
+	noColor   bool
 	// stateNamespace holds meshops' state ConfigMap; it also names the
 	// owner stamped on applied objects.
 	stateNamespace string
@@ -78,12 +80,16 @@ func timeoutFlag(cmd *cobra.Command, def time.Duration) *time.Duration {
 	return d
 }
 
-// withTimeout bounds ctx by --timeout (0: unbounded).
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
+// withTimeout bounds ctx by --timeout (0: unbounded) and keeps it as the
+// command's context, which every request to the API server then honours:
+// client-go's discovery takes no context of its own.
+func (g *globalFlags) withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	cancel := context.CancelFunc(func() {})
+	if d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
 	}
-	return context.WithTimeout(ctx, d)
+	g.command = ctx
+	return ctx, cancel
 }
 
 // logger builds the structured logger every engine receives; logs go to

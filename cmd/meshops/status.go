@@ -25,7 +25,7 @@ func newStatusCommand(g *globalFlags) *cobra.Command {
 		Short: "Print meshops' record in the cluster: last commit, result, error, next run, bad revisions, rollout progress",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			ctx, cancel := g.withTimeout(cmd.Context(), *timeout)
 			defer cancel()
 			cl, err := g.connect()
 			if err != nil {
@@ -123,7 +123,7 @@ func newSuspendCommand(g *globalFlags, suspend bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			ctx, cancel := g.withTimeout(cmd.Context(), *timeout)
 			defer cancel()
 			cl, err := g.connect()
 			if err != nil {

@@ -33,7 +33,7 @@ the same engine as meshops run: a suspended cluster is not changed unless
 --ignore-suspend is given, and the result is recorded as run records it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), *timeout)
+			ctx, cancel := g.withTimeout(cmd.Context(), *timeout)
 			defer cancel()
 			out := cmd.OutOrStdout()
 			src, err := source.build(g.logger())

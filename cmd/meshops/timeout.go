@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,30 +14,46 @@ import (
 // client-go's own Timeout bounds the whole exchange, which would also cut
 // the watches meshops keeps open while a workload rolls out and the
 // streamed lists of a large fleet; a server that accepts the connection and
-// then stays silent is caught either way.
+// then stays silent is caught either way. It also ends every request when
+// the command's context ends (--timeout), which client-go's discovery
+// calls would not otherwise see.
 type answerTimeout struct {
 	next    http.RoundTripper
-	timeout time.Duration
+	timeout time.Duration // 0: no bound
+	command context.Context
 }
 
 func (a *answerTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
-	timer := time.AfterFunc(a.timeout, cancel)
+	stopCommand := context.AfterFunc(a.command, cancel)
+	timedOut := func() bool { return false }
+	if a.timeout > 0 {
+		timer := time.AfterFunc(a.timeout, cancel)
+		timedOut = func() bool { return !timer.Stop() }
+	}
 	resp, err := a.next.RoundTrip(req.WithContext(ctx))
-	if !timer.Stop() {
-		// It fired: whatever the transport returned, the cause is the timeout.
+	late := timedOut()
+	if late || a.command.Err() != nil {
 		if resp != nil {
 			resp.Body.Close()
 		}
 		cancel()
 		// DeadlineExceeded: a timeout, and not one retried (retry.Transient).
-		return nil, fmt.Errorf("no answer within --request-timeout %s: %w", a.timeout, context.DeadlineExceeded)
+		switch cerr := a.command.Err(); {
+		case late:
+			return nil, fmt.Errorf("no answer within --request-timeout %s: %w", a.timeout, context.DeadlineExceeded)
+		case errors.Is(cerr, context.DeadlineExceeded):
+			return nil, fmt.Errorf("the command ran past --timeout: %w", cerr)
+		default:
+			return nil, cerr
+		}
 	}
 	if err != nil {
+		stopCommand()
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { stopCommand(); cancel() }}
 	return resp, nil
 }
 

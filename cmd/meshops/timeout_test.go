@@ -28,7 +28,7 @@ func TestRequestTimeoutEndsASilentServerButNotALongAnswer(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(silent) })
-	c := &http.Client{Transport: &answerTimeout{next: http.DefaultTransport, timeout: timeout}}
+	c := &http.Client{Transport: &answerTimeout{next: http.DefaultTransport, timeout: timeout, command: context.Background()}}
 
 	resp, err := c.Get(srv.URL + "/watch")
 	if err != nil {
