@@ -105,6 +105,12 @@ func TestStatusPrintsJSONAndYAMLThatParse(t *testing.T) {
 			t.Errorf("-o %s: suspended %v, want true:\n%s", format, doc["suspended"], out)
 		}
 	}
+	// status --format, the flag before -o, still works.
+	code, out, errs := capture([]string{"status", "--kubeconfig", kubeconfig, "--state-namespace", ns, "--format", "json"})
+	if code != exitOK || !strings.Contains(errs, "deprecated") {
+		t.Errorf("status --format json: exit %d, stderr %q", code, errs)
+	}
+	parseData(t, formatJSON, out)
 	if code, out, _ := capture([]string{"resume", "--kubeconfig", kubeconfig, "--state-namespace", ns}); code != exitOK || !strings.HasPrefix(out, "meshops resumed ") {
 		t.Errorf("resume: exit %d: %q", code, out)
 	}

@@ -74,7 +74,7 @@ func (g *globalFlags) connect() (*cluster, error) {
 	o.StateNamespace = g.stateNamespace
 	c, store, err := reconcile.NewCluster(cfg, o)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", cfg.Host, err)
+		return nil, err
 	}
 	return &cluster{Cluster: c, Store: store, Config: cfg}, nil
 }

@@ -47,6 +47,13 @@ func (f *outputFlags) register(cmd *cobra.Command, formats ...string) {
 	}
 }
 
+// keepFormatAlias keeps --format, the flag before -o, working for the
+// scripts that use it; cobra says it is deprecated when it is used.
+func (f *outputFlags) keepFormatAlias(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.format, "format", f.formats[0], "output format (use -o/--output)")
+	_ = cmd.Flags().MarkDeprecated("format", "use -o/--output")
+}
+
 func (f *outputFlags) check() error {
 	if !slices.Contains(f.formats, f.format) {
 		return fmt.Errorf("-o/--output %q: expected %s (to write to a file, use --output-file)", f.format, strings.Join(f.formats, ", "))

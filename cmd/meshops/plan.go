@@ -73,9 +73,7 @@ describes the whole plan.`,
 	cf.register(cmd)
 	af.register(cmd)
 	of.register(cmd, formatText, formatJSON, formatYAML, formatMarkdown)
-	// --format was plan's flag before -o; scripts that use it keep working.
-	cmd.Flags().StringVar(&of.format, "format", formatText, "output format (use -o/--output)")
-	_ = cmd.Flags().MarkDeprecated("format", "use -o/--output")
+	of.keepFormatAlias(cmd)
 	cmd.Flags().StringVar(&base, "base", "", "git ref the change merges into (e.g. origin/main): add what the change does to the config itself")
 	cmd.Flags().IntVar(&maxBytes, "max-bytes", plan.DefaultMarkdownMaxBytes, "markdown: past this size the diffs are left out with a note; 0 keeps everything (for a CI artifact)")
 	timeout = timeoutFlag(cmd, defaultPlanTimeout)

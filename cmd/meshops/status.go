@@ -52,9 +52,7 @@ func newStatusCommand(g *globalFlags) *cobra.Command {
 		},
 	}
 	of.register(cmd, formatText, formatJSON, formatYAML)
-	// --format was status' flag before -o.
-	cmd.Flags().StringVar(&of.format, "format", formatText, "output format (use -o/--output)")
-	_ = cmd.Flags().MarkDeprecated("format", "use -o/--output")
+	of.keepFormatAlias(cmd)
 	timeout = timeoutFlag(cmd, defaultStatusTimeout)
 	return documentExitCodes(cmd,
 		exitCode{exitOK, "printed"},

@@ -37,6 +37,7 @@ func (a *answerTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			resp.Body.Close()
 		}
+		stopCommand()
 		cancel()
 		// DeadlineExceeded: a timeout, and not one retried (retry.Transient).
 		switch cerr := a.command.Err(); {
