@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/rollout"
 )
 
@@ -24,6 +26,9 @@ func (r *run) verify(ctx context.Context) (string, error) {
 		return "", err
 	}
 	restart, stranded := plan.SplitWorkloads(snap, r.p.Tag, r.p.Target, r.cfg.Istio.VersionNames(), r.Options.Restart.DeleteBarePods)
+	// Workloads broken before the upgrade that did not come up are
+	// reported at the end of the run, not failed here.
+	restart = slices.DeleteFunc(restart, func(w ref.Workload) bool { return slices.Contains(r.unhealthyFailed, w) })
 	if len(restart) > 0 {
 		off := make([]string, len(restart))
 		for i, w := range restart {

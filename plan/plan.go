@@ -149,13 +149,24 @@ func Build(in Inputs) *Plan {
 			restarts = append(restarts, w)
 		}
 	}
-	orderWorkloads(restarts, ext.Restart.NamespaceOrder)
-	for _, w := range restarts {
+	// Workloads broken before the upgrade go last, and their failure is
+	// not evidence against the target: a restart onto any revision would
+	// not have fixed them.
+	healthy, broken := splitUnhealthy(in.Snapshot, restarts)
+	orderWorkloads(healthy, ext.Restart.NamespaceOrder)
+	orderWorkloads(broken, ext.Restart.NamespaceOrder)
+	for _, w := range append(healthy, broken...) {
 		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Op: OpRestart, Target: WorkloadTarget(w),
 			Reason: "pods run another revision than " + d.Target, Revision: d.Target}
 		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
 			step.Proxy = mesh.ImageTag(in.Probe.Image)
 			step.Reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, step.Proxy)
+		}
+		if slices.Contains(broken, w) {
+			step.UnhealthyBefore = true
+			step.Reason += "; not healthy before the upgrade: restarted last, its failure does not count against " + d.Target
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s has pods that are not ready before the upgrade: it restarts last, and if it does not come up on %s either, that is reported, not rolled back or held against %s",
+				w, d.Target, d.Target))
 		}
 		p.add(step)
 	}
@@ -402,4 +413,23 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// splitUnhealthy separates the workloads whose pods are all ready from
+// those with a pod that is not, in the snapshot taken before any change.
+func splitUnhealthy(s *observe.Snapshot, ws []ref.Workload) (healthy, broken []ref.Workload) {
+	unhealthy := map[ref.Workload]bool{}
+	for _, w := range s.Workloads {
+		if w.Unhealthy() {
+			unhealthy[w.Ref()] = true
+		}
+	}
+	for _, w := range ws {
+		if unhealthy[w] {
+			broken = append(broken, w)
+		} else {
+			healthy = append(healthy, w)
+		}
+	}
+	return healthy, broken
 }
