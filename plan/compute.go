@@ -64,12 +64,17 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 	if err != nil {
 		return nil, fmt.Errorf("observing the cluster: %w", err)
 	}
-	objects, err := DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels())
-	if err != nil {
-		return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
+	// Every manifest in a missing namespace would fail its dry run with
+	// "not found": say it once instead, and plan nothing else.
+	missing := MissingNamespaces(cfg, snap)
+	var objects []ObjectChange
+	if len(missing) == 0 {
+		if objects, err = DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels()); err != nil {
+			return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
+		}
 	}
 	in := Inputs{
-		Config: cfg, Snapshot: snap, Objects: objects,
+		Config: cfg, Snapshot: snap, Objects: objects, MissingNamespaces: missing,
 		Commit: opts.Commit, LastApplied: rec.LastAppliedCommit,
 		Inventory: rec.Inventory, BadRevisions: rec.BadRevisions, RetryBadRevision: opts.RetryBadRevision,
 	}

@@ -81,6 +81,9 @@ type Inputs struct {
 	// tried again at the commit that failed unless RetryBadRevision.
 	BadRevisions     map[string]state.BadRevision
 	RetryBadRevision bool
+	// MissingNamespaces are namespaces the config puts objects in, or joins
+	// to the mesh, that do not exist: the plan is blocked naming them.
+	MissingNamespaces []string
 	// Revisions is what the revision provider decided, when meshops drives
 	// the revisions itself (the aks provider); nil when someone else
 	// installs them.
@@ -109,6 +112,10 @@ func Build(in Inputs) *Plan {
 	}
 	cl := Classify(in.Snapshot, d, ch)
 	cl = in.Revisions.classify(cl)
+	if len(in.MissingNamespaces) > 0 {
+		cl = cl.block(ScenarioNamespacesMissing, fmt.Sprintf("namespaces %s do not exist: create them (kubectl create namespace NAME) before meshops applies objects in them or joins them to the mesh; meshops does not create namespaces",
+			strings.Join(in.MissingNamespaces, ", ")))
+	}
 	if bad, ok := in.BadRevisions[d.Target]; ok && !cl.Blocked && !in.RetryBadRevision && bad.Commit == in.Commit &&
 		(cl.From != d.Target || len(cl.Restart) > 0) {
 		cl = cl.block(ScenarioBadRevision, fmt.Sprintf("%s failed a rollout at %s and was rolled back (%s); push a new commit or run meshops sync --retry-bad-revision",
@@ -432,4 +439,23 @@ func splitUnhealthy(s *observe.Snapshot, ws []ref.Workload) (healthy, broken []r
 		}
 	}
 	return healthy, broken
+}
+
+// MissingNamespaces lists, sorted, the namespaces that the manifests or
+// meshops.namespaces name and the snapshot does not hold.
+func MissingNamespaces(cfg *configs.Config, s *observe.Snapshot) []string {
+	var missing []string
+	note := func(ns string) {
+		if _, ok := s.Namespaces[ns]; ns != "" && !ok && !slices.Contains(missing, ns) {
+			missing = append(missing, ns)
+		}
+	}
+	for _, m := range cfg.Manifests {
+		note(m.GetNamespace())
+	}
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		note(ns)
+	}
+	slices.Sort(missing)
+	return missing
 }

@@ -287,3 +287,19 @@ func TestAnInSyncHeadlineNamesWorkloadsItsWarningsList(t *testing.T) {
 		t.Errorf("headline %q says in sync without the workload its warning lists", p.Reason)
 	}
 }
+
+// Namespaces the config needs but the cluster lacks block the plan with one
+// message naming them all, instead of a dry-run error per object (#17).
+func TestMissingNamespacesBlockThePlanInOneMessage(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-28")
+	snap.Namespaces["aro-hcp"] = observe.Namespace{Name: "aro-hcp"}
+	missing := MissingNamespaces(cfg, snap)
+	if !slices.Contains(missing, "maestro") || !slices.Contains(missing, "clusters-service") || slices.Contains(missing, "aro-hcp") {
+		t.Fatalf("missing %v; want maestro and clusters-service, not aro-hcp", missing)
+	}
+	p := Build(Inputs{Config: cfg, Snapshot: snap, MissingNamespaces: missing})
+	if !p.Blocked || p.Scenario != ScenarioNamespacesMissing || !strings.Contains(p.Reason, "clusters-service, ") || strings.Count(p.Reason, "maestro") != 1 {
+		t.Errorf("plan %s blocked %v: %s; want one message naming each missing namespace once", p.Scenario, p.Blocked, p.Reason)
+	}
+}
