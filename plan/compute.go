@@ -33,8 +33,10 @@ type Cluster struct {
 
 // ComputeOptions are what the planner needs besides the config.
 type ComputeOptions struct {
-	// Commit is the config commit being planned ("" outside git).
-	Commit string
+	// Commit is the config commit being planned ("" outside git);
+	// Uncommitted: the working tree holds changes on top of it.
+	Commit      string
+	Uncommitted bool
 	// Record is meshops' state in the cluster (last commit, inventory, bad
 	// revisions); nil plans as if meshops never ran here.
 	Record           *state.Record
@@ -75,7 +77,7 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 	}
 	in := Inputs{
 		Config: cfg, Snapshot: snap, Objects: objects, MissingNamespaces: missing,
-		Commit: opts.Commit, LastApplied: rec.LastAppliedCommit,
+		Commit: opts.Commit, Uncommitted: opts.Uncommitted, LastApplied: rec.LastAppliedCommit,
 		Inventory: rec.Inventory, BadRevisions: rec.BadRevisions, RetryBadRevision: opts.RetryBadRevision,
 	}
 	// The probe shows the proxy image the tag injects today: only

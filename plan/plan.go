@@ -43,15 +43,18 @@ var Phases = []Phase{PhaseValidate, PhaseMeshConfig, PhaseRevision, PhaseGate, P
 // match the repo. It is data, immutable once built: renderers and the
 // executor only read it (the executor keeps its own run state).
 type Plan struct {
-	Commit   string   `json:"commit,omitempty"`
-	Tag      string   `json:"tag"`
-	From     string   `json:"from,omitempty"`
-	Target   string   `json:"target"`
-	Scenario Scenario `json:"scenario"`
-	Blocked  bool     `json:"blocked"`
-	Reason   string   `json:"reason"`
-	Steps    []Step   `json:"steps"`
-	Warnings []string `json:"warnings,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Uncommitted: planned from Commit plus the working tree's uncommitted
+	// changes.
+	Uncommitted bool     `json:"uncommitted,omitempty"`
+	Tag         string   `json:"tag"`
+	From        string   `json:"from,omitempty"`
+	Target      string   `json:"target"`
+	Scenario    Scenario `json:"scenario"`
+	Blocked     bool     `json:"blocked"`
+	Reason      string   `json:"reason"`
+	Steps       []Step   `json:"steps"`
+	Warnings    []string `json:"warnings,omitempty"`
 	// ConfigChanges is what the change being planned does to the config
 	// repo itself, against a base ref (plan --base); nil when not asked.
 	ConfigChanges *ConfigChanges `json:"configChanges,omitempty"`
@@ -71,8 +74,11 @@ type Inputs struct {
 	Snapshot *observe.Snapshot
 	Objects  []ObjectChange
 	// Commit is the repo commit planned from; LastApplied the one the
-	// cluster last converged to. Object changes at the same commit are drift.
+	// cluster last converged to. Object changes at the same commit are drift,
+	// unless the working tree holds uncommitted changes (Uncommitted): then
+	// they are the user's edits.
 	Commit, LastApplied string
+	Uncommitted         bool
 	// Probe is what a new pod on the tag gets injected today, when known.
 	Probe *mesh.Sidecar
 	// Inventory is what meshops applied before; what left git is pruned.
@@ -106,8 +112,8 @@ func Build(in Inputs) *Plan {
 	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
 	patched := proxyPatched(in.Snapshot, d, in.Probe)
 	ch := Changes{
-		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied),
-		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied,
+		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied || in.Uncommitted),
+		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied && !in.Uncommitted,
 		ProxyPatch: len(patched) > 0,
 	}
 	cl := Classify(in.Snapshot, d, ch)
@@ -121,7 +127,7 @@ func Build(in Inputs) *Plan {
 		cl = cl.block(ScenarioBadRevision, fmt.Sprintf("%s failed a rollout at %s and was rolled back (%s); push a new commit or run meshops sync --retry-bad-revision",
 			d.Target, bad.Time.UTC().Format(time.RFC3339), bad.Error))
 	}
-	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
+	p := &Plan{Commit: in.Commit, Uncommitted: in.Uncommitted, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
 	p.add(Step{Phase: PhaseValidate, Action: ActionCheck, Op: OpValidate, Target: ConfigTarget(),
 		Reason: fmt.Sprintf("%d managed objects valid; schemas checked offline and by server-side dry run", len(cfg.Manifests))})
@@ -458,4 +464,16 @@ func MissingNamespaces(cfg *configs.Config, s *observe.Snapshot) []string {
 	}
 	slices.Sort(missing)
 	return missing
+}
+
+// Source names what the plan was made from: the commit, "+ uncommitted
+// changes" when the working tree had some, or the working tree outside git.
+func (p *Plan) Source() string {
+	switch {
+	case p.Commit == "":
+		return "the working tree"
+	case p.Uncommitted:
+		return p.Commit + " + uncommitted changes"
+	}
+	return p.Commit
 }

@@ -303,3 +303,25 @@ func TestMissingNamespacesBlockThePlanInOneMessage(t *testing.T) {
 		t.Errorf("plan %s blocked %v: %s; want one message naming each missing namespace once", p.Scenario, p.Blocked, p.Reason)
 	}
 }
+
+// Edits in the working tree on top of the applied commit are the user's
+// changes, not drift, and the plan says what it was made from (#17: an
+// uncommitted edit was classified as "changed by hand").
+func TestUncommittedEditsAreChangesNotDrift(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-29", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-29"))
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	objects := []ObjectChange{change(t, cfg, "AuthorizationPolicy/maestro/allow-cluster-service", ObjectUpdate)}
+	for _, c := range []struct {
+		uncommitted bool
+		want        Scenario
+		source      string
+	}{{false, ScenarioDrift, "abc"}, {true, ScenarioPolicyOnly, "abc + uncommitted changes"}} {
+		p := Build(Inputs{Config: cfg, Snapshot: snap, Objects: objects, Commit: "abc", LastApplied: "abc", Uncommitted: c.uncommitted})
+		if p.Scenario != c.want || p.Source() != c.source {
+			t.Errorf("uncommitted %v: scenario %s from %q, want %s from %q", c.uncommitted, p.Scenario, p.Source(), c.want, c.source)
+		}
+	}
+}

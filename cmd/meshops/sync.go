@@ -68,7 +68,7 @@ Exit codes: 0 in sync or applied, 1 error, blocked or suspended.`,
 			case reconcile.DecisionDryRun:
 				fmt.Fprintln(out, "\n--dry-run: nothing applied")
 			case reconcile.DecisionExecute:
-				fmt.Fprintf(out, "in sync with %s at %s\n", res.Plan.Target, shortOr(res.Plan.Commit, "the working tree"))
+				fmt.Fprintf(out, "in sync with %s at %s\n", res.Plan.Target, res.Plan.Source())
 			}
 			return nil
 		},
@@ -109,9 +109,3 @@ func progressPrinter(w io.Writer, total func() int) func(apply.Event) {
 	}
 }
 
-func shortOr(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
-}
