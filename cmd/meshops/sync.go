@@ -108,4 +108,3 @@ func progressPrinter(w io.Writer, total func() int) func(apply.Event) {
 		fmt.Fprintln(w, line)
 	}
 }
-
