@@ -350,6 +350,8 @@ func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
 		return r.annotateIngress(ctx, s)
 	case plan.OpLabel:
 		return r.labelNamespace(ctx, s)
+	case plan.OpCreateNamespace:
+		return r.createNamespace(ctx, s)
 	case plan.OpSetTag:
 		return r.moveTag(ctx)
 	case plan.OpVerify:

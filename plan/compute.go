@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
@@ -70,10 +71,16 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 	// "not found": say it once instead, and plan nothing else.
 	missing := MissingNamespaces(cfg, snap)
 	var objects []ObjectChange
-	if len(missing) == 0 {
-		if objects, err = DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels()); err != nil {
-			return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
-		}
+	switch {
+	case len(missing) == 0:
+		objects, err = DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels())
+	case ext.CreateNamespaces:
+		// Objects in a namespace still to be created cannot be dry-run:
+		// they are created, as the manifest says.
+		objects, err = diffCreating(ctx, c, cfg.Manifests, missing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
 	}
 	in := Inputs{
 		Config: cfg, Snapshot: snap, Objects: objects, MissingNamespaces: missing,
@@ -157,4 +164,25 @@ func withLabels(m configs.Manifest, labels map[string]string) configs.Manifest {
 	obj.SetLabels(merged)
 	m.Unstructured = obj
 	return m
+}
+
+// diffCreating diffs the manifests whose namespace exists by dry run and
+// makes every manifest in a namespace of missing a create.
+func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, missing []string) ([]ObjectChange, error) {
+	var existing []configs.Manifest
+	var out []ObjectChange
+	for _, m := range manifests {
+		if !slices.Contains(missing, m.GetNamespace()) {
+			existing = append(existing, m)
+			continue
+		}
+		m = withLabels(m, c.ownerLabels())
+		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ObjectChange{Manifest: m, Action: ObjectCreate, Diff: diff})
+	}
+	changes, err := DiffManifests(ctx, c.RM, existing, c.ownerLabels())
+	return append(changes, out...), err
 }

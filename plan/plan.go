@@ -118,8 +118,8 @@ func Build(in Inputs) *Plan {
 	}
 	cl := Classify(in.Snapshot, d, ch)
 	cl = in.Revisions.classify(cl)
-	if len(in.MissingNamespaces) > 0 {
-		cl = cl.block(ScenarioNamespacesMissing, fmt.Sprintf("namespaces %s do not exist: create them (kubectl create namespace NAME) before meshops applies objects in them or joins them to the mesh; meshops does not create namespaces",
+	if len(in.MissingNamespaces) > 0 && !ext.CreateNamespaces {
+		cl = cl.block(ScenarioNamespacesMissing, fmt.Sprintf("namespaces %s do not exist: create them (kubectl create namespace NAME), or set meshops.createNamespaces: true to let meshops create them",
 			strings.Join(in.MissingNamespaces, ", ")))
 	}
 	if bad, ok := in.BadRevisions[d.Target]; ok && !cl.Blocked && !in.RetryBadRevision && bad.Commit == in.Commit &&
@@ -136,6 +136,17 @@ func Build(in Inputs) *Plan {
 		return p
 	}
 	meshConfig, policies := splitObjects(in.Objects, ext.IstioSystemNamespace)
+	if ext.CreateNamespaces {
+		// Before anything goes into them; a namespace of the mesh is
+		// created on the tag.
+		for _, ns := range in.MissingNamespaces {
+			reason := "missing; meshops.createNamespaces is on"
+			if slices.Contains(ext.Namespaces, ns) {
+				reason += fmt.Sprintf(": created with istio.io/rev=%s", d.Tag)
+			}
+			p.add(Step{Phase: PhaseMeshConfig, Action: ActionCreate, Op: OpCreateNamespace, Target: NamespaceTarget(ns), Reason: reason})
+		}
+	}
 	p.addMeshConfig(meshConfig)
 	p.addIngress(in.Snapshot, cfg)
 	p.addRevisionChange(in.Revisions)
@@ -146,7 +157,7 @@ func Build(in Inputs) *Plan {
 	p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: why})
 
 	p.addPolicies(policies)
-	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
+	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces, ext.CreateNamespaces)
 	tag := TagTarget(d.Tag, TagWebhookRef(d.Tag, ext.IstioSystemNamespace))
 	switch {
 	case cl.From == "":
@@ -340,10 +351,12 @@ func (p *Plan) addIngress(s *observe.Snapshot, cfg *configs.Config) {
 	}
 }
 
-func (p *Plan) addNamespaces(s *observe.Snapshot, tag string, namespaces []string) {
+func (p *Plan) addNamespaces(s *observe.Snapshot, tag string, namespaces []string, created bool) {
 	for _, name := range namespaces {
 		ns, ok := s.Namespaces[name]
 		switch {
+		case !ok && created:
+			// Created on the tag in the mesh-config phase.
 		case !ok:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("namespace %s is listed in meshops.namespaces but does not exist; create it (meshops does not create namespaces)", name))
 		case ns.Injection != "":

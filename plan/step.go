@@ -34,6 +34,9 @@ const (
 	OpAnnotate Op = "annotate"
 	// OpLabel labels the namespace Target.Name istio.io/rev=<tag>.
 	OpLabel Op = "label"
+	// OpCreateNamespace creates the namespace Target.Name, on the tag when
+	// it is one of the mesh's (meshops.createNamespaces).
+	OpCreateNamespace Op = "create-namespace"
 	// OpSetTag points the tag (Target.Name, its webhook Target.Object) at
 	// the plan's target revision.
 	OpSetTag Op = "set-tag"
