@@ -2,18 +2,14 @@ package status
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // upgrading is a report in the middle of the upgrade asm-1-28 → asm-1-29:
 // the tag moved, one workload still on asm-1-28, a gateway whose proxy
@@ -43,30 +39,12 @@ func upgrading() Report {
 	return Build(snap, rec, "prod-stable", []string{"asm-1-29"}, now)
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./status -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./status -update, then review the diff):\n%s", name, got)
-	}
-}
-
 func TestRenderTextFitsOneScreen(t *testing.T) {
 	var buf bytes.Buffer
 	if err := RenderText(&buf, upgrading()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "upgrading.txt", buf.Bytes())
+	golden.Check(t, "upgrading.txt", buf.Bytes())
 	if n := bytes.Count(buf.Bytes(), []byte("\n")); n > 24 {
 		t.Errorf("%d lines: more than one screen", n)
 	}
@@ -77,7 +55,7 @@ func TestRenderTextWithoutRecordOrTag(t *testing.T) {
 	if err := RenderText(&buf, Build(&observe.Snapshot{}, nil, "", nil, now)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "empty.txt", buf.Bytes())
+	golden.Check(t, "empty.txt", buf.Bytes())
 }
 
 func TestRenderJSON(t *testing.T) {
@@ -85,7 +63,7 @@ func TestRenderJSON(t *testing.T) {
 	if err := RenderJSON(&buf, upgrading()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "upgrading.json", buf.Bytes())
+	golden.Check(t, "upgrading.json", buf.Bytes())
 }
 
 func TestRenderHTML(t *testing.T) {
@@ -93,7 +71,7 @@ func TestRenderHTML(t *testing.T) {
 	if err := RenderHTML(&buf, upgrading()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "upgrading.html", buf.Bytes())
+	golden.Check(t, "upgrading.html", buf.Bytes())
 }
 
 func TestRenderTextKeepsTerminalEscapesOutOfTheTerminal(t *testing.T) {
