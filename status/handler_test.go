@@ -146,7 +146,7 @@ func TestStatusPageShowsTheReportAsTables(t *testing.T) {
 
 func TestStatusPageEscapesRecordTextAndRunsNoScript(t *testing.T) {
 	srv := serve(t, fixed(upgrading()))
-	_, doc := get(t, srv.URL+"/")
+	resp, doc := get(t, srv.URL+"/")
 	if scripts := find(doc, func(n *html.Node) bool { return n.DataAtom == atom.Script }); len(scripts) != 0 {
 		t.Errorf("the page has %d script elements; record text reached it unescaped", len(scripts))
 	}
@@ -163,6 +163,9 @@ func TestStatusPageEscapesRecordTextAndRunsNoScript(t *testing.T) {
 				t.Errorf("<%s> has an event handler %s", n.Data, a.Key)
 			}
 		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy %q: a browser would run a script that slipped through", csp)
 	}
 	refresh := find(doc, func(n *html.Node) bool { return n.DataAtom == atom.Meta && attr(n, "http-equiv") == "refresh" })
 	if len(refresh) != 1 || attr(refresh[0], "content") != "10" {
@@ -182,6 +185,14 @@ func TestStatusPageAnswersOnlyReads(t *testing.T) {
 		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("%s: status %d, Allow %q; want 405 with Allow: GET, HEAD", method, resp.StatusCode, resp.Header.Get("Allow"))
 		}
+	}
+	head, err := http.Head(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if head.StatusCode != http.StatusOK {
+		t.Errorf("HEAD: status %d, want 200", head.StatusCode)
 	}
 	resp, err := http.Get(srv.URL + "/other")
 	if err != nil {
