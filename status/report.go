@@ -3,7 +3,6 @@ package status
 import (
 	"cmp"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/meshops/meshops/mesh"
@@ -249,7 +248,7 @@ func straggler(snap *observe.Snapshot, w observe.Workload, perRev map[string]int
 		}
 		s.Pods += pods
 	}
-	sort.Strings(s.Revisions)
+	slices.Sort(s.Revisions)
 	// An unknown proxy says the most: nothing meshops does changes it.
 	s.Reason = OffTag
 	if slices.Contains(s.Revisions, UnknownRevision) {
