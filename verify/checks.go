@@ -397,7 +397,13 @@ func gatewayCredentials(s *State, _ Desired) []Finding {
 	var out []Finding
 	for _, g := range s.Gateways {
 		for _, c := range g.Credentials {
-			if c.Present {
+			switch {
+			case c.Present:
+				continue
+			case c.Unreadable:
+				out = append(out, Finding{Rule: RuleGatewayCredential, Severity: Warning, Object: g.Object,
+					Problem: fmt.Sprintf("its TLS Secret %s/%s could not be checked: reading Secrets there is forbidden", c.Secret.Namespace, c.Secret.Name),
+					Fix:     fmt.Sprintf("run meshops verify with credentials that may get Secrets in %s, or grant meshops get on secrets there (docs/verify.md)", c.Secret.Namespace)})
 				continue
 			}
 			out = append(out, Finding{Rule: RuleGatewayCredential, Severity: Error, Object: g.Object,

@@ -185,6 +185,9 @@ func TestEachRuleFindsItsProblemAndNamesObjectAndFix(t *testing.T) {
 		{"a Gateway's TLS Secret is missing", func(s *State, d *Desired) {
 			s.Gateways[0].Credentials[0].Present = false
 		}, []want{{RuleGatewayCredential, Error, "Gateway/aks-istio-ingress/frontend", "aks-istio-ingress/frontend-credential does not exist", "Key Vault"}}},
+		{"a TLS Secret meshops may not read is a warning, not a guess", func(s *State, d *Desired) {
+			s.Gateways[0].Credentials[0] = Credential{Secret: s.Gateways[0].Credentials[0].Secret, Unreadable: true}
+		}, []want{{RuleGatewayCredential, Warning, "Gateway/aks-istio-ingress/frontend", "could not be checked", "get on secrets"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, d := clean()

@@ -92,6 +92,10 @@ type Gateway struct {
 type Credential struct {
 	Secret  ref.Object
 	Present bool
+	// Unreadable is set when meshops may not read Secrets there (its
+	// in-cluster role does not grant it: least privilege); Present is
+	// then unknown.
+	Unreadable bool
 }
 
 var (
@@ -184,19 +188,20 @@ func injectedProxyTag(values string) string {
 // certificateRefs name Secrets in the Gateway's namespace unless they say
 // otherwise.
 func (s *State) readGateways(ctx context.Context, c client.Client, o Options) error {
-	present := map[ref.Object]bool{}
-	exists := func(secret ref.Object) (bool, error) {
-		if ok, seen := present[secret]; seen {
-			return ok, nil
+	seen := map[ref.Object]Credential{}
+	credential := func(secret ref.Object) (Credential, error) {
+		if c, ok := seen[secret]; ok {
+			return c, nil
 		}
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 		err := c.Get(ctx, client.ObjectKey{Namespace: secret.Namespace, Name: secret.Name}, m)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("%s: %w", secret, err)
+		cred := Credential{Secret: secret, Present: err == nil, Unreadable: apierrors.IsForbidden(err)}
+		if err != nil && !apierrors.IsNotFound(err) && !cred.Unreadable {
+			return Credential{}, fmt.Errorf("%s: %w", secret, err)
 		}
-		present[secret] = err == nil
-		return err == nil, nil
+		seen[secret] = cred
+		return cred, nil
 	}
 	secret := func(ns, name string) ref.Object { return ref.Object{Kind: "Secret", Namespace: ns, Name: name} }
 
@@ -219,11 +224,11 @@ func (s *State) readGateways(ctx context.Context, c client.Client, o Options) er
 			}
 		}
 		for _, name := range dedupe(names) {
-			ok, err := exists(secret(o.IngressNamespace, name))
+			cred, err := credential(secret(o.IngressNamespace, name))
 			if err != nil {
 				return err
 			}
-			g.Credentials = append(g.Credentials, Credential{Secret: secret(o.IngressNamespace, name), Present: ok})
+			g.Credentials = append(g.Credentials, cred)
 		}
 		if len(g.Credentials) > 0 {
 			s.Gateways = append(s.Gateways, g)
@@ -254,11 +259,11 @@ func (s *State) readGateways(ctx context.Context, c client.Client, o Options) er
 			}
 		}
 		for _, r := range refs {
-			ok, err := exists(r)
+			cred, err := credential(r)
 			if err != nil {
 				return err
 			}
-			g.Credentials = append(g.Credentials, Credential{Secret: r, Present: ok})
+			g.Credentials = append(g.Credentials, cred)
 		}
 		if len(g.Credentials) > 0 {
 			s.Gateways = append(s.Gateways, g)

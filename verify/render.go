@@ -47,3 +47,18 @@ func RenderJSON(w io.Writer, findings []Finding) error {
 		Findings []Finding `json:"findings"`
 	}{Schema, errs, len(findings) - errs, findings})
 }
+
+// Summary puts the first n findings on one line (severity, rule, object,
+// problem and fix each) and counts the rest: for a step's message or an
+// error, where a fleet's findings would not fit.
+func Summary(findings []Finding, n int) string {
+	parts := make([]string, 0, min(n, len(findings))+1)
+	for i, f := range findings {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(findings)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s: %s (fix: %s)", f.Severity, f.Rule, f.Object, f.Problem, f.Fix))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/meshops/meshops/observe"
@@ -61,5 +62,16 @@ func TestRenderJSONGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden(t, name, b.Bytes())
+	}
+}
+
+func TestSummaryKeepsTheFirstFindingsAndCountsTheRest(t *testing.T) {
+	findings := findingsOfABrokenMesh()
+	got := Summary(findings, 2)
+	if !strings.HasPrefix(got, "error namespace-label Namespace/fleet: pinned") || !strings.HasSuffix(got, "; and 2 more") || strings.Count(got, "(fix: ") != 2 {
+		t.Errorf("Summary(4 findings, 2) = %q", got)
+	}
+	if all := Summary(findings, len(findings)); strings.Contains(all, "more") || strings.Count(all, "(fix: ") != 4 {
+		t.Errorf("Summary(4 findings, 4) = %q", all)
 	}
 }
