@@ -27,8 +27,9 @@ type Sidecar struct {
 	// restartPolicy Always (Kubernetes native sidecars, 1.33+ nodes).
 	Native bool
 	// OptedOut is true when the pod asks not to be injected
-	// (sidecar.istio.io/inject: "false", as a label or an annotation): a
-	// pod without a proxy in a mesh namespace is then intended, not missed.
+	// (sidecar.istio.io/inject: "false", as a label or an annotation) or
+	// runs on the host network, which the injector always skips: a pod
+	// without a proxy in a mesh namespace is then intended, not missed.
 	OptedOut bool
 }
 
@@ -41,7 +42,7 @@ const InjectLabel = "sidecar.istio.io/inject"
 // it, so the pod's istio.io/rev annotation is the fallback.
 func SidecarOf(pod *corev1.Pod) Sidecar {
 	var s Sidecar
-	s.OptedOut = pod.Labels[InjectLabel] == "false" || pod.Annotations[InjectLabel] == "false"
+	s.OptedOut = pod.Labels[InjectLabel] == "false" || pod.Annotations[InjectLabel] == "false" || pod.Spec.HostNetwork
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == ProxyContainer && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			s.Injected, s.Native, s.Image = true, true, c.Image

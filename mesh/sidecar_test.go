@@ -83,6 +83,11 @@ func TestSidecarOfReadsRevisionImageAndNativeness(t *testing.T) {
 			},
 			want: Sidecar{OptedOut: true},
 		},
+		{
+			name: "a host-network pod is never injected",
+			pod:  corev1.Pod{Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{app}}},
+			want: Sidecar{OptedOut: true},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,19 +61,21 @@ func Check(s *State, d Desired) []Finding {
 }
 
 // ConcernsRollout says whether a finding is about what a rollout to
-// d.Target just did: the target's istiod, pods on the tag left without a
-// proxy, and the ingress gateway's Services. The sync's verify step fails
-// only on those. Everything else — another revision's istiod, leftovers,
-// pinned namespaces, mTLS, a TLS Secret that Key Vault has not synced yet,
-// a proxy the restarts did not own (the add-on rolls its gateways) — was
-// not caused by the rollout, and failing it would roll back a good
-// revision and record it as bad.
-func ConcernsRollout(s *State, d Desired, f Finding) bool {
+// d.Target just did: the target's istiod, workloads the rollout moved
+// onto the tag's revision left without a proxy, and the ingress gateway's
+// Services. The sync's verify step fails only on those. Everything else —
+// another revision's istiod, pods on the tag that predate their namespace
+// joining the mesh (nothing restarted them), leftovers, pinned namespaces,
+// mTLS, a TLS Secret that Key Vault has not synced yet, a proxy the
+// restarts did not own (the add-on rolls its gateways) — was not caused
+// by the rollout, and failing on it would roll back a good revision and
+// record it as bad.
+func ConcernsRollout(d Desired, moved []ref.Workload, f Finding) bool {
 	switch f.Rule {
 	case RuleIstiodReady:
 		return f.Revision == d.Target
 	case RuleInjection:
-		return d.Tag != "" && s.Namespaces[f.Object.Namespace].Rev == d.Tag
+		return f.Workload != nil && slices.Contains(moved, *f.Workload)
 	case RuleIngressService:
 		return true
 	}

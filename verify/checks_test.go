@@ -208,25 +208,25 @@ func TestEachRuleFindsItsProblemAndNamesObjectAndFix(t *testing.T) {
 }
 
 func TestOnlyFindingsAboutTheRolloutConcernIt(t *testing.T) {
-	s, d := clean()
-	s.ControlPlanes["asm-1-28"] = mesh.ControlPlane{Revision: "asm-1-28"}
-	s.Namespaces["other"] = observe.Namespace{Name: "other", Rev: "prod-canary"}
+	_, d := clean()
+	moved := ref.Workload{Kind: ref.Deployment, Namespace: "maestro", Name: "moved"}
+	old := ref.Workload{Kind: ref.Deployment, Namespace: "maestro", Name: "predates-the-label"}
 	for _, tc := range []struct {
 		f    Finding
 		want bool
 	}{
 		{Finding{Rule: RuleIstiodReady, Revision: "asm-1-29"}, true},
 		{Finding{Rule: RuleIstiodReady, Revision: "asm-1-28"}, false},
-		{Finding{Rule: RuleInjection, Object: ref.Object{Kind: "Deployment", Namespace: "maestro", Name: "a"}}, true},
-		{Finding{Rule: RuleInjection, Object: ref.Object{Kind: "Deployment", Namespace: "other", Name: "a"}}, false},
+		{Finding{Rule: RuleInjection, Workload: &moved, Object: moved.Object()}, true},
+		{Finding{Rule: RuleInjection, Workload: &old, Object: old.Object()}, false},
 		{Finding{Rule: RuleIngressService}, true},
-		{Finding{Rule: RuleStaleProxy}, false},
+		{Finding{Rule: RuleStaleProxy, Workload: &moved}, false},
 		{Finding{Rule: RuleGatewayCredential}, false},
 		{Finding{Rule: RuleMTLS}, false},
 		{Finding{Rule: RuleLeftoverRevision}, false},
 		{Finding{Rule: RuleNamespaceLabel}, false},
 	} {
-		if got := ConcernsRollout(s, d, tc.f); got != tc.want {
+		if got := ConcernsRollout(d, []ref.Workload{moved}, tc.f); got != tc.want {
 			t.Errorf("ConcernsRollout(%s %s %s) = %v, want %v", tc.f.Rule, tc.f.Revision, tc.f.Object, got, tc.want)
 		}
 	}
