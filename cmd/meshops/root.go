@@ -40,6 +40,7 @@ on control-plane health, with rollback.`,
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
 	pf.StringVar(&g.stateNamespace, "state-namespace", state.DefaultNamespace, "namespace of meshops' state record (created on first sync)")
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newPlanCommand(g), newSyncCommand(g), newStatusCommand(g), newSuspendCommand(g, true), newSuspendCommand(g, false), newRunCommand(g), newCommentCommand(g))
+	root.AddCommand(newVerifyCommand(g))
 	return root
 }
 
