@@ -197,6 +197,9 @@ type run struct {
 	// verified is set once verify passed in this run: only then may a
 	// revision be removed.
 	verified bool
+	// unhealthyFailed are the workloads, broken before the upgrade, whose
+	// restart did not bring them up either; mu guards it.
+	unhealthyFailed []ref.Workload
 	// restarted are the workloads moved to the target by this rollout
 	// (this run, or the interrupted one it resumes), in order. mu guards it
 	// and res against the restart workers.
@@ -240,6 +243,9 @@ func (e *Executor) Execute(ctx context.Context, p *plan.Plan, cfg *configs.Confi
 	var suspended *SuspendedError
 	if err != nil && ctx.Err() == nil && !errors.As(err, &suspended) && r.shouldRollBack() {
 		err = r.rollBack(ctx, err)
+	}
+	if err == nil && len(r.unhealthyFailed) > 0 {
+		err = &UnhealthyBeforeError{Target: r.p.Target, Workloads: r.unhealthyFailed}
 	}
 	r.res.Duration = time.Since(start)
 	return &r.res, errors.Join(err, r.finish(ctx, err))
@@ -344,6 +350,8 @@ func (r *run) do(ctx context.Context, s plan.Step) (string, error) {
 		return r.annotateIngress(ctx, s)
 	case plan.OpLabel:
 		return r.labelNamespace(ctx, s)
+	case plan.OpCreateNamespace:
+		return r.createNamespace(ctx, s)
 	case plan.OpSetTag:
 		return r.moveTag(ctx)
 	case plan.OpVerify:

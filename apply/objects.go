@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -162,6 +163,21 @@ func (r *run) labelNamespace(ctx context.Context, s plan.Step) (string, error) {
 	}
 	r.res.Labelled++
 	return "istio.io/rev=" + r.p.Tag, nil
+}
+
+// createNamespace creates a namespace the config needs, by server-side
+// apply, labelled with the tag when it is one of the mesh's.
+func (r *run) createNamespace(ctx context.Context, s plan.Step) (string, error) {
+	name := s.Target.Name
+	md := map[string]any{"name": name}
+	if slices.Contains(r.cfg.Settings.Extensions.Namespaces, name) {
+		md["labels"] = map[string]any{"istio.io/rev": r.p.Tag}
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": md}}
+	if err := r.Cluster.Client.Patch(ctx, ns, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.ForceOwnership); err != nil {
+		return "", fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return "created", nil
 }
 
 // annotateIngress sets the public IP annotations on the gateway Service by

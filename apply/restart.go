@@ -158,6 +158,16 @@ func (r *run) restarts(ctx context.Context, first int) error {
 			r.report(Event{Index: i, Step: s, Status: StepStarted})
 			msg, err := r.restart(ctx, s, false)
 			ev := Event{Index: i, Step: s, Status: StepDone, Elapsed: time.Since(start), Message: msg}
+			if err != nil && s.UnhealthyBefore && ctx.Err() == nil {
+				// Broken before the upgrade: no evidence against the target.
+				// Reported at the end; the rollout goes on.
+				ev.Status, ev.Message = StepFailed, "still not healthy, as before the upgrade (not held against "+s.Revision+"): "+err.Error()
+				mu.Lock()
+				r.unhealthyFailed = append(r.unhealthyFailed, *s.Target.Workload)
+				mu.Unlock()
+				r.report(ev)
+				return
+			}
 			if err != nil {
 				ev.Status, ev.Message = StepFailed, err.Error()
 				mu.Lock()
@@ -184,6 +194,23 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		return fmt.Errorf("restarts did not finish within %s", r.Options.Restart.Timeout)
 	}
 	return nil
+}
+
+// UnhealthyBeforeError says which workloads, not healthy before the
+// upgrade, did not come up on the target either. The rest of the rollout
+// went on; nothing was rolled back and the target is not held bad.
+type UnhealthyBeforeError struct {
+	Target    string
+	Workloads []ref.Workload
+}
+
+func (e *UnhealthyBeforeError) Error() string {
+	names := make([]string, len(e.Workloads))
+	for i, w := range e.Workloads {
+		names[i] = w.String()
+	}
+	return fmt.Sprintf("workloads that were not healthy before the upgrade are not healthy on %s either: %s; fix them (the rollout of the others completed and is not rolled back)",
+		e.Target, strings.Join(names, ", "))
 }
 
 // TargetUnhealthyError stops the restarts: the revision they move
@@ -277,8 +304,11 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 		return "", err
 	}
 	resumed := w.template.Annotations[RestartedForAnnotation] == restartedFor
+	// A workload broken before the upgrade will not turn healthy before its
+	// restart either: it is restarted without waiting for that.
+	waitSafe := !rollback && !s.UnhealthyBefore
 	for !resumed {
-		if !rollback {
+		if waitSafe {
 			if err := r.waitSafeToRestart(ctx, w); err != nil {
 				return "", err
 			}

@@ -61,6 +61,10 @@ type Extensions struct {
 	// validate.go (a mesh-wide ALLOW-all, or mTLS DISABLE or PERMISSIVE, in
 	// the root namespace), each with the reason why.
 	PostureExemptions []PostureExemption `json:"postureExemptions,omitempty"`
+	// CreateNamespaces lets meshops create the namespaces the manifests and
+	// Namespaces name when they do not exist; off, their absence blocks
+	// the plan with one message.
+	CreateNamespaces bool `json:"createNamespaces,omitempty"`
 	// MinReadyIstiod is how many istiod replicas of the target revision must
 	// be ready before the tag moves or any workload restarts.
 	MinReadyIstiod int `json:"minReadyIstiod"`
@@ -268,7 +272,7 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 
 	m := root.get("meshops")
 	if !r.mapping(m, "meshops", "istioSystemNamespace", "ingressGatewayNamespace", "ingressGatewayService", "revisionPattern", "namespaces",
-		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "revisions", "postureExemptions") {
+		"restart", "autoRollback", "defaultDenyExemptions", "minReadyIstiod", "revisions", "postureExemptions", "createNamespaces") {
 		return r.probs
 	}
 	e := &s.Extensions
@@ -280,6 +284,7 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 		e.Namespaces, lines.namespaces = r.stringList(n, "meshops.namespaces")
 	}
 	r.boolean(m.get("autoRollback"), "meshops.autoRollback", &e.AutoRollback)
+	r.boolean(m.get("createNamespaces"), "meshops.createNamespaces", &e.CreateNamespaces)
 	r.integer(m.get("minReadyIstiod"), "meshops.minReadyIstiod", &e.MinReadyIstiod)
 
 	if rs := m.get("restart"); r.mapping(rs, "meshops.restart", "batchSize", "workloadTimeout", "timeout", "namespaceOrder", "deleteBarePods") {

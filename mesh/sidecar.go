@@ -26,13 +26,23 @@ type Sidecar struct {
 	// Native is true when istio-proxy runs as an init container with
 	// restartPolicy Always (Kubernetes native sidecars, 1.33+ nodes).
 	Native bool
+	// OptedOut is true when the pod asks not to be injected
+	// (sidecar.istio.io/inject: "false", as a label or an annotation) or
+	// runs on the host network, which the injector always skips: a pod
+	// without a proxy in a mesh namespace is then intended, not missed.
+	OptedOut bool
 }
+
+// InjectLabel is how a pod opts out of (or into) injection; Istio reads it
+// as a label and, for older pods, as an annotation.
+const InjectLabel = "sidecar.istio.io/inject"
 
 // SidecarOf reads the sidecar of pod. The revision comes from the
 // sidecar.istio.io/status annotation; pods injected by very old proxies lack
 // it, so the pod's istio.io/rev annotation is the fallback.
 func SidecarOf(pod *corev1.Pod) Sidecar {
 	var s Sidecar
+	s.OptedOut = pod.Labels[InjectLabel] == "false" || pod.Annotations[InjectLabel] == "false" || pod.Spec.HostNetwork
 	for _, c := range pod.Spec.InitContainers {
 		if c.Name == ProxyContainer && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			s.Injected, s.Native, s.Image = true, true, c.Image

@@ -67,6 +67,27 @@ func TestSidecarOfReadsRevisionImageAndNativeness(t *testing.T) {
 			},
 			want: Sidecar{},
 		},
+		{
+			name: "a pod that opts out by label or annotation says so",
+			pod: corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{InjectLabel: "false"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{app}},
+			},
+			want: Sidecar{OptedOut: true},
+		},
+		{
+			name: "opt-out as an annotation, as older pods write it",
+			pod: corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{InjectLabel: "false"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{app}},
+			},
+			want: Sidecar{OptedOut: true},
+		},
+		{
+			name: "a host-network pod is never injected",
+			pod:  corev1.Pod{Spec: corev1.PodSpec{HostNetwork: true, Containers: []corev1.Container{app}}},
+			want: Sidecar{OptedOut: true},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -208,7 +208,7 @@ func TagWebhook(injector *admissionregistrationv1.MutatingWebhookConfiguration, 
 	absent := func(key string) metav1.LabelSelectorRequirement {
 		return metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpDoesNotExist}
 	}
-	const injectionLabel, injectLabel = "istio-injection", "sidecar.istio.io/inject"
+	const injectionLabel, injectLabel = "istio-injection", InjectLabel
 
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		TypeMeta: metav1.TypeMeta{

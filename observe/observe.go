@@ -92,6 +92,29 @@ type Pod struct {
 	Name    string
 	Phase   corev1.PodPhase
 	Sidecar mesh.Sidecar
+	// Ready is the pod's Ready condition.
+	Ready bool
+}
+
+// Unhealthy reports whether any of the workload's running pods is not
+// ready: a workload broken before meshops touches it, which a restart
+// onto any revision will not fix.
+func (w Workload) Unhealthy() bool {
+	for _, p := range w.Pods {
+		if !p.Ready {
+			return true
+		}
+	}
+	return false
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // Revisions counts the workload's injected pods per revision ("" for pods
@@ -267,7 +290,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 			w = &Workload{Kind: k.kind, Namespace: k.namespace, Name: k.name}
 			byKey[k] = w
 		}
-		w.Pods = append(w.Pods, Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p)})
+		w.Pods = append(w.Pods, Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p), Ready: podReady(p)})
 		return nil
 	})
 	if err != nil {

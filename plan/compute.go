@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
@@ -33,8 +34,10 @@ type Cluster struct {
 
 // ComputeOptions are what the planner needs besides the config.
 type ComputeOptions struct {
-	// Commit is the config commit being planned ("" outside git).
-	Commit string
+	// Commit is the config commit being planned ("" outside git);
+	// Uncommitted: the working tree holds changes on top of it.
+	Commit      string
+	Uncommitted bool
 	// Record is meshops' state in the cluster (last commit, inventory, bad
 	// revisions); nil plans as if meshops never ran here.
 	Record           *state.Record
@@ -64,13 +67,24 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 	if err != nil {
 		return nil, fmt.Errorf("observing the cluster: %w", err)
 	}
-	objects, err := DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels())
+	// Every manifest in a missing namespace would fail its dry run with
+	// "not found": say it once instead, and plan nothing else.
+	missing := MissingNamespaces(cfg, snap)
+	var objects []ObjectChange
+	switch {
+	case len(missing) == 0:
+		objects, err = DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels())
+	case ext.CreateNamespaces:
+		// Objects in a namespace still to be created cannot be dry-run:
+		// they are created, as the manifest says.
+		objects, err = diffCreating(ctx, c, cfg.Manifests, missing)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
 	}
 	in := Inputs{
-		Config: cfg, Snapshot: snap, Objects: objects,
-		Commit: opts.Commit, LastApplied: rec.LastAppliedCommit,
+		Config: cfg, Snapshot: snap, Objects: objects, MissingNamespaces: missing,
+		Commit: opts.Commit, Uncommitted: opts.Uncommitted, LastApplied: rec.LastAppliedCommit,
 		Inventory: rec.Inventory, BadRevisions: rec.BadRevisions, RetryBadRevision: opts.RetryBadRevision,
 	}
 	// The probe shows the proxy image the tag injects today: only
@@ -150,4 +164,25 @@ func withLabels(m configs.Manifest, labels map[string]string) configs.Manifest {
 	obj.SetLabels(merged)
 	m.Unstructured = obj
 	return m
+}
+
+// diffCreating diffs the manifests whose namespace exists by dry run and
+// makes every manifest in a namespace of missing a create.
+func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, missing []string) ([]ObjectChange, error) {
+	var existing []configs.Manifest
+	var out []ObjectChange
+	for _, m := range manifests {
+		if !slices.Contains(missing, m.GetNamespace()) {
+			existing = append(existing, m)
+			continue
+		}
+		m = withLabels(m, c.ownerLabels())
+		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ObjectChange{Manifest: m, Action: ObjectCreate, Diff: diff})
+	}
+	changes, err := DiffManifests(ctx, c.RM, existing, c.ownerLabels())
+	return append(changes, out...), err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/test/gitrepo"
+	"github.com/meshops/meshops/test/golden"
 )
 
 func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing.T) {
@@ -75,8 +76,8 @@ func TestConfigChangesOfAPullRequestThatMovesTheTargetAndSwapsAPolicy(t *testing
 			t.Errorf("the %s plan does not show that secrets changed (masked)", name)
 		}
 	}
-	golden(t, "config-changes.md", md.Bytes())
-	golden(t, "config-changes.txt", text.Bytes())
+	golden.Check(t, "config-changes.md", md.Bytes())
+	golden.Check(t, "config-changes.txt", text.Bytes())
 	doc := commonMarkHTML(t, md.Bytes())
 	if got := strings.Count(doc, "<table>"); got != 3 {
 		t.Errorf("%d tables rendered, want the phase table and the two values tables", got)

@@ -3,9 +3,6 @@ package plan
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,9 +10,8 @@ import (
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/test/fixtures"
+	"github.com/meshops/meshops/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // The ARO HCP upgrade asm-1-28 → asm-1-29: the tag on asm-1-28, two
 // workloads each in aro-hcp, clusters-service and maestro on it, and every
@@ -51,33 +47,15 @@ func aroHCPUpgradePlan(t *testing.T) *Plan {
 	return Build(Inputs{Config: cfg, Snapshot: snap, Objects: objects, Commit: "c3f02f9ef9f1"})
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./plan -run Golden -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered plan; review and rerun with -update if intended.\n--- got ---\n%s", path, got)
-	}
-}
-
 func TestGoldenPlansOfTheAROHCPUpgrade(t *testing.T) {
 	p := aroHCPUpgradePlan(t)
 	if p.Scenario != ScenarioUpgrade {
 		t.Fatalf("scenario %q, want upgrade", p.Scenario)
 	}
 	text, md, js := renderAll(t, p)
-	golden(t, "aro-hcp-upgrade.txt", text.Bytes())
-	golden(t, "aro-hcp-upgrade.md", md.Bytes())
-	golden(t, "aro-hcp-upgrade.json", js.Bytes())
+	golden.Check(t, "aro-hcp-upgrade.txt", text.Bytes())
+	golden.Check(t, "aro-hcp-upgrade.md", md.Bytes())
+	golden.Check(t, "aro-hcp-upgrade.json", js.Bytes())
 	if strings.Count(md.String(), "<details>") != strings.Count(md.String(), "</details>") {
 		t.Error("unbalanced <details> in the Markdown plan")
 	}
@@ -97,7 +75,7 @@ func TestGoldenMarkdownOfABlockedPlan(t *testing.T) {
 	if !strings.HasPrefix(md.String(), "### :no_entry: Blocked") {
 		t.Errorf("a blocked plan must say so first:\n%s", md.String())
 	}
-	golden(t, "blocked.md", md.Bytes())
+	golden.Check(t, "blocked.md", md.Bytes())
 }
 
 func TestMarkdownTooLongForACommentDropsDiffsWithANote(t *testing.T) {

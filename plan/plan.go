@@ -43,15 +43,18 @@ var Phases = []Phase{PhaseValidate, PhaseMeshConfig, PhaseRevision, PhaseGate, P
 // match the repo. It is data, immutable once built: renderers and the
 // executor only read it (the executor keeps its own run state).
 type Plan struct {
-	Commit   string   `json:"commit,omitempty"`
-	Tag      string   `json:"tag"`
-	From     string   `json:"from,omitempty"`
-	Target   string   `json:"target"`
-	Scenario Scenario `json:"scenario"`
-	Blocked  bool     `json:"blocked"`
-	Reason   string   `json:"reason"`
-	Steps    []Step   `json:"steps"`
-	Warnings []string `json:"warnings,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Uncommitted: planned from Commit plus the working tree's uncommitted
+	// changes.
+	Uncommitted bool     `json:"uncommitted,omitempty"`
+	Tag         string   `json:"tag"`
+	From        string   `json:"from,omitempty"`
+	Target      string   `json:"target"`
+	Scenario    Scenario `json:"scenario"`
+	Blocked     bool     `json:"blocked"`
+	Reason      string   `json:"reason"`
+	Steps       []Step   `json:"steps"`
+	Warnings    []string `json:"warnings,omitempty"`
 	// ConfigChanges is what the change being planned does to the config
 	// repo itself, against a base ref (plan --base); nil when not asked.
 	ConfigChanges *ConfigChanges `json:"configChanges,omitempty"`
@@ -80,8 +83,11 @@ type Inputs struct {
 	Snapshot *observe.Snapshot
 	Objects  []ObjectChange
 	// Commit is the repo commit planned from; LastApplied the one the
-	// cluster last converged to. Object changes at the same commit are drift.
+	// cluster last converged to. Object changes at the same commit are drift,
+	// unless the working tree holds uncommitted changes (Uncommitted): then
+	// they are the user's edits.
 	Commit, LastApplied string
+	Uncommitted         bool
 	// Probe is what a new pod on the tag gets injected today, when known.
 	Probe *mesh.Sidecar
 	// Inventory is what meshops applied before; what left git is pruned.
@@ -90,6 +96,9 @@ type Inputs struct {
 	// tried again at the commit that failed unless RetryBadRevision.
 	BadRevisions     map[string]state.BadRevision
 	RetryBadRevision bool
+	// MissingNamespaces are namespaces the config puts objects in, or joins
+	// to the mesh, that do not exist: the plan is blocked naming them.
+	MissingNamespaces []string
 	// Revisions is what the revision provider decided, when meshops drives
 	// the revisions itself (the aks provider); nil when someone else
 	// installs them.
@@ -112,18 +121,22 @@ func Build(in Inputs) *Plan {
 	objectsChange := slices.ContainsFunc(in.Objects, func(c ObjectChange) bool { return c.Action != ObjectUnchanged })
 	patched := proxyPatched(in.Snapshot, d, in.Probe)
 	ch := Changes{
-		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied),
-		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied,
+		Policies:   objectsChange && (in.Commit == "" || in.Commit != in.LastApplied || in.Uncommitted),
+		Drift:      objectsChange && in.Commit != "" && in.Commit == in.LastApplied && !in.Uncommitted,
 		ProxyPatch: len(patched) > 0,
 	}
 	cl := Classify(in.Snapshot, d, ch)
 	cl = in.Revisions.classify(cl)
+	if len(in.MissingNamespaces) > 0 && !ext.CreateNamespaces {
+		cl = cl.block(ScenarioNamespacesMissing, fmt.Sprintf("namespaces %s do not exist: create them (kubectl create namespace NAME), or set meshops.createNamespaces: true to let meshops create them",
+			strings.Join(in.MissingNamespaces, ", ")))
+	}
 	if bad, ok := in.BadRevisions[d.Target]; ok && !cl.Blocked && !in.RetryBadRevision && bad.Commit == in.Commit &&
 		(cl.From != d.Target || len(cl.Restart) > 0) {
 		cl = cl.block(ScenarioBadRevision, fmt.Sprintf("%s failed a rollout at %s and was rolled back (%s); push a new commit or run meshops sync --retry-bad-revision",
 			d.Target, bad.Time.UTC().Format(time.RFC3339), bad.Error))
 	}
-	p := &Plan{Commit: in.Commit, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
+	p := &Plan{Commit: in.Commit, Uncommitted: in.Uncommitted, Tag: d.Tag, From: cl.From, Target: d.Target, Scenario: cl.Scenario, Blocked: cl.Blocked, Reason: cl.Reason}
 
 	p.add(Step{Phase: PhaseValidate, Action: ActionCheck, Op: OpValidate, Target: ConfigTarget(),
 		Reason: fmt.Sprintf("%d managed objects valid; schemas checked offline and by server-side dry run", len(cfg.Manifests))})
@@ -132,6 +145,17 @@ func Build(in Inputs) *Plan {
 		return p
 	}
 	meshConfig, policies := splitObjects(in.Objects, ext.IstioSystemNamespace)
+	if ext.CreateNamespaces {
+		// Before anything goes into them; a namespace of the mesh is
+		// created on the tag.
+		for _, ns := range in.MissingNamespaces {
+			reason := "missing; meshops.createNamespaces is on"
+			if slices.Contains(ext.Namespaces, ns) {
+				reason += fmt.Sprintf(": created with istio.io/rev=%s", d.Tag)
+			}
+			p.add(Step{Phase: PhaseMeshConfig, Action: ActionCreate, Op: OpCreateNamespace, Target: NamespaceTarget(ns), Reason: reason})
+		}
+	}
 	p.addMeshConfig(meshConfig)
 	p.addIngress(in.Snapshot, cfg)
 	p.addRevisionChange(in.Revisions)
@@ -142,7 +166,7 @@ func Build(in Inputs) *Plan {
 	p.add(Step{Phase: PhaseGate, Action: ActionCheck, Op: OpGate, Target: RevisionTarget(d.Target), Reason: why})
 
 	p.addPolicies(policies)
-	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces)
+	p.addNamespaces(in.Snapshot, d.Tag, ext.Namespaces, ext.CreateNamespaces)
 	tag := TagTarget(d.Tag, TagWebhookRef(d.Tag, ext.IstioSystemNamespace))
 	switch {
 	case cl.From == "":
@@ -158,13 +182,24 @@ func Build(in Inputs) *Plan {
 			restarts = append(restarts, w)
 		}
 	}
-	orderWorkloads(restarts, ext.Restart.NamespaceOrder)
-	for _, w := range restarts {
+	// Workloads broken before the upgrade go last, and their failure is
+	// not evidence against the target: a restart onto any revision would
+	// not have fixed them.
+	healthy, broken := splitUnhealthy(in.Snapshot, restarts)
+	orderWorkloads(healthy, ext.Restart.NamespaceOrder)
+	orderWorkloads(broken, ext.Restart.NamespaceOrder)
+	for _, w := range append(healthy, broken...) {
 		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Op: OpRestart, Target: WorkloadTarget(w),
 			Reason: "pods run another revision than " + d.Target, Revision: d.Target}
 		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
 			step.Proxy = mesh.ImageTag(in.Probe.Image)
 			step.Reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, step.Proxy)
+		}
+		if slices.Contains(broken, w) {
+			step.UnhealthyBefore = true
+			step.Reason += "; not healthy before the upgrade: restarted last, its failure does not count against " + d.Target
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s has pods that are not ready before the upgrade: it restarts last, and if it does not come up on %s either, that is reported, not rolled back or held against %s",
+				w, d.Target, d.Target))
 		}
 		p.add(step)
 	}
@@ -325,10 +360,12 @@ func (p *Plan) addIngress(s *observe.Snapshot, cfg *configs.Config) {
 	}
 }
 
-func (p *Plan) addNamespaces(s *observe.Snapshot, tag string, namespaces []string) {
+func (p *Plan) addNamespaces(s *observe.Snapshot, tag string, namespaces []string, created bool) {
 	for _, name := range namespaces {
 		ns, ok := s.Namespaces[name]
 		switch {
+		case !ok && created:
+			// Created on the tag in the mesh-config phase.
 		case !ok:
 			p.Warnings = append(p.Warnings, fmt.Sprintf("namespace %s is listed in meshops.namespaces but does not exist; create it (meshops does not create namespaces)", name))
 		case ns.Injection != "":
@@ -411,4 +448,54 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// splitUnhealthy separates the workloads whose pods are all ready from
+// those with a pod that is not, in the snapshot taken before any change.
+func splitUnhealthy(s *observe.Snapshot, ws []ref.Workload) (healthy, broken []ref.Workload) {
+	unhealthy := map[ref.Workload]bool{}
+	for _, w := range s.Workloads {
+		if w.Unhealthy() {
+			unhealthy[w.Ref()] = true
+		}
+	}
+	for _, w := range ws {
+		if unhealthy[w] {
+			broken = append(broken, w)
+		} else {
+			healthy = append(healthy, w)
+		}
+	}
+	return healthy, broken
+}
+
+// MissingNamespaces lists, sorted, the namespaces that the manifests or
+// meshops.namespaces name and the snapshot does not hold.
+func MissingNamespaces(cfg *configs.Config, s *observe.Snapshot) []string {
+	var missing []string
+	note := func(ns string) {
+		if _, ok := s.Namespaces[ns]; ns != "" && !ok && !slices.Contains(missing, ns) {
+			missing = append(missing, ns)
+		}
+	}
+	for _, m := range cfg.Manifests {
+		note(m.GetNamespace())
+	}
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		note(ns)
+	}
+	slices.Sort(missing)
+	return missing
+}
+
+// Source names what the plan was made from: the commit, "+ uncommitted
+// changes" when the working tree had some, or the working tree outside git.
+func (p *Plan) Source() string {
+	switch {
+	case p.Commit == "":
+		return "the working tree"
+	case p.Uncommitted:
+		return p.Commit + " + uncommitted changes"
+	}
+	return p.Commit
 }

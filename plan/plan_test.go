@@ -287,3 +287,41 @@ func TestAnInSyncHeadlineNamesWorkloadsItsWarningsList(t *testing.T) {
 		t.Errorf("headline %q says in sync without the workload its warning lists", p.Reason)
 	}
 }
+
+// Namespaces the config needs but the cluster lacks block the plan with one
+// message naming them all, instead of a dry-run error per object (#17).
+func TestMissingNamespacesBlockThePlanInOneMessage(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-28")
+	snap.Namespaces["aro-hcp"] = observe.Namespace{Name: "aro-hcp"}
+	missing := MissingNamespaces(cfg, snap)
+	if !slices.Contains(missing, "maestro") || !slices.Contains(missing, "clusters-service") || slices.Contains(missing, "aro-hcp") {
+		t.Fatalf("missing %v; want maestro and clusters-service, not aro-hcp", missing)
+	}
+	p := Build(Inputs{Config: cfg, Snapshot: snap, MissingNamespaces: missing})
+	if !p.Blocked || p.Scenario != ScenarioNamespacesMissing || !strings.Contains(p.Reason, "clusters-service, ") || strings.Count(p.Reason, "maestro") != 1 {
+		t.Errorf("plan %s blocked %v: %s; want one message naming each missing namespace once", p.Scenario, p.Blocked, p.Reason)
+	}
+}
+
+// Edits in the working tree on top of the applied commit are the user's
+// changes, not drift, and the plan says what it was made from (#17: an
+// uncommitted edit was classified as "changed by hand").
+func TestUncommittedEditsAreChangesNotDrift(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-29", workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-29"))
+	for _, ns := range cfg.Settings.Extensions.Namespaces {
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	objects := []ObjectChange{change(t, cfg, "AuthorizationPolicy/maestro/allow-cluster-service", ObjectUpdate)}
+	for _, c := range []struct {
+		uncommitted bool
+		want        Scenario
+		source      string
+	}{{false, ScenarioDrift, "abc"}, {true, ScenarioPolicyOnly, "abc + uncommitted changes"}} {
+		p := Build(Inputs{Config: cfg, Snapshot: snap, Objects: objects, Commit: "abc", LastApplied: "abc", Uncommitted: c.uncommitted})
+		if p.Scenario != c.want || p.Source() != c.source {
+			t.Errorf("uncommitted %v: scenario %s from %q, want %s from %q", c.uncommitted, p.Scenario, p.Source(), c.want, c.source)
+		}
+	}
+}

@@ -55,6 +55,9 @@ func markdown(p *Plan) string {
 	fmt.Fprintf(&b, "Tag `%s` → target `%s`", p.Tag, p.Target)
 	if p.Commit != "" {
 		fmt.Fprintf(&b, ", planned from commit `%s`", p.Commit)
+		if p.Uncommitted {
+			b.WriteString(" + uncommitted changes")
+		}
 	}
 	b.WriteString(".\n\n")
 

@@ -33,7 +33,7 @@ func RenderText(w io.Writer, p *Plan, o TextOptions) error {
 	}
 	b.WriteString(paint("1", head) + "\n")
 	if p.Commit != "" {
-		fmt.Fprintf(&b, "commit %s, tag %s, target %s\n", p.Commit, p.Tag, p.Target)
+		fmt.Fprintf(&b, "commit %s, tag %s, target %s\n", p.Source(), p.Tag, p.Target)
 	} else {
 		fmt.Fprintf(&b, "tag %s, target %s\n", p.Tag, p.Target)
 	}

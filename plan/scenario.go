@@ -34,6 +34,8 @@ const (
 	ScenarioRevisionsBlocked Scenario = "revisions blocked"
 	// ScenarioRevisionsBusy: another operation runs on the cluster.
 	ScenarioRevisionsBusy Scenario = "revisions busy"
+	// ScenarioNamespacesMissing: namespaces the config needs do not exist.
+	ScenarioNamespacesMissing Scenario = "namespaces missing"
 	// ScenarioCompleteCanary: the rollout is done; what is left is
 	// removing the previous revision.
 	ScenarioCompleteCanary Scenario = "complete canary"

@@ -19,7 +19,7 @@ func healthy(rev string) mesh.ControlPlane {
 func workload(kind ref.WorkloadKind, ns, name string, revs ...string) observe.Workload {
 	w := observe.Workload{Kind: kind, Namespace: ns, Name: name}
 	for _, r := range revs {
-		w.Pods = append(w.Pods, observe.Pod{Name: name + "-" + r, Sidecar: mesh.Sidecar{Injected: true, Revision: r}})
+		w.Pods = append(w.Pods, observe.Pod{Name: name + "-" + r, Sidecar: mesh.Sidecar{Injected: true, Revision: r}, Ready: true})
 	}
 	return w
 }

@@ -34,6 +34,9 @@ const (
 	OpAnnotate Op = "annotate"
 	// OpLabel labels the namespace Target.Name istio.io/rev=<tag>.
 	OpLabel Op = "label"
+	// OpCreateNamespace creates the namespace Target.Name, on the tag when
+	// it is one of the mesh's (meshops.createNamespaces).
+	OpCreateNamespace Op = "create-namespace"
 	// OpSetTag points the tag (Target.Name, its webhook Target.Object) at
 	// the plan's target revision.
 	OpSetTag Op = "set-tag"
@@ -168,6 +171,10 @@ type Step struct {
 	// Replace: the object's whole spec is replaced (fields added by hand
 	// to a security policy are removed), not merged by server-side apply.
 	Replace bool
+	// UnhealthyBefore marks a restart of a workload that was not healthy
+	// before the upgrade: it goes last, and its failure is reported, not
+	// rolled back or held against the revision.
+	UnhealthyBefore bool
 	// RevisionKind and Revisions are a revision change: what the provider
 	// is asked to do and the revisions it is asked for.
 	RevisionKind revisions.Kind
@@ -191,13 +198,14 @@ type stepJSON struct {
 	Proxy    string      `json:"proxy,omitempty"`
 	Replace  bool        `json:"replace,omitempty"`
 	// Revisions is the revision list a revision change requests.
-	Revisions []string `json:"revisions,omitempty"`
+	Revisions       []string `json:"revisions,omitempty"`
+	UnhealthyBefore bool     `json:"unhealthyBefore,omitempty"`
 }
 
 // MarshalJSON writes the step as the plan document has it.
 func (s Step) MarshalJSON() ([]byte, error) {
 	doc := stepJSON{Phase: s.Phase, Action: s.Action, Target: s.Target.String(), Reason: s.Reason, Diff: s.Diff,
-		Source: s.Source, Revision: s.Revision, Proxy: s.Proxy, Replace: s.Replace, Revisions: s.Revisions}
+		Source: s.Source, Revision: s.Revision, Proxy: s.Proxy, Replace: s.Replace, Revisions: s.Revisions, UnhealthyBefore: s.UnhealthyBefore}
 	if s.Target.Kind == TargetObject {
 		doc.Object = s.Target.Object
 	}

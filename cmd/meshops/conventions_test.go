@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,9 +18,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/meshops/meshops/test/golden"
+)
 
 // commands are every runnable meshops command, by path ("plan",
 // "comment github").
@@ -58,23 +57,7 @@ func TestHelpOfEveryCommandMatchesItsGoldenFile(t *testing.T) {
 			if code != exitOK || errs != "" {
 				t.Fatalf("--help: exit %d, stderr %q", code, errs)
 			}
-			golden := filepath.Join("testdata", "help", strings.ReplaceAll(path, " ", "-")+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if out != string(want) {
-				t.Errorf("meshops %s --help differs from %s (go test -update rewrites it):\n%s", path, golden, out)
-			}
+			golden.Check(t, filepath.Join("help", strings.ReplaceAll(path, " ", "-")+".txt"), []byte(out))
 		})
 	}
 }

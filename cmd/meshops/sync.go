@@ -72,7 +72,7 @@ the same engine as meshops run: a suspended cluster is not changed unless
 			case reconcile.DecisionDryRun:
 				fmt.Fprintln(out, "\n--dry-run: nothing applied")
 			case reconcile.DecisionExecute:
-				fmt.Fprintf(out, "in sync with %s at %s\n", res.Plan.Target, shortOr(res.Plan.Commit, "the working tree"))
+				fmt.Fprintf(out, "in sync with %s at %s\n", res.Plan.Target, res.Plan.Source())
 			}
 			return nil
 		},
@@ -118,11 +118,4 @@ func progressPrinter(w io.Writer, total func() int) func(apply.Event) {
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-func shortOr(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
 }

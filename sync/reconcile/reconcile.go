@@ -31,6 +31,9 @@ type Source interface {
 type Checkout struct {
 	Path   string
 	Commit string
+	// Uncommitted: the checkout's working tree differs from Commit (a
+	// checkout by hand, edited); its changes are changes, not drift.
+	Uncommitted bool
 	// Stale, when set, is why fetching the newest commit failed: the
 	// checkout is the last one fetched, and the engine keeps enforcing it
 	// (drift repair goes on while git is unreachable) and reports the error.
@@ -229,7 +232,7 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		return out, r.fail(ctx, err)
 	}
 	p, err := plan.Compute(ctx, r.Cluster, cfg, plan.ComputeOptions{
-		Commit: co.Commit, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log, Revisions: revs,
+		Commit: co.Commit, Uncommitted: co.Uncommitted, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log, Revisions: revs,
 	})
 	if err != nil {
 		return out, r.fail(ctx, err)

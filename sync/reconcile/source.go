@@ -17,13 +17,36 @@ type DirSource struct {
 	Path string
 }
 
-// Fetch returns the folder and its HEAD commit; "" when it is not in git.
+// Fetch returns the folder, its HEAD commit ("" when it is not in git)
+// and whether the working tree holds uncommitted changes.
 func (d DirSource) Fetch(context.Context) (Checkout, error) {
 	commit, err := HeadCommit(d.Path)
+	if err != nil || commit == "" {
+		return Checkout{Path: d.Path, Commit: commit}, err
+	}
+	dirty, err := uncommitted(d.Path)
 	if err != nil {
 		return Checkout{}, err
 	}
-	return Checkout{Path: d.Path, Commit: commit}, nil
+	return Checkout{Path: d.Path, Commit: commit, Uncommitted: dirty}, nil
+}
+
+// uncommitted reports whether the work tree holding path differs from its
+// HEAD (changed, added or deleted files, untracked ones included).
+func uncommitted(path string) (bool, error) {
+	repo, err := git.PlainOpenWithOptions(path, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return false, fmt.Errorf("opening the git repository at %s: %w", path, err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := wt.Status()
+	if err != nil {
+		return false, fmt.Errorf("reading the status of %s: %w", path, err)
+	}
+	return !st.IsClean(), nil
 }
 
 // HeadCommit is the short HEAD commit of the git work tree holding path,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -74,4 +75,55 @@ func TestTwoSyncsStartedTogetherRestartEachWorkloadOnceAndTheSecondNamesTheHolde
 			t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
 		}
 	}
+}
+
+// A meshops sync while meshops run rolls out the same change: the writer
+// lock lets one of them do it; the sync is refused naming the run (or, if
+// the run finished first, finds nothing to do), and each workload is
+// restarted exactly once.
+func TestASyncDuringRunRestartsEachWorkloadOnce(t *testing.T) {
+	ns := env.Namespace(t, nil)
+	stateNS := env.Namespace(t, nil)
+	tag := uniqueTag(t)
+	repo := t.TempDir()
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
+	if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	names := []string{"app-0", "app-1", "app-2"}
+	for _, n := range names {
+		env.CreateDeployment(t, ns, n, e2e.DeploymentOptions{Replicas: 1})
+	}
+	for _, n := range names {
+		waitOnRevision(t, ns, n, "asm-1-28")
+	}
+
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	run := startRun(t, "--repo-path", repo, "--state-namespace", stateNS, "--schedule", "@every 1h")
+	code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS)
+	switch {
+	case code == 1 && strings.Contains(out, "is held by") && strings.Contains(out, "(meshops run)"):
+		t.Logf("the sync was refused while the run rolled out: %s", lastLine(out))
+	case code == 0:
+		t.Logf("the sync ran when the run was not writing")
+	default:
+		t.Fatalf("sync during run: exit %d\n%s", code, out)
+	}
+	run.waitReconciles(1, 2*time.Minute)
+	run.stop()
+	for _, n := range names {
+		waitOnRevision(t, ns, n, "asm-1-29")
+		rs, err := env.Clientset.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs.Items) != 2 {
+			t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
