@@ -237,3 +237,15 @@ func blockedRepo(t *testing.T) string {
 	}
 	return repo
 }
+
+// verify -o yaml is the same document as -o json, in YAML.
+func TestVerifyPrintsYAMLThatParses(t *testing.T) {
+	installExampleCluster(t)
+	code, out, errs := capture([]string{"verify", "--kubeconfig", env.Kubeconfig(t), "--repo-path", exampleRepo, "-o", "yaml"})
+	if code != exitFailed && code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if doc := parseData(t, formatYAML, out); doc["schema"] == nil || doc["findings"] == nil {
+		t.Errorf("-o yaml lacks schema or findings:\n%s", out)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,6 +99,21 @@ func writeData(w io.Writer, format string, v any) error {
 		}
 	} else {
 		data = append(data, '\n')
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// asYAML writes as YAML what render writes as JSON, for the documents a
+// package renders as JSON only (plans, findings): one document, two spellings.
+func asYAML(w io.Writer, render func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	data, err := yaml.JSONToYAML(buf.Bytes())
+	if err != nil {
+		return err
 	}
 	_, err = w.Write(data)
 	return err

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"math"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/sync/reconcile"
@@ -96,16 +94,7 @@ func renderPlan(cmd *cobra.Command, g *globalFlags, of *outputFlags, p *plan.Pla
 		case formatJSON:
 			return plan.RenderJSON(w, p)
 		case formatYAML:
-			var buf bytes.Buffer
-			if err := plan.RenderJSON(&buf, p); err != nil {
-				return err
-			}
-			data, err := yaml.JSONToYAML(buf.Bytes())
-			if err != nil {
-				return err
-			}
-			_, err = w.Write(data)
-			return err
+			return asYAML(w, func(w io.Writer) error { return plan.RenderJSON(w, p) })
 		case formatMarkdown:
 			if maxBytes <= 0 {
 				maxBytes = math.MaxInt

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/verify"
@@ -53,16 +51,7 @@ Each finding names the object and the fix. It changes nothing.`,
 				case formatJSON:
 					return verify.RenderJSON(w, findings)
 				case formatYAML:
-					var buf bytes.Buffer
-					if err := verify.RenderJSON(&buf, findings); err != nil {
-						return err
-					}
-					data, err := yaml.JSONToYAML(buf.Bytes())
-					if err != nil {
-						return err
-					}
-					_, err = w.Write(data)
-					return err
+					return asYAML(w, func(w io.Writer) error { return verify.RenderJSON(w, findings) })
 				}
 				return verify.RenderText(w, findings)
 			})
