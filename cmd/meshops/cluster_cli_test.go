@@ -101,8 +101,9 @@ func TestStatusPrintsJSONAndYAMLThatParse(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("-o %s: exit %d: %s", format, code, errs)
 		}
-		if doc := parseData(t, format, out); doc["suspended"] != true {
-			t.Errorf("-o %s: suspended %v, want true:\n%s", format, doc["suspended"], out)
+		record, _ := parseData(t, format, out)["record"].(map[string]any)
+		if record["suspended"] != true {
+			t.Errorf("-o %s: record.suspended %v, want true:\n%s", format, record["suspended"], out)
 		}
 	}
 	// status --format, the flag before -o, still works.
@@ -197,7 +198,7 @@ func TestTheAPIServersRefusalsAreExplained(t *testing.T) {
 			for _, u := range c.AuthInfos {
 				u.Impersonate = "meshops-nobody"
 			}
-		}, []string{`cannot get resource "configmaps"`, "forbidden: the kubeconfig's user lacks an RBAC permission on configmaps "}},
+		}, []string{`cannot list resource "mutatingwebhookconfigurations"`, "forbidden: the kubeconfig's user lacks an RBAC permission on mutatingwebhookconfigurations.admissionregistration.k8s.io "}},
 		{"untrusted certificate", func(c *clientcmdapi.Config) {
 			for _, cl := range c.Clusters {
 				cl.CertificateAuthorityData, cl.CertificateAuthority = nil, ""

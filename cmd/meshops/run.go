@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 
+	"github.com/meshops/meshops/status"
 	"github.com/meshops/meshops/sync/reconcile"
 	"github.com/meshops/meshops/sync/webhook"
 )
@@ -112,6 +113,11 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	// The read-only status page: a reload reads the cluster at most every
+	// few seconds, whoever reloads it.
+	mux.Handle("/", status.Handler(status.Cached(func(ctx context.Context) (status.Report, error) {
+		return status.Observe(ctx, cl.Client, cl.Store, status.DefaultOptions())
+	}, 5*time.Second)))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
 			http.Error(w, "starting", http.StatusServiceUnavailable)

@@ -60,6 +60,10 @@ func TestRunServesProbesMetricsAndTheWebhook(t *testing.T) {
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz = %d", code)
 	}
+	// The status page at / (status's own tests parse it).
+	if code, page := get("/"); code != http.StatusOK || !strings.Contains(page, "<html") || !strings.Contains(page, "istiod") {
+		t.Errorf("/ = %d, want the status page:\n%.300s", code, page)
+	}
 	post := func(tok string) int {
 		req, _ := http.NewRequest(http.MethodPost, base+"/hooks/generic", strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer "+tok)

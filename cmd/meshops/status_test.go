@@ -38,7 +38,7 @@ func TestSuspendResumeAndStatusPrintTheRecord(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status exited %d", code)
 	}
-	for _, want := range []string{"abc123", "rolled back", "Deployment/a/b did not roll out", "suspended            true", "bad revision         asm-1-29", "UNFINISHED"} {
+	for _, want := range []string{"abc123", "rolled back", "Deployment/a/b did not roll out", "suspended            true", "bad revision         asm-1-29", "rollout in progress"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
