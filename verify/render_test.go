@@ -2,36 +2,12 @@ package verify
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/meshops/meshops/observe"
+	"github.com/meshops/meshops/test/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./verify -run Render -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendering; review and rerun with -update if intended.\n--- got ---\n%s", path, got)
-	}
-}
 
 // findingsOfABrokenMesh: a pinned namespace, an uninjected pod, a
 // leftover tag and a missing TLS Secret, for the renderings.
@@ -51,7 +27,7 @@ func TestRenderTextGolden(t *testing.T) {
 		if err := RenderText(&b, findings); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, b.Bytes())
+		golden.Check(t, name, b.Bytes())
 	}
 }
 
@@ -61,7 +37,7 @@ func TestRenderJSONGolden(t *testing.T) {
 		if err := RenderJSON(&b, findings); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, b.Bytes())
+		golden.Check(t, name, b.Bytes())
 	}
 }
 
