@@ -1,14 +1,11 @@
 package cli_test
 
 import (
-	"context"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/meshops/meshops/test/e2e"
 )
@@ -51,16 +48,7 @@ func TestSyncKilledWithSIGKILLResumesWithoutADoubleRestart(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("sync after the kill: exit %d\n%s", code, out)
 			}
-			for _, n := range names {
-				waitOnRevision(t, ns, n, "asm-1-29")
-				rs, err := env.Clientset.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + n})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(rs.Items) != 2 {
-					t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
-				}
-			}
+			restartedOnceOnto(t, ns, names, "asm-1-29")
 			if code, out := meshops(t, env.Cluster.Kubeconfig, "plan", "--repo-path", repo, "--state-namespace", stateNS); code != 0 || !strings.Contains(out, "in sync") {
 				t.Errorf("plan after convergence: exit %d\n%s", code, out)
 			}

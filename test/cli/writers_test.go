@@ -18,23 +18,7 @@ import (
 // lock and upgrades; the other is refused at once naming the holder; every
 // workload is restarted exactly once.
 func TestTwoSyncsStartedTogetherRestartEachWorkloadOnceAndTheSecondNamesTheHolder(t *testing.T) {
-	ns := env.Namespace(t, nil)
-	stateNS := env.Namespace(t, nil)
-	tag := uniqueTag(t)
-	repo := t.TempDir()
-	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
-	if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
-		t.Fatalf("install: exit %d\n%s", code, out)
-	}
-	names := []string{"app-0", "app-1", "app-2"}
-	for _, n := range names {
-		env.CreateDeployment(t, ns, n, e2e.DeploymentOptions{Replicas: 1})
-	}
-	for _, n := range names {
-		waitOnRevision(t, ns, n, "asm-1-28")
-	}
-
-	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	ns, stateNS, repo, names := upgradeToCome(t)
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	outs := make([]string, 2)
@@ -65,16 +49,7 @@ func TestTwoSyncsStartedTogetherRestartEachWorkloadOnceAndTheSecondNamesTheHolde
 	if ok != 1 || refused != 1 {
 		t.Fatalf("%d syncs upgraded and %d were refused naming the holder; want 1 and 1:\n%s\n---\n%s", ok, refused, outs[0], outs[1])
 	}
-	for _, n := range names {
-		waitOnRevision(t, ns, n, "asm-1-29")
-		rs, err := env.Clientset.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rs.Items) != 2 {
-			t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
-		}
-	}
+	restartedOnceOnto(t, ns, names, "asm-1-29")
 }
 
 // A meshops sync while meshops run rolls out the same change: the writer
@@ -82,23 +57,7 @@ func TestTwoSyncsStartedTogetherRestartEachWorkloadOnceAndTheSecondNamesTheHolde
 // the run finished first, finds nothing to do), and each workload is
 // restarted exactly once.
 func TestASyncDuringRunRestartsEachWorkloadOnce(t *testing.T) {
-	ns := env.Namespace(t, nil)
-	stateNS := env.Namespace(t, nil)
-	tag := uniqueTag(t)
-	repo := t.TempDir()
-	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
-	if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
-		t.Fatalf("install: exit %d\n%s", code, out)
-	}
-	names := []string{"app-0", "app-1", "app-2"}
-	for _, n := range names {
-		env.CreateDeployment(t, ns, n, e2e.DeploymentOptions{Replicas: 1})
-	}
-	for _, n := range names {
-		waitOnRevision(t, ns, n, "asm-1-28")
-	}
-
-	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	ns, stateNS, repo, names := upgradeToCome(t)
 	run := startRun(t, "--repo-path", repo, "--state-namespace", stateNS, "--schedule", "@every 1h")
 	code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS)
 	switch {
@@ -111,8 +70,43 @@ func TestASyncDuringRunRestartsEachWorkloadOnce(t *testing.T) {
 	}
 	run.waitReconciles(1, 2*time.Minute)
 	run.stop()
+	restartedOnceOnto(t, ns, names, "asm-1-29")
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// upgradeToCome sets up what the writer tests race on: a mesh namespace
+// with three Deployments synced onto asm-1-28, and its repo already
+// changed to asm-1-29, not synced yet.
+func upgradeToCome(t *testing.T) (ns, stateNS, repo string, names []string) {
+	t.Helper()
+	ns, stateNS = env.Namespace(t, nil), env.Namespace(t, nil)
+	tag := uniqueTag(t)
+	repo = t.TempDir()
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-28", []string{ns}))
+	if code, out := meshops(t, env.Cluster.Kubeconfig, "sync", "--repo-path", repo, "--state-namespace", stateNS); code != 0 {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	names = []string{"app-0", "app-1", "app-2"}
 	for _, n := range names {
-		waitOnRevision(t, ns, n, "asm-1-29")
+		env.CreateDeployment(t, ns, n, e2e.DeploymentOptions{Replicas: 1})
+	}
+	for _, n := range names {
+		waitOnRevision(t, ns, n, "asm-1-28")
+	}
+	e2e.WriteFiles(t, repo, e2e.RepoFiles(tag, "asm-1-29", []string{ns}))
+	return ns, stateNS, repo, names
+}
+
+// restartedOnceOnto waits until each Deployment runs rev and checks it has
+// exactly its original ReplicaSet and the one of a single restart.
+func restartedOnceOnto(t *testing.T, ns string, names []string, rev string) {
+	t.Helper()
+	for _, n := range names {
+		waitOnRevision(t, ns, n, rev)
 		rs, err := env.Clientset.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + n})
 		if err != nil {
 			t.Fatal(err)
@@ -121,9 +115,4 @@ func TestASyncDuringRunRestartsEachWorkloadOnce(t *testing.T) {
 			t.Errorf("%s has %d ReplicaSets, want 2 (restarted exactly once)", n, len(rs.Items))
 		}
 	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
