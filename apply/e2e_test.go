@@ -172,12 +172,8 @@ func (f *meshFixture) waitRevision(ids []string, want string) {
 	ctx := context.Background()
 	for _, id := range ids {
 		parts := strings.Split(id, "/")
-		if err := env.WaitRolledOut(ctx, parts[1], parts[2], 60*time.Second); err != nil {
+		if err := env.WaitOnRevision(ctx, parts[1], parts[2], want, 60*time.Second); err != nil {
 			f.t.Fatal(err)
-		}
-		got := f.revisions(parts[1], parts[2])
-		if len(got) != 1 || got[0] != want {
-			f.t.Fatalf("%s runs %v, want %s", id, got, want)
 		}
 	}
 }

@@ -87,7 +87,7 @@ func runLoop(ctx context.Context, g *globalFlags, cf configFlags, rf runFlags) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := reconcile.NewMetrics(reg)
-	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics, AKS: rf.aks.overrides()}, true)
+	r, stopEvents := g.engine("meshops run", src, reconcile.Options{Config: cf.opts, ReportOnly: rf.reportOnly, Log: log, Metrics: metrics, AKS: rf.aks.overrides()}, false)
 	defer stopEvents()
 	// The loop needs the cluster before its first reconcile: for the
 	// record, the Lease and the Events.

@@ -154,6 +154,27 @@ func (e *Env) CreateDeployment(t testing.TB, ns, name string, o DeploymentOption
 
 // WaitRolledOut waits until the Deployment's rollout is complete, as
 // `kubectl rollout status` judges it.
+// WaitOnRevision waits until the Deployment ns/name is rolled out and
+// then checks that it has pods and every one runs rev.
+func (e *Env) WaitOnRevision(ctx context.Context, ns, name, rev string, timeout time.Duration) error {
+	if err := e.WaitRolledOut(ctx, ns, name, timeout); err != nil {
+		return err
+	}
+	sidecars, err := e.Sidecars(ctx, ns, map[string]string{"app": name})
+	if err != nil {
+		return err
+	}
+	if len(sidecars) == 0 {
+		return fmt.Errorf("%s/%s has no pods, want them on %s", ns, name, rev)
+	}
+	for _, s := range sidecars {
+		if s.Revision != rev {
+			return fmt.Errorf("%s/%s: pod %s on %q, want %s", ns, name, s.Pod, s.Revision, rev)
+		}
+	}
+	return nil
+}
+
 func (e *Env) WaitRolledOut(ctx context.Context, ns, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string

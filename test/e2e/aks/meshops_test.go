@@ -164,17 +164,8 @@ func (f *fixture) wait(names []string, rev string) {
 	ctx := context.Background()
 	for _, id := range names {
 		ns, name, _ := strings.Cut(id, "/")
-		if err := env.WaitRolledOut(ctx, ns, name, time.Minute); err != nil {
+		if err := env.WaitOnRevision(ctx, ns, name, rev, time.Minute); err != nil {
 			f.t.Fatal(err)
-		}
-		sidecars, err := env.Sidecars(ctx, ns, map[string]string{"app": name})
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		for _, s := range sidecars {
-			if s.Revision != rev {
-				f.t.Fatalf("%s: pod %s on %q, want %s", id, s.Pod, s.Revision, rev)
-			}
 		}
 	}
 }
