@@ -128,7 +128,10 @@ func (c *Cluster) installRevision(ctx context.Context, cl client.Client, rev, pr
 					return nil, fmt.Errorf("%s %s: %w", k, o.GetName(), err)
 				}
 			}
-			if err := cl.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
+			// Apply writes the server's answer back into what it applied,
+			// managedFields included, which the API server refuses in the
+			// next attempt's apply: apply a copy.
+			if err := cl.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
 				return nil, fmt.Errorf("%s %s/%s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), err)
 			}
 		}
