@@ -142,6 +142,10 @@ const (
 	StepSkipped  EventStatus = "skipped"
 	StepFailed   EventStatus = "failed"
 	StepRollback EventStatus = "rollback"
+	// StepWaiting reports, for a step under way, what it waits for now
+	// (Message, e.g. "1 of 3 updated replicas are available"); sent each
+	// time that changes, so a live view can show it.
+	StepWaiting EventStatus = "waiting"
 )
 
 // Event reports one step's progress.
