@@ -113,7 +113,7 @@ of what changed, by kind.`,
 	timeout = timeoutFlag(cmd, 0)
 	return documentExitCodes(cmd,
 		exitCode{exitOK, "in sync, applied, or --dry-run"},
-		exitCode{exitFailed, "error, suspended, or locked by another meshops (a failed rollout is rolled back first when autoRollback is on)"},
+		exitCode{exitFailed, "error, suspended, locked by another meshops, declined at the question, or the plan changed while asking (a failed rollout is rolled back first when autoRollback is on)"},
 		exitCode{exitBlocked, "blocked: the plan cannot proceed; nothing applied (the reason is in the plan and the record)"},
 	)
 }
