@@ -50,8 +50,10 @@ type progress struct {
 	total int
 	// finished counts the steps that ended: the n of [n/N].
 	finished int
-	// flying are the steps in flight, in the order they started.
+	// flying are the steps in flight, in the order they started; gone
+	// are the plan indexes of those that ended.
 	flying []*flight
+	gone   map[int]bool
 	// queued are the lines of steps that ended since the last redraw
 	// (live only; a pipe gets them at once).
 	queued []string
@@ -137,6 +139,14 @@ func (p *progress) observe(ev apply.Event) {
 	case apply.StepStarted:
 		p.flying = append(p.flying, &flight{index: ev.Index, step: ev.Step, start: now, said: now})
 	case apply.StepWaiting:
+		if ev.Index < 0 || p.gone[ev.Index] {
+			// A rollback's restart (no step of the plan, no end event), or
+			// news that overtook the step's end: a line, no flight.
+			if ev.Index < 0 {
+				p.line(progressLine("[rollback]", ev.Step, ev.Status, ev.Elapsed, ev.Message, p.o.color))
+			}
+			return
+		}
 		f := p.flight(ev, now)
 		if f.waiting == ev.Message {
 			return
@@ -150,6 +160,10 @@ func (p *progress) observe(ev apply.Event) {
 		p.line(progressLine("[rollback]", ev.Step, ev.Status, ev.Elapsed, ev.Message, p.o.color))
 	default: // done, failed, skipped
 		p.flying = slices.DeleteFunc(p.flying, func(f *flight) bool { return f.index == ev.Index })
+		if p.gone == nil {
+			p.gone = map[int]bool{}
+		}
+		p.gone[ev.Index] = true
 		p.finished++
 		p.events = append(p.events, ev)
 		p.line(progressLine(fmt.Sprintf("[%d/%d]", p.finished, p.total), ev.Step, ev.Status, ev.Elapsed, ev.Message, p.o.color))

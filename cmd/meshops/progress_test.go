@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,6 +98,15 @@ func upgradeEvents(p *plan.Plan, c *clock, seed uint64, emit func(apply.Event)) 
 	}
 }
 
+// testProgress is a view of total steps on out, on c's time.
+func testProgress(out io.Writer, c *clock, live bool, total int) *progress {
+	o := defaultProgressOptions()
+	o.now, o.live, o.width = c.now, live, func() int { return 100 }
+	prog := newProgress(out, o)
+	prog.setTotal(total)
+	return prog
+}
+
 var position = regexp.MustCompile(`^\[(\d+)/(\d+)\]`)
 
 // In a pipe, every step that ends gets one line, numbered in the order the
@@ -105,10 +116,7 @@ func TestProgressInAPipeNumbersStepsInTheOrderTheyEnd(t *testing.T) {
 	for seed := range uint64(20) {
 		var out bytes.Buffer
 		c := newClock()
-		o := defaultProgressOptions()
-		o.now = c.now
-		prog := newProgress(&out, o)
-		prog.setTotal(len(p.Steps))
+		prog := testProgress(&out, c, false, len(p.Steps))
 		upgradeEvents(p, c, seed, prog.observe)
 		next := 1
 		for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
@@ -136,10 +144,7 @@ func TestProgressInAPipeSaysWhatALongStepStillWaitsFor(t *testing.T) {
 	p := upgradePlan()
 	var out bytes.Buffer
 	c := newClock()
-	o := defaultProgressOptions()
-	o.now = c.now
-	prog := newProgress(&out, o)
-	prog.setTotal(len(p.Steps))
+	prog := testProgress(&out, c, false, len(p.Steps))
 	prog.observe(apply.Event{Index: 2, Step: p.Steps[2], Status: apply.StepStarted})
 	c.add(10 * time.Second)
 	prog.tick()
@@ -151,6 +156,25 @@ func TestProgressInAPipeSaysWhatALongStepStillWaitsFor(t *testing.T) {
 	want := "[wait]    revision    update  waiting  ManagedCluster/dev-westus3-svc-1 (35s): under way\n"
 	if out.String() != want {
 		t.Errorf("heartbeat %q, want %q", out.String(), want)
+	}
+}
+
+// A step's news that comes after its end, or a rollback's (no step of the
+// plan), never leaves a step in flight that nothing ends.
+func TestProgressKeepsNoStepInFlightThatEnded(t *testing.T) {
+	p := upgradePlan()
+	var out bytes.Buffer
+	o := defaultProgressOptions()
+	o.live = true
+	prog := newProgress(&out, o)
+	prog.setTotal(len(p.Steps))
+	s := p.Steps[9]
+	prog.observe(apply.Event{Index: 9, Step: s, Status: apply.StepStarted})
+	prog.observe(apply.Event{Index: 9, Step: s, Status: apply.StepDone})
+	prog.observe(apply.Event{Index: 9, Step: s, Status: apply.StepWaiting, Message: "late"})
+	prog.observe(apply.Event{Index: -1, Step: s, Status: apply.StepWaiting, Message: "1 of 2 updated replicas are available"})
+	if len(prog.flying) != 0 {
+		t.Errorf("%d steps in flight, want none", len(prog.flying))
 	}
 }
 
@@ -209,10 +233,7 @@ func TestProgressOnATerminalRedrawsTheBlockBelowTheFinishedLines(t *testing.T) {
 	p := upgradePlan()
 	var out bytes.Buffer
 	c := newClock()
-	o := defaultProgressOptions()
-	o.live, o.now, o.width = true, c.now, func() int { return 100 }
-	prog := newProgress(&out, o)
-	prog.setTotal(len(p.Steps))
+	prog := testProgress(&out, c, true, len(p.Steps))
 	// Ticks by hand: after the steps before the restarts, once all
 	// restarts are waiting, after two of them ended, and at the end.
 	var ticks int
@@ -311,5 +332,39 @@ func TestLogsOnATerminalShowOnlyWarningsUnlessAsked(t *testing.T) {
 				t.Errorf("level %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Workers report side by side while the view redraws: every step gets its
+// line once, numbered in order, and the block is gone at the end.
+func TestProgressTakesEventsFromWorkersWhileRedrawing(t *testing.T) {
+	p := upgradePlan()
+	// Every write is under the view's lock, and the test reads after end.
+	var out bytes.Buffer
+	o := defaultProgressOptions()
+	o.live, o.redraw = true, time.Millisecond
+	prog := newProgress(&out, o)
+	prog.setTotal(len(p.Steps))
+	prog.begin()
+	var wg sync.WaitGroup
+	for i := range p.Steps {
+		wg.Go(func() {
+			prog.observe(apply.Event{Index: i, Step: p.Steps[i], Status: apply.StepStarted})
+			prog.observe(apply.Event{Index: i, Step: p.Steps[i], Status: apply.StepWaiting, Message: "waiting"})
+			time.Sleep(time.Duration(i) * time.Millisecond)
+			prog.observe(apply.Event{Index: i, Step: p.Steps[i], Status: apply.StepDone})
+		})
+	}
+	wg.Wait()
+	prog.end()
+	screen := out.String()
+	for n := 1; n <= len(p.Steps); n++ {
+		if c := strings.Count(screen, fmt.Sprintf("[%d/%d]", n, len(p.Steps))); c != 1 {
+			t.Errorf("[%d/%d] written %d times", n, len(p.Steps), c)
+		}
+	}
+	// After the last erase, no block is drawn again.
+	if tail := screen[strings.LastIndex(screen, "\x1b[J")+1:]; !strings.HasSuffix(screen, "\n") || strings.Contains(tail, "in flight") {
+		t.Errorf("the block is left on screen:\n%s", visibleEscapes(screen))
 	}
 }

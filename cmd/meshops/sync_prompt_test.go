@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/state"
+	"github.com/meshops/meshops/test/e2e"
 	"github.com/meshops/meshops/test/kubetest"
 )
 
@@ -71,15 +72,7 @@ metadata: {name: allow-nothing, namespace: ` + ns + `}
 spec: {}
 `,
 	}
-	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e2e.WriteFiles(t, dir, files)
 	return dir
 }
 
