@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -140,5 +141,33 @@ func TestSyncWithoutATerminalNeverAsks(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[1/") {
 		t.Errorf("no step ran:\n%s", out.String())
+	}
+}
+
+// Only "yes" approves, as terraform's question; an input that closes
+// before a line is an error, not a "no" that looks like a decision.
+func TestAskToApplyAcceptsOnlyYes(t *testing.T) {
+	for _, tc := range []struct {
+		answer string
+		ok     bool
+		err    error
+	}{
+		{"yes\n", true, nil},
+		{"  yes \r\n", true, nil},
+		{"yes", true, nil},
+		{"y\n", false, nil},
+		{"YES\n", false, nil},
+		{"no\n", false, nil},
+		{"\n", false, nil},
+		{"", false, errNoAnswer},
+	} {
+		var out bytes.Buffer
+		ok, err := askToApply(strings.NewReader(tc.answer), &out, `kubeconfig context "dev"`)
+		if ok != tc.ok || !errors.Is(err, tc.err) {
+			t.Errorf("answer %q: %v, %v; want %v, %v", tc.answer, ok, err, tc.ok, tc.err)
+		}
+		if !strings.Contains(out.String(), `to kubeconfig context "dev"?`) || !strings.Contains(out.String(), "Only 'yes' will be accepted") {
+			t.Errorf("the question does not name the cluster or the answer:\n%s", out.String())
+		}
 	}
 }
