@@ -57,8 +57,9 @@ type progress struct {
 	// queued are the lines of steps that ended since the last redraw
 	// (live only; a pipe gets them at once).
 	queued []string
-	// drawn is the height of the block on screen now.
+	// drawn is the height of the block on screen now, frame the block.
 	drawn int
+	frame string
 	// events are those the summary counts: ended steps and rollbacks.
 	events []apply.Event
 	stop   chan struct{}
@@ -215,6 +216,13 @@ func (p *progress) flush(block bool) {
 	if !p.o.live {
 		return
 	}
+	frame := ""
+	if block {
+		frame = inFlightFrame(p.snapshot(), p.o)
+		if len(p.queued) == 0 && p.drawn > 0 && frame == p.frame {
+			return // the screen shows it already
+		}
+	}
 	var b strings.Builder
 	if p.drawn > 0 {
 		// Up to the block's first line, then erase to the end of the screen.
@@ -224,12 +232,8 @@ func (p *progress) flush(block bool) {
 		b.WriteString(l + "\n")
 	}
 	p.queued = p.queued[:0]
-	p.drawn = 0
-	if block {
-		frame := inFlightFrame(p.snapshot(), p.o)
-		b.WriteString(frame)
-		p.drawn = strings.Count(frame, "\n")
-	}
+	b.WriteString(frame)
+	p.drawn, p.frame = strings.Count(frame, "\n"), frame
 	if b.Len() > 0 {
 		io.WriteString(p.w, b.String())
 	}

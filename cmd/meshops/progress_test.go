@@ -243,6 +243,12 @@ func TestProgressOnATerminalRedrawsTheBlockBelowTheFinishedLines(t *testing.T) {
 		case ev.Status == apply.StepStarted && ev.Index == 9:
 			prog.tick()
 			ticks++
+			// Nothing changed: nothing is written again.
+			before := out.Len()
+			prog.tick()
+			if out.Len() != before {
+				t.Errorf("an unchanged block was redrawn")
+			}
 		case ev.Status == apply.StepWaiting && ev.Index == 14:
 			prog.tick()
 			fmt.Fprintln(prog.above(&out), "level=WARN msg=\"a warning while restarts run\"")
@@ -274,7 +280,11 @@ func TestSyncSummarySaysWhatChangedByKind(t *testing.T) {
 		apply.Event{Index: -1, Step: p.Steps[8], Status: apply.StepRollback},
 		apply.Event{Index: -1, Step: p.Steps[10], Status: apply.StepRollback},
 		apply.Event{Index: -1, Step: p.Steps[9], Status: apply.StepRollback})
+	fresh := upgradePlan()
+	fresh.From, fresh.Scenario = "", plan.ScenarioFreshInstall
+	fresh.Steps[8].Action = plan.ActionCreate
 	var b strings.Builder
+	fmt.Fprintf(&b, "== fresh install\n%s\n\n", syncSummary(fresh, []apply.Event{{Index: 8, Step: fresh.Steps[8], Status: apply.StepDone}}, &apply.Result{Duration: 420 * time.Millisecond}, nil))
 	for _, tc := range []struct {
 		name   string
 		events []apply.Event

@@ -81,9 +81,12 @@ func countStep(t, pruned *tally, p *plan.Plan, s plan.Step) {
 	case plan.OpPrune:
 		pruned.add(s.Target.Object.Kind, "pruned")
 	case plan.OpSetTag:
-		if p.From != "" && p.From != p.Target {
+		switch {
+		case s.Action == plan.ActionCreate:
+			t.say(fmt.Sprintf("tag %s created on %s", p.Tag, p.Target))
+		case p.From != "" && p.From != p.Target:
 			t.say(fmt.Sprintf("tag %s moved %s → %s", p.Tag, p.From, p.Target))
-		} else {
+		default:
 			t.say(fmt.Sprintf("tag %s set to %s", p.Tag, p.Target))
 		}
 	case plan.OpSetRevisions, plan.OpCompleteRevisions:
