@@ -5,8 +5,13 @@ import (
 	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshops/meshops/mesh"
 )
 
 // injectorConfig is the part of an injector ConfigMap's config that says
@@ -64,5 +69,41 @@ func TestANeverReadyRevisionInjectsTheNeverReadyLabelIntoEveryPod(t *testing.T) 
 	}
 	if _, ok := healthy.Templates["never-ready"]; ok {
 		t.Error("asm-1-29 is not listed as never ready but has the never-ready template")
+	}
+}
+
+// The real istiod of a never-ready revision merges the extra template into
+// the pods it injects: a pod opting into it (a server-side dry run, which
+// calls the injector and stores nothing) comes back injected by it and
+// carrying NeverReadyLabel, which kwok's pod-ready stage never readies.
+func TestANeverReadyRevisionsIstiodLabelsThePodsItInjects(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := Up(ctx, Options{StateDir: dir, Full: true, Revisions: []string{"asm-1-29"}, NeverReadyRevisions: []string{"asm-1-29"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Down(dir, nil) })
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.RevisionLabel: "asm-1-29"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "app"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
+	}
+	got, err := cs.CoreV1().Pods("app").Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev := mesh.SidecarOf(got).Revision; rev != "asm-1-29" {
+		t.Fatalf("probe pod injected by %q, want asm-1-29 (annotations %v)", rev, got.Annotations)
+	}
+	if got.Labels[NeverReadyLabel] != "true" {
+		t.Errorf("pod injected by the never-ready asm-1-29 has labels %v, want %s=true", got.Labels, NeverReadyLabel)
 	}
 }
