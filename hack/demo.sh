@@ -117,6 +117,17 @@ every_pod_on() {
 }
 istiods() { kubectl get deployments -n aks-istio-system -l app=istiod -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
 
+# mesh_on REV: once the rollouts are over, every workload runs REV, the tag
+# points at it, and its istiod is the only one installed (ARM removed the
+# other: the canary completed, or was rolled back).
+mesh_on() {
+	rolled_out
+	list_pods
+	check "every workload runs $1" every_pod_on "$1"
+	check "the tag points at $1" test "$(tag_revision)" = "$1"
+	check "only istiod-$1 is installed (installed: $(istiods))" test "$(istiods)" = "istiod-$1 "
+}
+
 part 1 "a local AKS cluster, as it was yesterday" \
 	"You run the mesh of ARO HCP's dev service cluster (westus3). A local stand-in starts: real etcd," \
 	"kube-apiserver, controllers and istiod, kwok nodes, and an emulator of the AKS Istio add-on's ARM API." \
@@ -159,11 +170,7 @@ part 3 "the upgrade: meshops sync" \
 	"comes back injected by asm-1-29; each workload restarts within its disruption budget; verify" \
 	"passes, and ARM removes asm-1-28. Look for one line per step, then the summary (6 restarted)."
 expect 0 "in sync" "$MESHOPS" sync --repo-path "$CONFIG"
-rolled_out
-list_pods
-check "every workload runs asm-1-29" every_pod_on asm-1-29
-check "the tag points at asm-1-29" test "$(tag_revision)" = asm-1-29
-check "asm-1-28 is gone: istiods installed: $(istiods)" test "$(istiods)" = "istiod-asm-1-29 "
+mesh_on asm-1-29
 
 part 4 "where the mesh stands: meshops status" \
 	"The first question after any change. status shows, on one screen, what istioctl tag list," \
@@ -200,11 +207,7 @@ part 6 "a bad release, rolled back on its own" \
 	"plan refuses to try $BROKEN again at this commit (exit 3, blocked)."
 merge "svc.istio.versions: $BROKEN" "$BROKEN"
 expect 1 "the rollout failed and was rolled back" "$MESHOPS" sync --repo-path "$CONFIG"
-rolled_out
-list_pods
-check "every workload is back on asm-1-29" every_pod_on asm-1-29
-check "the tag is back on asm-1-29" test "$(tag_revision)" = asm-1-29
-check "ARM removed $BROKEN: istiods installed: $(istiods)" test "$(istiods)" = "istiod-asm-1-29 "
+mesh_on asm-1-29
 show "$MESHOPS" status
 "$MESHOPS" status </dev/null | tee "$WORK/status.txt"
 check "status says the last run rolled back" grep -qE '^last result +rolled back$' "$WORK/status.txt"

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/mesh"
@@ -78,16 +77,7 @@ func TestANeverReadyRevisionInjectsTheNeverReadyLabelIntoEveryPod(t *testing.T) 
 // carrying NeverReadyLabel, which kwok's pod-ready stage never readies.
 func TestANeverReadyRevisionsIstiodLabelsThePodsItInjects(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := Up(ctx, Options{StateDir: dir, Full: true, Revisions: []string{"asm-1-29"}, NeverReadyRevisions: []string{"asm-1-29"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Down(dir, nil) })
-	cs, err := kubernetes.NewForConfig(c.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cs := start(t, Options{Full: true, Revisions: []string{"asm-1-29"}, NeverReadyRevisions: []string{"asm-1-29"}})
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app", Labels: map[string]string{mesh.RevisionLabel: "asm-1-29"}}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
