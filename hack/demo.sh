@@ -35,12 +35,13 @@ part() {
 	echo
 }
 
-# show CMD...: print the command as the engineer would type it.
-show() {
+# typed CMD...: the command as the engineer would type it.
+typed() {
 	local args=("${@/#"$MESHOPS"/meshops}")
 	args=("${args[@]//"$WORK/"/}")
-	printf '%s$ %s%s\n' "$bold" "${args[*]}" "$reset"
+	printf '%s' "${args[*]}"
 }
+show() { printf '%s$ %s%s\n' "$bold" "$(typed "$@")" "$reset"; }
 
 # expect CODE WHY CMD...: show and run CMD, with stdin not a terminal (so
 # meshops never asks for a confirmation), and fail the demo unless it
@@ -51,7 +52,7 @@ expect() {
 	show "$@"
 	"$@" </dev/null || code=$?
 	if [ "$code" -ne "$want" ]; then
-		printf '\ndemo FAILED: %s exited %d; the story expects %d (%s)\n' "${*/#"$MESHOPS"/meshops}" "$code" "$want" "$why" >&2
+		printf '\ndemo FAILED: %s exited %d; the story expects %d (%s)\n' "$(typed "$@")" "$code" "$want" "$why" >&2
 		exit 1
 	fi
 	printf '%s→ exit code %d: %s%s\n' "$dim" "$code" "$why" "$reset"
