@@ -116,7 +116,13 @@ every_pod_on() {
 	pods=$(pods_by_revision)
 	[ -n "$pods" ] && ! grep -qv "  $1\$" <<<"$pods"
 }
-istiods() { kubectl get deployments -n aks-istio-system -l app=istiod -o jsonpath='{range .items[*]}{.metadata.name}{" "}{end}'; }
+# istiods: the installed istiod Deployments, space-separated.
+istiods() {
+	local names
+	names=$(kubectl get deployments -n aks-istio-system -l app=istiod -o jsonpath='{.items[*].metadata.name}')
+	printf '%s' "$names"
+}
+policy_exists() { kubectl get authorizationpolicy "$2" -n "$1" -o name >/dev/null; }
 
 # mesh_on REV: once the rollouts are over, every workload runs REV, the tag
 # points at it, and its istiod is the only one installed (ARM removed the
@@ -126,7 +132,7 @@ mesh_on() {
 	list_pods
 	check "every workload runs $1" every_pod_on "$1"
 	check "the tag points at $1" test "$(tag_revision)" = "$1"
-	check "only istiod-$1 is installed (installed: $(istiods))" test "$(istiods)" = "istiod-$1 "
+	check "only istiod-$1 is installed (installed: $(istiods))" test "$(istiods)" = "istiod-$1"
 }
 
 part 1 "a local AKS cluster, as it was yesterday" \
@@ -194,7 +200,7 @@ kubectl patch authorizationpolicy allow-nothing -n clusters-service --type=merge
 expect 2 "changes pending: the drift" "$MESHOPS" plan --repo-path "$CONFIG"
 expect 0 "repaired" "$MESHOPS" sync --repo-path "$CONFIG"
 expect 0 "nothing to do" "$MESHOPS" plan --repo-path "$CONFIG"
-check "maestro's default deny is back" kubectl get authorizationpolicy allow-nothing -n maestro -o name
+check "maestro's default deny is back" policy_exists maestro allow-nothing
 check "clusters-service's default deny has no rule again" \
 	test "$(kubectl get authorizationpolicy allow-nothing -n clusters-service -o jsonpath='{.spec.rules}')" = ""
 
