@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
@@ -34,8 +35,9 @@ type Options struct {
 	IngressNamespace string
 	// MinReadyIstiod is the target's ready-replica floor for the gate. Default 1.
 	MinReadyIstiod int32
-	// Restart is the restart policy: batch size, per-workload timeout and
-	// overall timeout (defaults configs.DefaultRestart*), bare pods.
+	// Restart is the restart policy: the cap of workloads at once, the
+	// mesh-wide pod budget and the starting window, per-workload and
+	// overall timeouts (defaults configs.DefaultRestart*), bare pods.
 	Restart configs.Restart
 	// AutoRollback moves the tag and the moved workloads back when the
 	// rollout fails after the tag moved.
@@ -74,6 +76,8 @@ func DefaultOptions() Options {
 		MinReadyIstiod:   1,
 		Restart: configs.Restart{
 			BatchSize:       configs.DefaultRestartBatchSize,
+			MaxUnavailable:  intstr.FromString(configs.DefaultRestartMaxUnavailable),
+			InitialBatch:    configs.DefaultRestartInitialBatch,
 			WorkloadTimeout: configs.DefaultRestartWorkloadTimeout,
 			Timeout:         configs.DefaultRestartTimeout,
 		},
@@ -109,6 +113,12 @@ func (o *Options) withDefaults() {
 	}
 	if o.Restart.BatchSize < 1 {
 		o.Restart.BatchSize = d.Restart.BatchSize
+	}
+	if o.Restart.MaxUnavailable == (intstr.IntOrString{}) {
+		o.Restart.MaxUnavailable = d.Restart.MaxUnavailable
+	}
+	if o.Restart.InitialBatch < 1 {
+		o.Restart.InitialBatch = d.Restart.InitialBatch
 	}
 	if o.Restart.WorkloadTimeout <= 0 {
 		o.Restart.WorkloadTimeout = d.Restart.WorkloadTimeout

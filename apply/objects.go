@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -83,8 +84,10 @@ func (r *run) applyObject(ctx context.Context, s plan.Step) (string, error) {
 	// server keeps as a manager of its own beside meshops' applies: left
 	// there, the next apply of a changed field conflicts with meshops
 	// itself. The apply folds that entry into meshops' apply.
+	// Hand edits with kubectl are folded in the same way: they are drift,
+	// and git's value is put back.
 	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{
-		FieldManagers: []ssa.FieldManager{{Name: r.Cluster.FieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationUpdate}},
+		FieldManagers: append([]ssa.FieldManager{{Name: r.Cluster.FieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationUpdate}}, handEdits...),
 	}})
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", m.Source, err)
@@ -127,8 +130,72 @@ func (r *run) replaceSpec(ctx context.Context, m configs.Manifest) error {
 	return nil
 }
 
+// handEdits are the field managers of a person changing an object by hand:
+// kubectl's edit, patch, replace, label, client-side apply and the like
+// (each writes as an update under a "kubectl…" name), and the name the
+// API server gives fields written before managed fields existed. A field
+// git holds that one of them changed is drift, as the plan says, and the
+// apply takes it back (ssa's cleanup moves their fields to meshops first).
+// Any other manager, a controller or another tool's apply, is a conflict
+// that stops the run unless --force-conflicts.
+var handEdits = []ssa.FieldManager{
+	{Name: "kubectl", OperationType: metav1.ManagedFieldsOperationUpdate},
+	{Name: "before-first-apply", ExactMatch: true, OperationType: metav1.ManagedFieldsOperationUpdate},
+}
+
+// isHandEdit reports whether the manager a conflict names is one of
+// handEdits, matched as ssa's cleanup matches them (a prefix unless exact).
+func isHandEdit(c conflictWith) bool {
+	if c.Subresource || !c.Update {
+		return false
+	}
+	for _, h := range handEdits {
+		if c.Manager == h.Name || (!h.ExactMatch && strings.HasPrefix(c.Manager, h.Name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// conflictWith is the manager a field conflict names.
+type conflictWith struct {
+	Manager string
+	// Update is true for a manager that wrote by update (kubectl edit,
+	// patch), false for a server-side apply.
+	Update bool
+	// Subresource is true for a write through a subresource (status,
+	// scale), which ssa's cleanup leaves alone.
+	Subresource bool
+}
+
+// parseConflict reads the manager from a conflict cause's message, as the
+// API server writes it: `conflict with "kubectl-edit" using v1 at <time>`
+// for an update, `conflict with "tool"` for an apply, with `with
+// subresource "status"` after the name for a subresource's manager.
+func parseConflict(msg string) (conflictWith, bool) {
+	rest, ok := strings.CutPrefix(msg, "conflict with ")
+	if !ok {
+		return conflictWith{}, false
+	}
+	quoted, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return conflictWith{}, false
+	}
+	name, err := strconv.Unquote(quoted)
+	if err != nil {
+		return conflictWith{}, false
+	}
+	rest = rest[len(quoted):]
+	return conflictWith{
+		Manager:     name,
+		Update:      strings.Contains(rest, " using "),
+		Subresource: strings.HasPrefix(rest, " with subresource "),
+	}, true
+}
+
 // conflicts dry-runs the apply without forcing ownership; the API server
-// answers 409 naming every manager and field in the way.
+// answers 409 naming every manager and field in the way. Fields a hand
+// edit holds are not in the way: the apply takes them back.
 func (r *run) conflicts(ctx context.Context, m configs.Manifest) error {
 	obj := m.Unstructured.DeepCopy()
 	err := r.Cluster.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.DryRunAll)
@@ -139,8 +206,15 @@ func (r *run) conflicts(ctx context.Context, m configs.Manifest) error {
 	var status apierrors.APIStatus
 	var causes []string
 	if errors.As(err, &status) && status.Status().Details != nil {
-		for _, c := range status.Status().Details.Causes {
+		all := status.Status().Details.Causes
+		for _, c := range all {
+			if w, ok := parseConflict(c.Message); ok && isHandEdit(w) {
+				continue
+			}
 			causes = append(causes, fmt.Sprintf("%s (%s)", c.Field, c.Message))
+		}
+		if len(all) > 0 && len(causes) == 0 {
+			return nil
 		}
 	}
 	if len(causes) == 0 {

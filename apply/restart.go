@@ -102,9 +102,13 @@ func (w *workload) refresh(ctx context.Context, c client.Client) error {
 	return c.Get(ctx, client.ObjectKeyFromObject(w.obj), w.obj)
 }
 
-// restarts runs the restart steps, BatchSize at a time, in the plan's
-// order. The first failure stops new restarts; those under way are left to
-// finish their rollout in the cluster and counted as moved for a rollback.
+// restarts runs the restart steps in the plan's order, as many at once as
+// the disruption budget and the window allow (budget.go): the next step
+// starts once the workloads in flight leave room for it, else it waits for
+// a rollout to end. The window starts at restart.initialBatch and widens
+// while rollouts succeed. The first failure stops new restarts; those
+// under way are left to finish their rollout in the cluster and counted as
+// moved for a rollback.
 func (r *run) restarts(ctx context.Context, first int) error {
 	if !r.gated {
 		return fmt.Errorf("refusing to restart workloads: the gate has not passed in this run")
@@ -124,8 +128,6 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	var (
 		mu   sync.Mutex
 		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, r.Options.Restart.BatchSize)
 	)
 	failed := func() bool { mu.Lock(); defer mu.Unlock(); return len(errs) > 0 }
 	var suspended *SuspendedError
@@ -133,11 +135,43 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
 		total++
 	}
+	// Only this loop reads and changes the budget's state; each worker
+	// reports its end on ended, which holds them all, so no worker waits.
+	type end struct {
+		pods    int
+		outcome outcome
+	}
+	ended := make(chan end, total)
+	b := newBudget(r.Options.Restart, r.p.MeshPods)
+	window := startWindow(r.Options.Restart)
+	var in inFlight
+	settle := func(e end) {
+		in.Workloads, in.Pods = in.Workloads-1, in.Pods-e.pods
+		if w := nextWindow(window, e.outcome, b.Workloads); w != window {
+			window = w
+			r.log.Debug("restart window", "workloads", window)
+		}
+	}
+	r.log.Info("restarting workloads", "workloads", total, "maxUnavailablePods", b.Pods, "maxWorkloads", b.Workloads, "initialWindow", window)
 	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
 		s := r.p.Steps[i]
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		pods := stepPods(s.Pods)
+		// Rollouts that ended already move the window first: a failure
+		// narrows it before the next start, not after.
+		for drained := false; !drained; {
+			select {
+			case e := <-ended:
+				settle(e)
+			default:
+				drained = true
+			}
+		}
+		for ctx.Err() == nil && !failed() && !b.admit(in, window, pods) {
+			select {
+			case e := <-ended:
+				settle(e)
+			case <-ctx.Done():
+			}
 		}
 		if ctx.Err() != nil || failed() {
 			break
@@ -145,40 +179,41 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		// Suspend means stop: no new restart once a person suspended the
 		// cluster; those under way finish their rollout.
 		if on, err := r.suspendedNow(ctx); err == nil && on {
-			<-sem
 			suspended = &SuspendedError{Started: started, Total: total}
 			break
 		}
 		started++
-		wg.Add(1)
+		in.Workloads, in.Pods = in.Workloads+1, in.Pods+pods
+		r.report(Event{Index: i, Step: s, Status: StepStarted})
 		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
 			start := time.Now()
-			r.report(Event{Index: i, Step: s, Status: StepStarted})
 			msg, err := r.restart(ctx, s, false)
 			ev := Event{Index: i, Step: s, Status: StepDone, Elapsed: time.Since(start), Message: msg}
-			if err != nil && s.UnhealthyBefore && ctx.Err() == nil {
+			o := rolledOut
+			switch {
+			case err != nil && s.UnhealthyBefore && ctx.Err() == nil:
 				// Broken before the upgrade: no evidence against the target.
-				// Reported at the end; the rollout goes on.
+				// Reported at the end; the rollout goes on, more carefully.
 				ev.Status, ev.Message = StepFailed, "still not healthy, as before the upgrade (not held against "+s.Revision+"): "+err.Error()
 				mu.Lock()
 				r.unhealthyFailed = append(r.unhealthyFailed, *s.Target.Workload)
 				mu.Unlock()
-				r.report(ev)
-				return
-			}
-			if err != nil {
+				o = failedTolerated
+			case err != nil:
 				ev.Status, ev.Message = StepFailed, err.Error()
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
 				cancel()
+				o = failedStops
 			}
 			r.report(ev)
+			ended <- end{pods: pods, outcome: o}
 		}()
 	}
-	wg.Wait()
+	for in.Workloads > 0 {
+		settle(<-ended)
+	}
 	var unhealthy *TargetUnhealthyError
 	if cause := context.Cause(ctx); errors.As(cause, &unhealthy) {
 		return fmt.Errorf("restarts stopped: %w", cause)

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // fieldReader reads typed fields out of a tree, turning every wrong type
@@ -91,6 +93,28 @@ func (r *fieldReader) integer(n *node, field string, dst *int) {
 		return
 	}
 	r.wrongType(n, field, "a whole number", "write "+field+" as a number, e.g. "+field+": 2")
+}
+
+// intOrPercent reads a whole number or a string (a percentage such as
+// "25%", checked later with the settings), as Kubernetes writes
+// maxUnavailable.
+func (r *fieldReader) intOrPercent(n *node, field string, dst *intstr.IntOrString) {
+	if n.isNull() {
+		return
+	}
+	if n.kind == scalarNode {
+		switch v := n.scalar.(type) {
+		case int64:
+			if v >= -1<<31 && v < 1<<31 {
+				*dst = intstr.FromInt32(int32(v))
+				return
+			}
+		case string:
+			*dst = intstr.FromString(v)
+			return
+		}
+	}
+	r.wrongType(n, field, "a number or a percentage", "write "+field+" as a number of pods (10) or a percentage (\"25%\")")
 }
 
 func (r *fieldReader) duration(n *node, field string, dst *time.Duration) {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/meshops/meshops/mesh"
@@ -74,8 +77,21 @@ type Extensions struct {
 
 // Restart is the workload restart policy.
 type Restart struct {
-	// BatchSize is how many workloads restart at once.
+	// BatchSize is the most workloads that restart at once, whatever
+	// MaxUnavailable and the window allow.
 	BatchSize int `json:"batchSize"`
+	// MaxUnavailable bounds the pods of the workloads restarting at once,
+	// each counted with all its pods: a number of pods, or a percentage
+	// ("25%") of the mesh's pods (every pod of the workloads on the tag
+	// when the plan was made: those the rollout restarts and those
+	// already on the target), rounded down, at least one pod. A workload
+	// bigger than the whole budget restarts when nothing else does.
+	MaxUnavailable intstr.IntOrString `json:"maxUnavailable"`
+	// InitialBatch is how many workloads restart at once at the start; one
+	// more may for each rollout that completes healthy (so the window
+	// doubles per round, up to BatchSize), and half as many after a
+	// failure that lets the rollout go on.
+	InitialBatch int `json:"initialBatch"`
 	// WorkloadTimeout bounds the wait for one workload's rollout.
 	WorkloadTimeout time.Duration `json:"workloadTimeout"`
 	// Timeout bounds all restarts of one rollout.
@@ -91,17 +107,20 @@ type Restart struct {
 // restartJSON is Restart with durations as text ("5m0s"), as meshops.yaml
 // writes them, rather than the nanoseconds encoding/json uses.
 type restartJSON struct {
-	BatchSize       int      `json:"batchSize"`
-	WorkloadTimeout string   `json:"workloadTimeout"`
-	Timeout         string   `json:"timeout"`
-	NamespaceOrder  []string `json:"namespaceOrder,omitempty"`
-	DeleteBarePods  bool     `json:"deleteBarePods"`
+	BatchSize       int                `json:"batchSize"`
+	MaxUnavailable  intstr.IntOrString `json:"maxUnavailable"`
+	InitialBatch    int                `json:"initialBatch"`
+	WorkloadTimeout string             `json:"workloadTimeout"`
+	Timeout         string             `json:"timeout"`
+	NamespaceOrder  []string           `json:"namespaceOrder,omitempty"`
+	DeleteBarePods  bool               `json:"deleteBarePods"`
 }
 
 // MarshalJSON writes the durations as text, e.g. "5m0s".
 func (r Restart) MarshalJSON() ([]byte, error) {
 	return json.Marshal(restartJSON{
-		BatchSize: r.BatchSize, WorkloadTimeout: r.WorkloadTimeout.String(), Timeout: r.Timeout.String(),
+		BatchSize: r.BatchSize, MaxUnavailable: r.MaxUnavailable, InitialBatch: r.InitialBatch,
+		WorkloadTimeout: r.WorkloadTimeout.String(), Timeout: r.Timeout.String(),
 		NamespaceOrder: r.NamespaceOrder, DeleteBarePods: r.DeleteBarePods,
 	})
 }
@@ -112,7 +131,7 @@ func (r *Restart) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	out := Restart{BatchSize: j.BatchSize, NamespaceOrder: j.NamespaceOrder, DeleteBarePods: j.DeleteBarePods}
+	out := Restart{BatchSize: j.BatchSize, MaxUnavailable: j.MaxUnavailable, InitialBatch: j.InitialBatch, NamespaceOrder: j.NamespaceOrder, DeleteBarePods: j.DeleteBarePods}
 	var err error
 	if j.WorkloadTimeout != "" {
 		if out.WorkloadTimeout, err = time.ParseDuration(j.WorkloadTimeout); err != nil {
@@ -126,6 +145,26 @@ func (r *Restart) UnmarshalJSON(b []byte) error {
 	}
 	*r = out
 	return nil
+}
+
+// CheckMaxUnavailable says what is wrong with a restart.maxUnavailable,
+// "" when nothing: a number of pods of at least 1, or a percentage from 1%
+// to 100%.
+func CheckMaxUnavailable(v intstr.IntOrString) string {
+	if v.Type == intstr.Int {
+		if v.IntVal < 1 {
+			return fmt.Sprintf("expected at least 1 pod, got %d", v.IntVal)
+		}
+		return ""
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+	if !strings.HasSuffix(v.StrVal, "%") || err != nil {
+		return fmt.Sprintf("expected a number of pods or a percentage such as \"25%%\", got %q", v.StrVal)
+	}
+	if n < 1 || n > 100 {
+		return fmt.Sprintf("expected a percentage from 1%% to 100%%, got %q", v.StrVal)
+	}
+	return ""
 }
 
 // Exemption lets one namespace go without a default-deny policy.
@@ -149,13 +188,26 @@ const (
 	DefaultIstioSystemNamespace    = mesh.AKSIstioNamespace
 	DefaultIngressGatewayNamespace = "aks-istio-ingress"
 	DefaultIngressGatewayService   = "aks-istio-ingressgateway-external"
-	// DefaultRestartBatchSize bounds how many workloads roll at once.
-	// Each still waits for its own availability and PodDisruptionBudget,
-	// and the first failure stops new restarts (the rest roll back), so
-	// the batch bounds load and blast radius, not any workload's floor.
-	// At 10 a 200-workload upgrade could not be 10x the one-by-one script
-	// even with no overhead at all (test/bench); 20 is.
-	DefaultRestartBatchSize       = 20
+	// DefaultRestartBatchSize is the hard cap of workloads rolling at
+	// once. Each still waits for its own availability and
+	// PodDisruptionBudget, and the first failure stops new restarts (the
+	// rest roll back), so the cap bounds load on the API server and the
+	// controllers, not any workload's floor. The pod budget below is what
+	// paces a mesh; 50 lets a mesh of 200 one-replica workloads run its
+	// 25 % at once (20 made it ten rounds), and keeps the peak of
+	// concurrent rollouts at a quarter of an all-at-once restart's.
+	DefaultRestartBatchSize = 50
+	// DefaultRestartMaxUnavailable is Kubernetes' own default for a
+	// Deployment's maxUnavailable, applied to the mesh: a quarter of its
+	// pods may be being replaced at once, so three quarters of the
+	// mesh's capacity stays up whatever the size of its workloads.
+	DefaultRestartMaxUnavailable = "25%"
+	// DefaultRestartInitialBatch is the window at the start: a target that
+	// breaks workloads reaches at most four before the first rollout
+	// says so, and the window doubles per round of healthy rollouts (4,
+	// 8, 16, 32, then the cap), so a large mesh reaches full speed after
+	// four rollout times.
+	DefaultRestartInitialBatch    = 4
 	DefaultRestartWorkloadTimeout = 5 * time.Minute
 	DefaultRestartTimeout         = 30 * time.Minute
 	DefaultAutoRollback           = true
@@ -175,6 +227,8 @@ func DefaultSettings() Settings {
 			RevisionPattern:         mesh.DefaultRevisionPattern,
 			Restart: Restart{
 				BatchSize:       DefaultRestartBatchSize,
+				MaxUnavailable:  intstr.FromString(DefaultRestartMaxUnavailable),
+				InitialBatch:    DefaultRestartInitialBatch,
 				WorkloadTimeout: DefaultRestartWorkloadTimeout,
 				Timeout:         DefaultRestartTimeout,
 			},
@@ -287,8 +341,10 @@ func decodeSettingsWithin(b *budget, file string, data []byte, s *Settings, line
 	r.boolean(m.get("createNamespaces"), "meshops.createNamespaces", &e.CreateNamespaces)
 	r.integer(m.get("minReadyIstiod"), "meshops.minReadyIstiod", &e.MinReadyIstiod)
 
-	if rs := m.get("restart"); r.mapping(rs, "meshops.restart", "batchSize", "workloadTimeout", "timeout", "namespaceOrder", "deleteBarePods") {
+	if rs := m.get("restart"); r.mapping(rs, "meshops.restart", "batchSize", "maxUnavailable", "initialBatch", "workloadTimeout", "timeout", "namespaceOrder", "deleteBarePods") {
 		r.integer(rs.get("batchSize"), "meshops.restart.batchSize", &e.Restart.BatchSize)
+		r.intOrPercent(rs.get("maxUnavailable"), "meshops.restart.maxUnavailable", &e.Restart.MaxUnavailable)
+		r.integer(rs.get("initialBatch"), "meshops.restart.initialBatch", &e.Restart.InitialBatch)
 		r.duration(rs.get("workloadTimeout"), "meshops.restart.workloadTimeout", &e.Restart.WorkloadTimeout)
 		r.duration(rs.get("timeout"), "meshops.restart.timeout", &e.Restart.Timeout)
 		if n := rs.get("namespaceOrder"); n != nil {
@@ -376,6 +432,14 @@ func checkSettings(s Settings, lines *settingsLines) Problems {
 	if e.Restart.BatchSize < 1 {
 		probs.add(file, at("meshops", "restart", "batchSize"), "meshops.restart.batchSize", "set it to 1 or more",
 			"expected at least 1, got %d", e.Restart.BatchSize)
+	}
+	if why := CheckMaxUnavailable(e.Restart.MaxUnavailable); why != "" {
+		probs.add(file, at("meshops", "restart", "maxUnavailable"), "meshops.restart.maxUnavailable",
+			`write a number of pods (maxUnavailable: 10) or a percentage of the mesh's pods (maxUnavailable: "25%")`, "%s", why)
+	}
+	if e.Restart.InitialBatch < 1 {
+		probs.add(file, at("meshops", "restart", "initialBatch"), "meshops.restart.initialBatch",
+			"set it to 1 or more (at most restart.batchSize is used)", "expected at least 1, got %d", e.Restart.InitialBatch)
 	}
 	if e.Restart.WorkloadTimeout <= 0 {
 		probs.add(file, at("meshops", "restart", "workloadTimeout"), "meshops.restart.workloadTimeout", "set a positive duration such as 5m",

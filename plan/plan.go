@@ -58,6 +58,11 @@ type Plan struct {
 	// ConfigChanges is what the change being planned does to the config
 	// repo itself, against a base ref (plan --base); nil when not asked.
 	ConfigChanges *ConfigChanges `json:"configChanges,omitempty"`
+	// MeshPods is how many pods the workloads on the tag ran when the plan
+	// was made (those the rollout restarts and those already on the
+	// target): what a percentage in restart.maxUnavailable is of. Pacing,
+	// not part of the plan document.
+	MeshPods int `json:"-"`
 	// Snapshot is the observation the plan was made from, for metrics and
 	// reports; not part of the rendered plan.
 	Snapshot *observe.Snapshot `json:"-"`
@@ -185,12 +190,16 @@ func Build(in Inputs) *Plan {
 	// Workloads broken before the upgrade go last, and their failure is
 	// not evidence against the target: a restart onto any revision would
 	// not have fixed them.
+	pods := meshPods(in.Snapshot, d.Tag)
+	for _, n := range pods {
+		p.MeshPods += n
+	}
 	healthy, broken := splitUnhealthy(in.Snapshot, restarts)
 	orderWorkloads(healthy, ext.Restart.NamespaceOrder)
 	orderWorkloads(broken, ext.Restart.NamespaceOrder)
 	for _, w := range append(healthy, broken...) {
 		step := Step{Phase: PhaseRestarts, Action: ActionRestart, Op: OpRestart, Target: WorkloadTarget(w),
-			Reason: "pods run another revision than " + d.Target, Revision: d.Target}
+			Reason: "pods run another revision than " + d.Target, Revision: d.Target, Pods: pods[w]}
 		if slices.Contains(patched, w) && !slices.Contains(cl.Restart, w) {
 			step.Proxy = mesh.ImageTag(in.Probe.Image)
 			step.Reason = fmt.Sprintf("pods run an older proxy than %s injects now (%s)", d.Target, step.Proxy)
@@ -205,7 +214,7 @@ func Build(in Inputs) *Plan {
 	}
 	bare, warnings := unrestartable(in.Snapshot, d, ext.Restart.DeleteBarePods)
 	for _, pod := range bare {
-		p.add(Step{Phase: PhaseRestarts, Action: ActionDelete, Op: OpDeletePod, Target: WorkloadTarget(pod), Revision: d.Target,
+		p.add(Step{Phase: PhaseRestarts, Action: ActionDelete, Op: OpDeletePod, Target: WorkloadTarget(pod), Revision: d.Target, Pods: pods[pod],
 			Reason: "bare pod on another revision: deleted because meshops.restart.deleteBarePods is on; nothing recreates it"})
 	}
 	p.Warnings = append(p.Warnings, warnings...)
@@ -448,6 +457,18 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// meshPods counts the live pods of each workload on the tag: the mesh a
+// restart budget is a share of.
+func meshPods(s *observe.Snapshot, tag string) map[ref.Workload]int {
+	out := map[ref.Workload]int{}
+	for _, w := range s.Workloads {
+		if s.OnTag(w, tag) {
+			out[w.Ref()] = len(w.Pods)
+		}
+	}
+	return out
 }
 
 // splitUnhealthy separates the workloads whose pods are all ready from

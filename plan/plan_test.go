@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -323,5 +324,36 @@ func TestUncommittedEditsAreChangesNotDrift(t *testing.T) {
 		if p.Scenario != c.want || p.Source() != c.source {
 			t.Errorf("uncommitted %v: scenario %s from %q, want %s from %q", c.uncommitted, p.Scenario, p.Source(), c.want, c.source)
 		}
+	}
+}
+
+// A restart step carries its workload's pods, and the plan the pods of
+// every workload on the tag, moving or already on the target: what the
+// executor's disruption budget counts and is a share of. Workloads off the
+// tag are not the mesh this rollout moves.
+func TestRestartStepsCarryTheirPodsAndThePlanTheMeshPods(t *testing.T) {
+	cfg := loadExample(t)
+	snap := snapshot("asm-1-28",
+		workload(ref.Deployment, "aro-hcp", "frontend", "asm-1-28", "asm-1-28", "asm-1-28"),
+		workload(ref.Deployment, "aro-hcp", "moved", "asm-1-29", "asm-1-29"),
+		workload(ref.Deployment, "maestro", "maestro", "asm-1-28"),
+		workload(ref.Deployment, "legacy", "pinned", "asm-1-28", "asm-1-28", "asm-1-28", "asm-1-28"),
+	)
+	for _, ns := range []string{"aro-hcp", "maestro"} {
+		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
+	}
+	p := Build(Inputs{Config: cfg, Snapshot: snap})
+	pods := map[string]int{}
+	for _, s := range p.Steps {
+		if s.Phase == PhaseRestarts {
+			pods[s.Target.String()] = s.Pods
+		}
+	}
+	want := map[string]int{"Deployment/aro-hcp/frontend": 3, "Deployment/maestro/maestro": 1}
+	if !reflect.DeepEqual(pods, want) {
+		t.Errorf("restart steps' pods = %v, want %v", pods, want)
+	}
+	if p.MeshPods != 6 {
+		t.Errorf("mesh pods = %d, want 6 (3 + 1 restarting, 2 already on the target; not the 4 pinned off the tag)", p.MeshPods)
 	}
 }

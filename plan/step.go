@@ -175,6 +175,11 @@ type Step struct {
 	// before the upgrade: it goes last, and its failure is reported, not
 	// rolled back or held against the revision.
 	UnhealthyBefore bool
+	// Pods is how many pods a restart step's workload ran when the plan was
+	// made: what its restart takes from the mesh's disruption budget
+	// (restart.maxUnavailable) while it rolls. Pacing, not part of the
+	// plan document.
+	Pods int
 	// RevisionKind and Revisions are a revision change: what the provider
 	// is asked to do and the revisions it is asked for.
 	RevisionKind revisions.Kind

@@ -29,15 +29,19 @@ type armemuConfig struct {
 	Connection armemu.Connection `json:"connection"`
 	// Latency of every operation kind, so the LRO is visible in dev.
 	Latency time.Duration `json:"latency"`
+	// NeverReadyRevisions are installed broken when ARM asks for them
+	// (controlplane.Options.NeverReadyRevisions).
+	NeverReadyRevisions []string `json:"neverReadyRevisions,omitempty"`
 }
 
 func armemuDir(dir string) string { return filepath.Join(dir, "armemu") }
 
 // startARMEmulator starts the emulator process for cluster, waits until
 // it serves, writes DIR/azure.env and installs revisions through ARM with
-// the real SDK: the first, then a canary to the second if there is one,
-// exactly as a client of AKS would.
-func startARMEmulator(ctx context.Context, cluster *controlplane.Cluster, revisions []string, latency time.Duration) (armemu.Connection, error) {
+// the real SDK: the first of opts.Revisions, then a canary to the second if
+// there is one, exactly as a client of AKS would.
+func startARMEmulator(ctx context.Context, cluster *controlplane.Cluster, opts controlplane.Options, latency time.Duration) (armemu.Connection, error) {
+	revisions := opts.Revisions
 	if len(revisions) > 2 {
 		return armemu.Connection{}, fmt.Errorf("MESH=aks installs at most two revisions (one canary), not %d: %s", len(revisions), strings.Join(revisions, " "))
 	}
@@ -46,7 +50,7 @@ func startARMEmulator(ctx context.Context, cluster *controlplane.Cluster, revisi
 		return armemu.Connection{}, err
 	}
 	d := armemu.DefaultOptions()
-	cfg := armemuConfig{Latency: latency, Connection: armemu.Connection{
+	cfg := armemuConfig{Latency: latency, NeverReadyRevisions: opts.NeverReadyRevisions, Connection: armemu.Connection{
 		CAFile: filepath.Join(dir, "ca.crt"), TenantID: d.TenantID, SubscriptionID: d.SubscriptionID,
 		ResourceGroup: d.ResourceGroup, ClusterName: d.ClusterName, Location: d.Location,
 		ClientID: d.Clients[0].ID, ClientSecret: d.Clients[0].Secret,
@@ -140,7 +144,7 @@ func runARMEmulator(ctx context.Context, args []string) error {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(armemuDir(*dir), "config.json"), err)
 	}
-	cluster, err := controlplane.Attach(controlplane.Options{StateDir: *dir, Log: os.Stdout})
+	cluster, err := controlplane.Attach(controlplane.Options{StateDir: *dir, Log: os.Stdout, NeverReadyRevisions: cfg.NeverReadyRevisions})
 	if err != nil {
 		return err
 	}

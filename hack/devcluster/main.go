@@ -66,7 +66,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] [--mesh aks [--arm-latency D]] [--simulated] [--pod-start-delay D] | down [--dir DIR]")
+	fmt.Fprintln(os.Stderr, "usage: devcluster tools [NAME...] | assets | up [--dir DIR] [--revisions 'R1 R2'] [--mesh aks [--arm-latency D]] [--simulated] [--pod-start-delay D] [--never-ready-revisions 'R...'] | down [--dir DIR]")
 	os.Exit(2)
 }
 
@@ -100,6 +100,7 @@ func up(ctx context.Context, args []string) error {
 	podDelay := fs.Duration("pod-start-delay", time.Second, "how long kwok takes to start a pod's containers")
 	meshMode := fs.String("mesh", "", `"aks": install the revisions through an ARM emulator of the AKS Istio add-on (test/armemu), which keeps running and changes them when told through ARM; writes DIR/azure.env`)
 	armLatency := fs.Duration("arm-latency", time.Second, "with --mesh aks: how long each ARM operation waits before it changes the mesh")
+	neverReady := fs.String("never-ready-revisions", "", "revisions released broken: pods they inject never turn ready, so a restart onto them fails (the demo's rollback)")
 	_ = fs.Parse(args)
 	aks := false
 	switch *meshMode {
@@ -117,6 +118,7 @@ func up(ctx context.Context, args []string) error {
 	opts := controlplane.Options{
 		StateDir: *dir, Log: os.Stdout, Full: !*simulated,
 		Revisions: strings.Fields(*revisions), PodStartDelay: *podDelay,
+		NeverReadyRevisions: strings.Fields(*neverReady),
 		// With the AKS emulator, revisions go through ARM, as on AKS.
 		NoRevisions: aks,
 	}
@@ -125,7 +127,7 @@ func up(ctx context.Context, args []string) error {
 		return err
 	}
 	if aks {
-		conn, err := startARMEmulator(ctx, cluster, opts.Revisions, *armLatency)
+		conn, err := startARMEmulator(ctx, cluster, opts, *armLatency)
 		if err != nil {
 			_ = controlplane.Down(cluster.StateDir, os.Stdout)
 			return err

@@ -63,6 +63,14 @@ type Options struct {
 	// can see which revision injected a pod. Default: the revision's
 	// numbers with patch 0 (asm-1-29 → 1.29.0).
 	ProxyTags map[string]string
+	// NeverReadyRevisions are revisions released broken: their injector
+	// adds NeverReadyLabel to every pod it injects (an extra default
+	// injection template, as Istio's chart allows), so kwok never marks
+	// those pods ready and a restart onto the revision fails in the real
+	// cluster, while the revision's istiod itself is healthy. A workload
+	// restarted back onto another revision heals. For the demo's
+	// automatic rollback (`devcluster up --never-ready-revisions`).
+	NeverReadyRevisions []string
 	// PodStartDelay is how long kwok waits before a pod turns ready,
 	// standing in for container start. Default 1s; negative means none.
 	PodStartDelay time.Duration
@@ -87,6 +95,14 @@ func (o Options) ProxyTag(rev string) string {
 		return t
 	}
 	return simmesh.Options{}.ProxyTag(rev)
+}
+
+// describe says what rev injects under these options, for the log.
+func (o Options) describe(rev string) string {
+	if slices.Contains(o.NeverReadyRevisions, rev) {
+		return "proxy " + o.ProxyTag(rev) + "; released broken: pods it injects never turn ready"
+	}
+	return "proxy " + o.ProxyTag(rev)
 }
 
 // Cluster is a running control plane.
@@ -337,8 +353,8 @@ func (c *Cluster) installMesh(ctx context.Context, opts Options) error {
 	// One after the other: the first istiod creates the root CA that the
 	// next one reads.
 	for _, rev := range opts.Revisions {
-		fmt.Fprintf(opts.Log, "installing revision %s (proxy %s) and starting its istiod\n", rev, opts.ProxyTag(rev))
-		ist, err := c.installRevision(ctx, cl, rev, opts.ProxyTag(rev), opts.Log)
+		fmt.Fprintf(opts.Log, "installing revision %s (%s) and starting its istiod\n", rev, opts.describe(rev))
+		ist, err := c.installRevision(ctx, cl, rev, opts)
 		if err != nil {
 			return fmt.Errorf("revision %s: %w", rev, err)
 		}

@@ -15,17 +15,7 @@ import (
 
 func TestUpServesAuthenticatedAPIAndDownLeavesNoProcessOrPortBehind(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	c, err := Up(ctx, Options{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Down(dir, nil) })
-
-	cs, err := kubernetes.NewForConfig(c.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cs := start(t, Options{})
 	v, err := cs.Discovery().ServerVersion()
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +51,23 @@ func TestFullUpStartsEveryComponentAndDownStopsThemAll(t *testing.T) {
 	}
 	assertDownLeavesNothing(t, c, []string{"etcd", "kube-apiserver", "kube-controller-manager",
 		"kube-scheduler", "kwok", "istiod-asm-1-28", "istiod-asm-1-29"})
+}
+
+// start brings up a control plane with opts in a folder of the test's own,
+// stopped when the test ends, and returns it with a client.
+func start(t *testing.T, opts Options) (*Cluster, kubernetes.Interface) {
+	t.Helper()
+	opts.StateDir = t.TempDir()
+	c, err := Up(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Down(opts.StateDir, nil) })
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cs
 }
 
 func assertDownLeavesNothing(t *testing.T, c *Cluster, names []string) {

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,19 +42,36 @@ type Istiod struct {
 	ReadyURL string
 }
 
+// neverReadyTemplate is the injection template a never-ready revision adds
+// to its default ones: Istio merges it into every pod it injects.
+var neverReadyTemplate = fmt.Sprintf("metadata:\n  labels:\n    %s: \"true\"\n", NeverReadyLabel)
+
+// renderArgs are istioctl's arguments for rev's install under opts.
+func renderArgs(rev string, opts Options) []string {
+	args := []string{"manifest", "generate",
+		"--set", "revision=" + rev,
+		"--set", "profile=minimal",
+		"--set", "values.global.istioNamespace=" + IstioNamespace,
+		"--set", "values.global.tag=" + opts.ProxyTag(rev),
+	}
+	if slices.Contains(opts.NeverReadyRevisions, rev) {
+		args = append(args,
+			"--set", "values.sidecarInjectorWebhook.templates.never-ready="+neverReadyTemplate,
+			"--set", "values.sidecarInjectorWebhook.defaultTemplates[0]=sidecar",
+			"--set", "values.sidecarInjectorWebhook.defaultTemplates[1]=never-ready",
+		)
+	}
+	return args
+}
+
 // renderRevision renders a revision's install from Istio's own charts with
 // istioctl, offline, as the add-on would install it outside istio-system.
-func renderRevision(ctx context.Context, rev, proxyTag string) ([]*unstructured.Unstructured, error) {
+func renderRevision(ctx context.Context, rev string, opts Options) ([]*unstructured.Unstructured, error) {
 	bin, err := binaries.Istioctl.Path()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, bin, "manifest", "generate",
-		"--set", "revision="+rev,
-		"--set", "profile=minimal",
-		"--set", "values.global.istioNamespace="+IstioNamespace,
-		"--set", "values.global.tag="+proxyTag,
-	)
+	cmd := exec.CommandContext(ctx, bin, renderArgs(rev, opts)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -100,8 +117,9 @@ func pointWebhooksAt(o *unstructured.Unstructured, base string) error {
 	return unstructured.SetNestedSlice(o.Object, hooks, "webhooks")
 }
 
-func (c *Cluster) installRevision(ctx context.Context, cl client.Client, rev, proxyTag string, log io.Writer) (*Istiod, error) {
-	objs, err := renderRevision(ctx, rev, proxyTag)
+func (c *Cluster) installRevision(ctx context.Context, cl client.Client, rev string, opts Options) (*Istiod, error) {
+	proxyTag, log := opts.ProxyTag(rev), opts.Log
+	objs, err := renderRevision(ctx, rev, opts)
 	if err != nil {
 		return nil, err
 	}

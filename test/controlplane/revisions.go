@@ -97,8 +97,8 @@ func (c *Cluster) InstallRevision(ctx context.Context, rev string) error {
 	if _, err := stop(c.StateDir, "istiod-"+rev, 10*time.Second); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.opts.Log, "installing revision %s (proxy %s) and starting its istiod\n", rev, c.opts.ProxyTag(rev))
-	ist, err := c.installRevision(ctx, cl, rev, c.opts.ProxyTag(rev), c.opts.Log)
+	fmt.Fprintf(c.opts.Log, "installing revision %s (%s) and starting its istiod\n", rev, c.opts.describe(rev))
+	ist, err := c.installRevision(ctx, cl, rev, c.opts)
 	if err != nil {
 		return fmt.Errorf("revision %s: %w", rev, err)
 	}
@@ -125,7 +125,7 @@ func (c *Cluster) RemoveRevision(ctx context.Context, rev string) error {
 		return err
 	}
 	c.setIstiod(rev, nil)
-	objs, err := renderRevision(ctx, rev, c.opts.ProxyTag(rev))
+	objs, err := renderRevision(ctx, rev, c.opts)
 	if err != nil {
 		return err
 	}

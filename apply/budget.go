@@ -1,0 +1,91 @@
+package apply
+
+import (
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/meshops/meshops/configs"
+)
+
+// budget is how much of the mesh the restarts may take down at once: the
+// pacing rules of restarts, pure so a table can prove them.
+type budget struct {
+	// Workloads is the most workloads restarting at once (restart.batchSize).
+	Workloads int
+	// Pods is the most pods of restarting workloads (restart.maxUnavailable,
+	// resolved against the mesh's pods).
+	Pods int
+}
+
+// newBudget resolves the restart policy against a mesh of meshPods pods: a
+// percentage is of those, rounded down as Kubernetes rounds a Deployment's
+// maxUnavailable, and at least one pod, so a small mesh still moves one
+// workload at a time rather than waiting on a budget of zero.
+func newBudget(o configs.Restart, meshPods int) budget {
+	mu := o.MaxUnavailable
+	if configs.CheckMaxUnavailable(mu) != "" {
+		mu = intstr.FromString(configs.DefaultRestartMaxUnavailable)
+	}
+	pods, err := intstr.GetScaledValueFromIntOrPercent(&mu, meshPods, false)
+	if err != nil {
+		pods = 1
+	}
+	return budget{Workloads: max(o.BatchSize, 1), Pods: max(pods, 1)}
+}
+
+// inFlight is what restarts are under way: every pod of a restarting
+// workload counts, as its pods are being replaced.
+type inFlight struct {
+	Workloads, Pods int
+}
+
+// admit reports whether the next workload, of pods pods, may start now,
+// with window workloads allowed at once. A workload starts only if the
+// window, the cap and the pod budget all still hold with it in flight,
+// except when nothing else is restarting: then it starts whatever its size,
+// so a workload bigger than the whole budget restarts alone rather than
+// never.
+func (b budget) admit(in inFlight, window, pods int) bool {
+	if in.Workloads == 0 {
+		return true
+	}
+	if in.Workloads >= min(window, b.Workloads) {
+		return false
+	}
+	return in.Pods+pods <= b.Pods
+}
+
+// outcome is how one restart ended, for the window.
+type outcome int
+
+const (
+	// rolledOut: the workload came up healthy on the target.
+	rolledOut outcome = iota
+	// failedTolerated: it failed, and the rollout goes on (a workload that
+	// was not healthy before the upgrade either).
+	failedTolerated
+	// failedStops: it failed and the rollout stops.
+	failedStops
+)
+
+// nextWindow is the window after a restart ended with outcome, as TCP's
+// slow start paces a connection: one more workload per healthy rollout (so
+// a round of them doubles the window) up to limit, and half the window, at
+// least one, after a failure, so the next workloads start more carefully.
+func nextWindow(window int, o outcome, limit int) int {
+	if o == rolledOut {
+		return max(min(window+1, limit), 1)
+	}
+	return max(window/2, 1)
+}
+
+// startWindow is the window at the start: restart.initialBatch, at most
+// the cap.
+func startWindow(o configs.Restart) int {
+	return max(min(o.InitialBatch, o.BatchSize), 1)
+}
+
+// stepPods is what a restart takes from the budget: the workload's pods
+// when planned; a step planned without them counts as one pod.
+func stepPods(pods int) int {
+	return max(pods, 1)
+}

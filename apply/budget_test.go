@@ -1,0 +1,122 @@
+package apply
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/meshops/meshops/configs"
+)
+
+func TestTheBudgetResolvesMaxUnavailableAgainstTheMeshPods(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxUnavailable intstr.IntOrString
+		batch          int
+		meshPods       int
+		want           budget
+	}{
+		{"the defaults on 200 one-replica workloads", intstr.FromString("25%"), 50, 200, budget{Workloads: 50, Pods: 50}},
+		{"a percentage rounds down, as a Deployment's maxUnavailable", intstr.FromString("25%"), 50, 7, budget{Workloads: 50, Pods: 1}},
+		{"a small mesh still moves: at least one pod", intstr.FromString("10%"), 50, 3, budget{Workloads: 50, Pods: 1}},
+		{"an empty mesh still moves", intstr.FromString("25%"), 50, 0, budget{Workloads: 50, Pods: 1}},
+		{"a number is pods, whatever the mesh", intstr.FromInt32(2), 20, 1000, budget{Workloads: 20, Pods: 2}},
+		{"100% is every pod: the cap alone paces", intstr.FromString("100%"), 20, 120, budget{Workloads: 20, Pods: 120}},
+		{"an invalid value (validation refuses it) takes the default", intstr.FromString("lots"), 50, 40, budget{Workloads: 50, Pods: 10}},
+		{"a cap below 1 is 1", intstr.FromInt32(5), 0, 10, budget{Workloads: 1, Pods: 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := newBudget(configs.Restart{BatchSize: tc.batch, MaxUnavailable: tc.maxUnavailable}, tc.meshPods)
+			if got != tc.want {
+				t.Errorf("newBudget(%s, batch %d, %d pods) = %+v, want %+v", tc.maxUnavailable.String(), tc.batch, tc.meshPods, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAdmitKeepsThePodsInFlightWithinTheBudgetButNeverDeadlocks(t *testing.T) {
+	b := budget{Workloads: 5, Pods: 4}
+	for _, tc := range []struct {
+		name   string
+		in     inFlight
+		window int
+		pods   int
+		want   bool
+	}{
+		{"nothing in flight: the first starts", inFlight{}, 1, 1, true},
+		{"a workload bigger than the whole budget starts alone", inFlight{}, 4, 9, true},
+		{"and nothing joins it", inFlight{Workloads: 1, Pods: 9}, 4, 1, false},
+		{"nor does it join others", inFlight{Workloads: 1, Pods: 1}, 4, 9, false},
+		{"room for its pods", inFlight{Workloads: 2, Pods: 2}, 4, 2, true},
+		{"exactly at the budget", inFlight{Workloads: 3, Pods: 3}, 4, 1, true},
+		{"one pod over", inFlight{Workloads: 2, Pods: 3}, 4, 2, false},
+		{"the window is full", inFlight{Workloads: 2, Pods: 2}, 2, 1, false},
+		{"the cap holds whatever the window", inFlight{Workloads: 5, Pods: 0}, 50, 0, false},
+		{"a window of one: one at a time", inFlight{Workloads: 1, Pods: 1}, 1, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := b.admit(tc.in, tc.window, tc.pods); got != tc.want {
+				t.Errorf("admit(%+v, window %d, %d pods) under %+v = %v, want %v", tc.in, tc.window, tc.pods, b, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheWindowWidensPerHealthyRolloutAndHalvesAtAFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		window, limit int
+		outcome       outcome
+		want          int
+	}{
+		{"a healthy rollout: one more", 4, 50, rolledOut, 5},
+		{"up to the cap", 50, 50, rolledOut, 50},
+		{"never above it", 60, 50, rolledOut, 50},
+		{"a failure that lets the rollout go on: half", 16, 50, failedTolerated, 8},
+		{"half rounds down", 5, 50, failedTolerated, 2},
+		{"never below one", 1, 50, failedTolerated, 1},
+		{"a failure that stops the rollout narrows it too", 8, 50, failedStops, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextWindow(tc.window, tc.outcome, tc.limit); got != tc.want {
+				t.Errorf("nextWindow(%d, %v, %d) = %d, want %d", tc.window, tc.outcome, tc.limit, got, tc.want)
+			}
+		})
+	}
+}
+
+// One more per healthy rollout is a doubling per round: with every
+// workload in flight ending healthy, the rounds run 4, 8, 16, 32 and then
+// the cap, as the defaults' comment says.
+func TestTheDefaultWindowDoublesPerRoundUpToTheCap(t *testing.T) {
+	d := configs.DefaultSettings().Extensions.Restart
+	window := startWindow(d)
+	var rounds []int
+	for range 6 {
+		rounds = append(rounds, window)
+		for range window {
+			window = nextWindow(window, rolledOut, d.BatchSize)
+		}
+	}
+	want := []int{4, 8, 16, 32, 50, 50}
+	for i := range want {
+		if rounds[i] != want[i] {
+			t.Fatalf("windows per round = %v, want %v", rounds, want)
+		}
+	}
+}
+
+func TestTheStartWindowIsTheInitialBatchWithinTheCap(t *testing.T) {
+	for _, tc := range []struct {
+		initial, batch, want int
+	}{
+		{4, 50, 4},
+		{4, 2, 2}, // a repo that set batchSize: 2 before initialBatch existed keeps it
+		{0, 50, 1},
+		{50, 50, 50},
+	} {
+		if got := startWindow(configs.Restart{InitialBatch: tc.initial, BatchSize: tc.batch}); got != tc.want {
+			t.Errorf("startWindow(initialBatch %d, batchSize %d) = %d, want %d", tc.initial, tc.batch, got, tc.want)
+		}
+	}
+}
