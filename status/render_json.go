@@ -14,3 +14,11 @@ func RenderJSON(w io.Writer, r Report) error {
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
+
+// RenderJSONLine writes the report as one line of JSON, the same document
+// as RenderJSON: a stream of reports is NDJSON (status --watch -o json).
+func RenderJSONLine(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}

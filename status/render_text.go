@@ -64,16 +64,16 @@ func renderRecordText(w io.Writer, r Report) error {
 	line("suspended", strconv.FormatBool(rec.Suspended))
 	line("last result", orNone(string(rec.LastResult)))
 	if rec.LastError != "" {
-		line("last error", oneLine(rec.LastError))
+		line("last error", OneLine(rec.LastError))
 	}
 	line("last applied commit", orNone(rec.LastAppliedCommit))
 	line("last run", when(rec.LastRun, r.Time))
 	line("next run", when(rec.NextRun, r.Time))
 	if rec.SourceError != "" {
-		line("git source error", oneLine(rec.SourceError)+" (since "+when(rec.SourceErrorSince, r.Time)+")")
+		line("git source error", OneLine(rec.SourceError)+" (since "+when(rec.SourceErrorSince, r.Time)+")")
 	}
 	for _, b := range rec.BadRevisions {
-		line("bad revision", fmt.Sprintf("%s at commit %s, %s: %s", b.Revision, orNone(b.Commit), when(b.Time, r.Time), oneLine(b.Error)))
+		line("bad revision", fmt.Sprintf("%s at commit %s, %s: %s", b.Revision, orNone(b.Commit), when(b.Time, r.Time), OneLine(b.Error)))
 	}
 	if ro := rec.Rollout; ro != nil {
 		line(rolloutLabel(ro), rolloutText(ro, r.Time))
@@ -153,10 +153,10 @@ func orNone(s string) string {
 	return s
 }
 
-// oneLine keeps a multi-line error on its row, and writes control
-// characters (a terminal escape quoted from hostile input) as '?' instead
-// of sending them to the terminal.
-func oneLine(s string) string {
+// OneLine keeps a multi-line error on its row (or on a line of sync's
+// progress), and writes control characters (a terminal escape quoted from
+// hostile input) as '?' instead of sending them to the terminal.
+func OneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == unicode.ReplacementChar {

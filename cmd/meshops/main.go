@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/meshops/meshops/redact"
 )
@@ -50,17 +52,26 @@ func defaultGCPercent(lookup func(string) (string, bool)) (int, bool) {
 	return gcPercent, true
 }
 
-func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
+func run(args []string) int {
+	return runOn(context.Background(), args, os.Stdin, os.Stdout, os.Stderr, osConsole())
+}
 
 // runWith runs the command line with its output and errors going to the
-// given writers, and returns the exit code.
+// given writers and nothing on stdin, and returns the exit code.
 func runWith(args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand()
+	return runOn(context.Background(), args, strings.NewReader(""), stdout, stderr, osConsole())
+}
+
+// runOn runs the command line in con, reading answers from stdin, until
+// it ends or ctx does.
+func runOn(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, con console) int {
+	root := newRootCommandOn(con)
 	markUsageErrors(root, stderr)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}

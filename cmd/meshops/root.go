@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/meshops/meshops/redact"
@@ -30,6 +31,16 @@ type globalFlags struct {
 	// stateNamespace holds meshops' state ConfigMap; it also names the
 	// owner stamped on applied objects.
 	stateNamespace string
+	// con is the terminal (or not) the command runs in.
+	con console
+	// logTo, when set, receives the logs instead of con.stderr (sync's
+	// live view writes them above its block).
+	logTo io.Writer
+	// flags are the persistent flags, to tell a flag given from its default.
+	flags *pflag.FlagSet
+	// logsAreOutput: the command's output is its logs (run), shown at INFO
+	// on a terminal too.
+	logsAreOutput bool
 }
 
 // namespace is -n: where a command shows cluster objects, only those in
@@ -41,8 +52,18 @@ func (g *globalFlags) namespace() string {
 	return *g.kube.Namespace
 }
 
-func newRootCommand() *cobra.Command {
-	g := &globalFlags{kube: newKubeFlags()}
+func newRootCommand() *cobra.Command { return newRootCommandOn(osConsole()) }
+
+// newRootCommandOn is the command line in con: the process's console, or
+// one a test forces to be a terminal.
+func newRootCommandOn(con console) *cobra.Command {
+	root, _ := newRoot(con)
+	return root
+}
+
+// newRoot is the command line and the global flags its commands share.
+func newRoot(con console) (*cobra.Command, *globalFlags) {
+	g := &globalFlags{kube: newKubeFlags(), con: con}
 	root := &cobra.Command{
 		Use:   "meshops",
 		Short: "Keep an Istio service mesh exactly as a config git repository declares it",
@@ -54,16 +75,17 @@ on control-plane health, with rollback.`,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
+	g.flags = pf
 	g.kube.AddFlags(pf)
 	pf.Lookup("namespace").Usage = "show only the cluster objects in this namespace (plan: its steps and restarts)"
 	pf.StringVar(&g.requestTimeout, "request-timeout", defaultRequestTimeout.String(), "how long the API server may take to start answering a request, e.g. 10s or 1m (a watch may then last longer); 0: no limit")
-	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more)")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (given, INFO logs show on a terminal too)")
+	pf.CountVarP(&g.verbosity, "verbose", "v", "more log detail (repeat for more); on a terminal, logs below WARN show only with -v or --log-format")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (so does a non-empty $NO_COLOR)")
 	pf.StringVar(&g.stateNamespace, "state-namespace", state.DefaultNamespace, "namespace of meshops' state record (created on first sync)")
 	root.AddCommand(newVersionCommand(), newValidateCommand(), newPlanCommand(g), newSyncCommand(g), newStatusCommand(g), newSuspendCommand(g, true), newSuspendCommand(g, false), newRunCommand(g), newCommentCommand(g))
 	root.AddCommand(newVerifyCommand(g))
-	return root
+	return root, g
 }
 
 // newKubeFlags keeps of kubectl's flags those meshops honours; the
@@ -97,13 +119,27 @@ func (g *globalFlags) withTimeout(ctx context.Context, d time.Duration) (context
 // stderr so that stdout carries only the command's output (plans, YAML).
 // Every line passes the one masking rule (redact.Handler).
 func (g *globalFlags) logger() *slog.Logger {
-	level := slog.LevelInfo
-	if g.verbosity > 0 {
-		level = slog.LevelDebug
+	opts := &slog.HandlerOptions{Level: g.logLevel()}
+	w := g.logTo
+	if w == nil {
+		w = g.con.stderr
 	}
-	opts := &slog.HandlerOptions{Level: level}
 	if g.logFormat == "json" {
-		return slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, opts)))
+		return slog.New(redact.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(redact.Handler(slog.NewTextHandler(os.Stderr, opts)))
+	return slog.New(redact.Handler(slog.NewTextHandler(w, opts)))
+}
+
+// logLevel is -v's, except on a terminal: a person there reads the
+// command's own output (the plan, the progress), which INFO lines would
+// only repeat, so only warnings and errors are logged unless -v or
+// --log-format asks for logs. In a pipe (CI, a pod) logs stay as asked.
+func (g *globalFlags) logLevel() slog.Level {
+	switch {
+	case g.verbosity > 0:
+		return slog.LevelDebug
+	case !g.logsAreOutput && g.con.isTerminal(g.con.stderr) && !g.flags.Changed("log-format"):
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }

@@ -56,6 +56,7 @@ cancelling the step under way (the next run resumes it).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
+			g.logsAreOutput = true
 			return runLoop(ctx, g, cf, rf)
 		},
 	}

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
-	"sync"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/meshops/meshops/apply"
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/sync/reconcile"
 )
@@ -20,6 +19,7 @@ func newSyncCommand(g *globalFlags) *cobra.Command {
 		opts    reconcile.Options
 		source  sourceFlags
 		timeout *time.Duration
+		yes     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -30,37 +30,59 @@ revision-tag move between two gates, health-gated restarts, verify and prune.
 A failure after the tag moved rolls back when autoRollback is on. Progress is
 recorded in the cluster, so running sync again after a crash resumes. It is
 the same engine as meshops run: a suspended cluster is not changed unless
---ignore-suspend is given, and the result is recorded as run records it.`,
+--ignore-suspend is given, and the result is recorded as run records it.
+
+At a terminal, sync asks before it changes the cluster (only 'yes' applies;
+--yes skips the question; without a terminal on stdin it never asks), shows
+the steps in flight with what each waits for, and logs only warnings and
+errors unless -v or --log-format is given. In a pipe it prints one line per
+step as it ends, numbered in the order the steps end. It ends with a summary
+of what changed, by kind.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := g.withTimeout(cmd.Context(), *timeout)
 			defer cancel()
-			out := cmd.OutOrStdout()
+			out, in := cmd.OutOrStdout(), cmd.InOrStdin()
+			tty := g.con.isTerminal(out)
+			color := colorOn(tty, g.noColor, os.LookupEnv)
+			po := defaultProgressOptions()
+			po.live, po.color, po.width = tty, color, func() int { return g.con.width(out) }
+			prog := newProgress(out, po)
+			if tty {
+				g.logTo = prog.above(g.con.stderr)
+			}
 			src, err := source.build(g.logger())
 			if err != nil {
 				return &exitError{code: exitFailed, err: err}
 			}
 			o := opts
 			o.Config, o.Log, o.AKS = cf.opts, g.logger(), af.overrides()
-			var total int
 			o.Planned = func(p *plan.Plan, d reconcile.Decision) {
-				total = len(p.Steps)
-				_ = plan.RenderText(out, p, plan.TextOptions{})
+				prog.setTotal(len(p.Steps))
+				_ = plan.RenderText(out, p, plan.TextOptions{Color: color})
 				if d == reconcile.DecisionExecute {
 					fmt.Fprintln(out)
 				}
 			}
-			o.Progress = progressPrinter(out, func() int { return total })
+			// A person at a terminal confirms; a script or CI (no terminal
+			// on stdin) proceeds as it always did.
+			if !yes && g.con.isTerminal(in) {
+				o.Confirm = func(*plan.Plan) (bool, error) { return askToApply(in, out, g.clusterName()) }
+			}
+			o.Progress = prog.observe
 			r, stop := g.engine("meshops sync", src, o, !o.DryRun)
 			defer stop()
+			prog.begin()
 			res, err := r.Reconcile(ctx, "meshops sync")
+			prog.end()
+			if errors.As(err, new(reconcile.DeclinedError)) {
+				return &exitError{code: exitFailed, err: errors.New("apply cancelled: the answer was not 'yes'; nothing was changed")}
+			}
 			if res.Decision == reconcile.DecisionSuspended {
 				return &exitError{code: exitFailed, err: reconcile.SuspendedError{}}
 			}
 			if res.Applied != nil {
-				a := res.Applied
-				fmt.Fprintf(out, "\n%d applied, %d namespaces labelled, tag moved: %v, %d restarted, %d pruned, rolled back: %v, in %s\n",
-					a.Applied, a.Labelled, a.TagMoved, a.Restarted, a.Pruned, a.RolledBack, a.Duration.Round(time.Millisecond))
+				fmt.Fprintf(out, "\n%s\n", syncSummary(res.Plan, prog.ended(), res.Applied, err))
 			}
 			if err != nil {
 				if res.Decision == reconcile.DecisionBlocked {
@@ -81,6 +103,7 @@ the same engine as meshops run: a suspended cluster is not changed unless
 	source.register(cmd, &cf.opts.RepoPath)
 	af.register(cmd)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking (sync asks only when stdin is a terminal)")
 	cmd.Flags().BoolVar(&opts.RetryBadRevision, "retry-bad-revision", false, "try a target revision again that failed and was rolled back at this commit")
 	cmd.Flags().BoolVar(&opts.ForceConflicts, "force-conflicts", false, "take fields that another field manager owns")
 	cmd.Flags().BoolVar(&opts.IgnoreSuspend, "ignore-suspend", false, "apply although the cluster is suspended (meshops suspend)")
@@ -90,32 +113,7 @@ the same engine as meshops run: a suspended cluster is not changed unless
 	timeout = timeoutFlag(cmd, 0)
 	return documentExitCodes(cmd,
 		exitCode{exitOK, "in sync, applied, or --dry-run"},
-		exitCode{exitFailed, "error, suspended, or locked by another meshops (a failed rollout is rolled back first when autoRollback is on)"},
+		exitCode{exitFailed, "error, suspended, locked by another meshops, declined at the question, or the plan changed while asking (a failed rollout is rolled back first when autoRollback is on)"},
 		exitCode{exitBlocked, "blocked: the plan cannot proceed; nothing applied (the reason is in the plan and the record)"},
 	)
-}
-
-// progressPrinter prints one line per step as it ends, with its elapsed
-// time: what a person watching a rollout needs.
-func progressPrinter(w io.Writer, total func() int) func(apply.Event) {
-	var mu sync.Mutex // restarts report from several workers
-	return func(ev apply.Event) {
-		if ev.Status == apply.StepStarted {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		pos := fmt.Sprintf("[%d/%d]", ev.Index+1, total())
-		if ev.Index < 0 {
-			pos = "[rollback]"
-		}
-		line := fmt.Sprintf("%-9s %-11s %-7s %-8s %s", pos, ev.Step.Phase, ev.Step.Action, ev.Status, ev.Step.Target)
-		if ev.Elapsed > 0 {
-			line += fmt.Sprintf(" (%s)", ev.Elapsed.Round(time.Millisecond))
-		}
-		if ev.Message != "" {
-			line += ": " + ev.Message
-		}
-		fmt.Fprintln(w, line)
-	}
 }

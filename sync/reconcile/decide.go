@@ -16,6 +16,9 @@ const (
 	DecisionNothingToDo Decision = "nothing to do"
 	// DecisionExecute: apply the plan.
 	DecisionExecute Decision = "execute"
+	// DecisionDeclined: the plan was to be executed, and Options.Confirm
+	// said no; nothing was changed. Decide never returns it.
+	DecisionDeclined Decision = "declined"
 )
 
 // Facts are what Decide decides from.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -81,6 +82,13 @@ type Options struct {
 	// Planned, when set, is told the plan and the decision before anything
 	// is applied (the CLI prints the plan there).
 	Planned func(*plan.Plan, Decision)
+	// Confirm, when set, is asked before a plan is executed (a person at
+	// a terminal: meshops sync); false changes nothing and Reconcile
+	// returns a DeclinedError. It is asked after a plan made without the
+	// writer lock, so no other meshops waits on a person; the plan is then
+	// made again under the lock, and executed only if it is the one
+	// confirmed (else a PlanChangedError, and nothing is applied).
+	Confirm func(*plan.Plan) (bool, error)
 	// Progress, when set, is told of every executor step as it starts and
 	// ends (the CLI prints a line for each).
 	Progress func(apply.Event)
@@ -126,6 +134,23 @@ type SuspendedError struct{}
 
 func (SuspendedError) Error() string {
 	return "the cluster is suspended (meshops suspend): nothing applied; run meshops resume, or sync --ignore-suspend to apply anyway"
+}
+
+// DeclinedError is returned when Confirm said no: nothing was applied.
+type DeclinedError struct{}
+
+func (DeclinedError) Error() string { return "apply declined: nothing applied" }
+
+// PlanChangedError is returned when the plan made under the writer lock is
+// not the one Confirm approved: the cluster, meshops' record or another
+// meshops changed something while a person decided. Nothing was applied.
+type PlanChangedError struct {
+	// Decision is what the new plan would have done.
+	Decision Decision
+}
+
+func (e PlanChangedError) Error() string {
+	return fmt.Sprintf("the plan changed while waiting for confirmation (now: %s): nothing applied; run meshops sync again to review the new plan", e.Decision)
 }
 
 // Reconcile fetches, plans and, as Decide says, applies. reason says what
@@ -191,6 +216,10 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	if err := r.connect(); err != nil {
 		return out, err
 	}
+	confirmed, err := r.confirm(ctx, co, cfg, out, log)
+	if err != nil {
+		return out, err
+	}
 	if !r.Options.DryRun && !r.Options.ReportOnly {
 		// One writer at a time: the plan is made under the lock, so a
 		// second meshops plans only after the first is done.
@@ -227,13 +256,7 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		m.Suspended.Set(boolGauge(rec.Suspended))
 		m.observeCommit(rec.LastAppliedCommit)
 	}
-	revs, err := r.revisionsClient(cfg)
-	if err != nil {
-		return out, r.fail(ctx, err)
-	}
-	p, err := plan.Compute(ctx, r.Cluster, cfg, plan.ComputeOptions{
-		Commit: co.Commit, Uncommitted: co.Uncommitted, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log, Revisions: revs,
-	})
+	p, revs, err := r.plan(ctx, co, cfg, rec, log)
 	if err != nil {
 		return out, r.fail(ctx, err)
 	}
@@ -246,11 +269,13 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 		}
 		log.Warn("drift: managed objects differ from git at the applied commit", "steps", pendingSteps(p))
 	}
-	out.Decision = Decide(Facts{
-		DryRun: r.Options.DryRun, ReportOnly: r.Options.ReportOnly, IgnoreSuspend: r.Options.IgnoreSuspend,
-		Suspended: rec.Suspended, Pending: p.Pending(), Blocked: p.Blocked,
-	})
-	if r.Options.Planned != nil {
+	out.Decision = r.decide(rec, p)
+	switch {
+	case confirmed != nil && (out.Decision != DecisionExecute || !samePlan(confirmed, p)):
+		log.Warn("the plan changed while waiting for confirmation: nothing applied", "decision", out.Decision)
+		out.Result = state.ResultNoop
+		return out, PlanChangedError{Decision: out.Decision}
+	case confirmed == nil && r.Options.Planned != nil:
 		r.Options.Planned(p, out.Decision)
 	}
 	switch out.Decision {
@@ -299,6 +324,70 @@ func (r *Reconciler) reconcile(ctx context.Context, log *slog.Logger) (*Outcome,
 	out.Result = state.ResultSucceeded
 	m.observeCommit(co.Commit)
 	return out, nil
+}
+
+// plan computes the plan of cfg at co against the cluster and rec, with
+// the revision provider's client it was made with.
+func (r *Reconciler) plan(ctx context.Context, co Checkout, cfg *configs.Config, rec *state.Record, log *slog.Logger) (*plan.Plan, revisions.Client, error) {
+	revs, err := r.revisionsClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := plan.Compute(ctx, r.Cluster, cfg, plan.ComputeOptions{
+		Commit: co.Commit, Uncommitted: co.Uncommitted, Record: rec, RetryBadRevision: r.Options.RetryBadRevision, Log: log, Revisions: revs,
+	})
+	return p, revs, err
+}
+
+// decide applies Decide to this reconciler's options, the record and p.
+func (r *Reconciler) decide(rec *state.Record, p *plan.Plan) Decision {
+	return Decide(Facts{
+		DryRun: r.Options.DryRun, ReportOnly: r.Options.ReportOnly, IgnoreSuspend: r.Options.IgnoreSuspend,
+		Suspended: rec.Suspended, Pending: p.Pending(), Blocked: p.Blocked,
+	})
+}
+
+// confirm asks Options.Confirm, when set and the reconcile may write,
+// about a plan made without the writer lock: a person may take minutes to
+// answer, and another meshops must not wait on them meanwhile. It returns
+// the plan confirmed, or nil when nothing was asked (the plan would not
+// be executed, so the reconcile goes on as without Confirm). It changes
+// nothing in the cluster; a failure to plan is recorded as without Confirm.
+func (r *Reconciler) confirm(ctx context.Context, co Checkout, cfg *configs.Config, out *Outcome, log *slog.Logger) (*plan.Plan, error) {
+	if r.Options.Confirm == nil || r.Options.DryRun || r.Options.ReportOnly {
+		return nil, nil
+	}
+	rec, err := r.Store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, _, err := r.plan(ctx, co, cfg, rec, log)
+	if err != nil {
+		return nil, r.fail(ctx, err)
+	}
+	if r.decide(rec, p) != DecisionExecute {
+		return nil, nil
+	}
+	if r.Options.Planned != nil {
+		r.Options.Planned(p, DecisionExecute)
+	}
+	ok, err := r.Options.Confirm(p)
+	if err != nil {
+		return nil, fmt.Errorf("asking for confirmation: %w", err)
+	}
+	if !ok {
+		out.Plan, out.Decision, out.Result = p, DecisionDeclined, state.ResultNoop
+		log.Info("apply declined: nothing applied", "pending", pendingSteps(p))
+		return nil, DeclinedError{}
+	}
+	return p, nil
+}
+
+// samePlan says whether b would do what a does: the same commit, target
+// and steps (each with its reason and diff), as a person confirmed it.
+func samePlan(a, b *plan.Plan) bool {
+	return a.Commit == b.Commit && a.Target == b.Target && a.From == b.From && a.Tag == b.Tag &&
+		a.Blocked == b.Blocked && reflect.DeepEqual(a.Steps, b.Steps)
 }
 
 // revisionsClient is the revision provider's client the config asks for:
