@@ -124,6 +124,9 @@ type Store struct {
 	Namespace, Name string
 }
 
+// Key is the record's ConfigMap, for a caller that watches it.
+func (s *Store) Key() client.ObjectKey { return s.key() }
+
 func (s *Store) key() client.ObjectKey {
 	ns, name := s.Namespace, s.Name
 	if ns == "" {
@@ -216,6 +219,10 @@ func (s *Store) ensureNamespace(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Decode reads the record from its ConfigMap as a watch delivers it; the
+// inventory is left empty when the ConfigMap comes without it.
+func Decode(cm *corev1.ConfigMap) (*Record, error) { return decode(cm) }
 
 func decode(cm *corev1.ConfigMap) (*Record, error) {
 	rec := &Record{}
