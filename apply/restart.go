@@ -495,7 +495,10 @@ func (r *run) countRestart() {
 // move their workloads together, and one record write takes all that are
 // waiting (a group commit): a write each, a GET and a PUT of the same
 // ConfigMap, held a 200-workload upgrade back behind the client's rate
-// limit. moved returns once a write holding id succeeded or failed.
+// limit. Writes group only while one is under way when the next workload
+// moves; on a fast API server that is seldom, so the write itself is one
+// request, from the record's shared watch. moved returns once a write
+// holding id succeeded or failed.
 func (r *run) moved(ctx context.Context, id ref.Workload) {
 	r.mu.Lock()
 	if slices.Contains(r.restarted, id) {
@@ -516,18 +519,25 @@ func (r *run) moved(ctx context.Context, id ref.Workload) {
 	}
 	list := slices.Clone(r.restarted)
 	r.mu.Unlock()
-	if _, err := r.Store.Update(ctx, func(rec *state.Record) {
+	// From the record's watch the write is one request, a patch of the
+	// copy it holds; without it, a read and a write.
+	ws := r.watches.Load()
+	_, written, err := r.Store.UpdateFrom(ctx, ws.record(), func(rec *state.Record) {
 		if rec.Progress != nil {
 			rec.Progress.Restarted = list
 		}
-		// The write read the record: a suspend it found stops the next
-		// restart even before the record's watch brings it.
+		// A suspend the write found stops the next restart even before
+		// the record's watch brings it.
 		if rec.Suspended {
 			r.suspendSeen.Store(true)
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		r.log.Error("recording moved workloads", "workload", id.String(), "workloads", len(list), "error", err)
 		return
+	}
+	if written != nil {
+		ws.wrote(written)
 	}
 	r.mu.Lock()
 	r.recorded = max(r.recorded, len(list))

@@ -50,6 +50,9 @@ type sharedWatches struct {
 
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
+	// written is the state ConfigMap as this run's last record write left
+	// it: newer than the watch's copy until the watch brings that write.
+	written *corev1.ConfigMap
 }
 
 // informer is one shared watch. refused is closed once the server
@@ -475,4 +478,37 @@ func (r *run) stepIndex(id ref.Workload) int {
 		}
 	}
 	return -1
+}
+
+// record is the newest copy of the state ConfigMap the run has, the
+// watch's or the one its last record write returned, for a record write
+// of one request (state.Store.UpdateFrom); nil when there is none.
+func (w *sharedWatches) record() *corev1.ConfigMap {
+	if w == nil || !w.state.live() {
+		return nil
+	}
+	w.mu.Lock()
+	written := w.written
+	w.mu.Unlock()
+	o, exists, err := w.state.inf.GetStore().GetByKey(w.stateKey.Namespace + "/" + w.stateKey.Name)
+	if err != nil || !exists {
+		return written
+	}
+	cached := o.(*corev1.ConfigMap)
+	if written != nil {
+		if cmp, err := compareVersions(cached, written.ResourceVersion); err != nil || cmp < 0 {
+			return written
+		}
+	}
+	return cached
+}
+
+// wrote keeps the ConfigMap a record write returned.
+func (w *sharedWatches) wrote(cm *corev1.ConfigMap) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.written = cm
 }
