@@ -65,6 +65,7 @@ type informer struct {
 	stop    context.CancelFunc
 }
 
+// live: the watch holds the cluster's state and follows it.
 func (i *informer) live() bool {
 	if i == nil {
 		return false
@@ -73,8 +74,15 @@ func (i *informer) live() bool {
 	case <-i.refused:
 		return false
 	default:
-		return true
+		return i.inf.HasSynced()
 	}
+}
+
+// refuse stops the watch for good: the restarts read its kind from the
+// API server from then on.
+func (i *informer) refuse() {
+	i.once.Do(func() { close(i.refused) })
+	i.stop()
 }
 
 // subscription wakes one restart's wait when its workload, a pod its
@@ -156,18 +164,26 @@ func (r *run) startWatches(ctx context.Context, ids []ref.Workload) (stop func()
 			w.stateKey.Namespace, "metadata.name="+w.stateKey.Name, slimRecord, nil)
 		all = append(all, w.state)
 	}
+	// A watch that cannot fill its cache within a workload's timeout (an
+	// API server that keeps failing the list) is given up, so it never
+	// holds the restarts longer than reading the API server would.
+	wait, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
+	defer cancel()
 	for _, i := range all {
 		select {
 		case <-i.inf.HasSyncedChecker().Done():
 		case <-i.refused:
-		case <-ctx.Done():
+		case <-wait.Done():
+		}
+		if !i.live() {
+			i.refuse()
 		}
 	}
 	r.watches.Store(w)
 	return func() {
 		r.watches.Store(nil)
 		for _, i := range all {
-			i.stop()
+			i.refuse()
 		}
 		w.wake(func(*subscription) bool { return true })
 	}
@@ -202,8 +218,7 @@ func (w *sharedWatches) add(ctx context.Context, c client.WithWatch, name string
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		if refused(err) {
 			w.log.Info("the API server refused a watch; restarts read these from it instead", "watch", name, "error", err)
-			i.once.Do(func() { close(i.refused) })
-			stop()
+			i.refuse()
 			w.wake(func(*subscription) bool { return true })
 			return
 		}
