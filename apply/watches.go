@@ -319,9 +319,9 @@ func (w *sharedWatches) cached(id ref.Workload) (obj runtime.Object, ok bool, er
 	return o.(runtime.Object).DeepCopyObject(), true, nil
 }
 
-// inNamespace lists the watch's objects of namespace; ok is false when it
-// is not live or does not cover namespace.
-func (w *sharedWatches) inNamespace(i *informer, namespace string) ([]any, bool) {
+// inNamespace lists the objects of type T that the watch i holds in
+// namespace; ok is false when it is not live or does not cover namespace.
+func inNamespace[T runtime.Object](w *sharedWatches, i *informer, namespace string) ([]T, bool) {
 	if !w.covers(namespace) || !i.live() {
 		return nil, false
 	}
@@ -329,7 +329,13 @@ func (w *sharedWatches) inNamespace(i *informer, namespace string) ([]any, bool)
 	if err != nil {
 		return nil, false
 	}
-	return objs, true
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out, true
 }
 
 // suspended reads the record's suspend flag from its watch; ok is false
@@ -446,14 +452,7 @@ func (w *sharedWatches) pdbsIn(namespace string) ([]*policyv1.PodDisruptionBudge
 	if w == nil {
 		return nil, false
 	}
-	objs, ok := w.inNamespace(w.pdbs, namespace)
-	out := make([]*policyv1.PodDisruptionBudget, 0, len(objs))
-	for _, o := range objs {
-		if p, isPDB := o.(*policyv1.PodDisruptionBudget); isPDB {
-			out = append(out, p)
-		}
-	}
-	return out, ok
+	return inNamespace[*policyv1.PodDisruptionBudget](w, w.pdbs, namespace)
 }
 
 // podsIn lists the watched pods of namespace (slimmed, read-only); ok is
@@ -462,14 +461,7 @@ func (w *sharedWatches) podsIn(namespace string) ([]*corev1.Pod, bool) {
 	if w == nil {
 		return nil, false
 	}
-	objs, ok := w.inNamespace(w.pods, namespace)
-	out := make([]*corev1.Pod, 0, len(objs))
-	for _, o := range objs {
-		if p, isPod := o.(*corev1.Pod); isPod {
-			out = append(out, p)
-		}
-	}
-	return out, ok
+	return inNamespace[*corev1.Pod](w, w.pods, namespace)
 }
 
 // restartTargets are the workloads of the restart phase that starts at
