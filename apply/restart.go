@@ -415,6 +415,9 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
 	defer cancel()
+	// What the restart waits for is reported on its plan step; a
+	// rollback's restarts have none and report with index -1, as the
+	// rollback's other events do.
 	index := -1
 	if !rollback {
 		index = r.stepIndex(id)
