@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -223,6 +224,10 @@ type run struct {
 	recorded int
 	mu       sync.Mutex
 	recordMu sync.Mutex
+	// watches are the restart phase's shared watches while it runs.
+	watches atomic.Pointer[sharedWatches]
+	// suspendSeen is set once a record write found the cluster suspended.
+	suspendSeen atomic.Bool
 	// byObject indexes cfg.Manifests by object, for manifest.
 	byObject  map[object.ObjMetadata]int
 	indexOnce sync.Once

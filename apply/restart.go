@@ -14,11 +14,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/mesh"
@@ -41,53 +43,55 @@ const (
 	RestartedForAnnotation = "meshops.io/restarted-for"
 )
 
-// workload is one restartable controller, read fresh.
+// workload is one restartable controller.
 type workload struct {
 	id       ref.Workload
 	obj      client.Object
-	list     client.ObjectList
 	template *corev1.PodTemplateSpec
-	selector *metav1.LabelSelector
+	selector func() *metav1.LabelSelector
 	status   func() rollout.Status
-	// set takes the workload's state from a watch event, so the wait does
-	// not read it again; false when the event holds another type.
+	// desired is how many pods the workload runs once rolled out.
+	desired func() int32
+	// set takes the workload's state from a copy of the shared watch's, so
+	// the wait does not read it from the API server; false when the copy
+	// holds another type.
 	set func(runtime.Object) bool
 }
 
+// getWorkload reads the workload: from the shared watch when one holds it
+// (no request), else from the API server.
 func (r *run) getWorkload(ctx context.Context, id ref.Workload) (*workload, error) {
 	w := &workload{id: id}
 	switch id.Kind {
 	case ref.Deployment:
 		d := &appsv1.Deployment{}
-		w.obj, w.list, w.template, w.status = d, &appsv1.DeploymentList{}, &d.Spec.Template, func() rollout.Status { return rollout.Deployment(d) }
-		w.set = setFrom(d)
+		w.obj, w.template, w.set = d, &d.Spec.Template, setFrom(d)
+		w.selector = func() *metav1.LabelSelector { return d.Spec.Selector }
+		w.status = func() rollout.Status { return rollout.Deployment(d) }
+		w.desired = func() int32 { return ptr.Deref(d.Spec.Replicas, 1) }
 	case ref.StatefulSet:
 		s := &appsv1.StatefulSet{}
-		w.obj, w.list, w.template, w.status = s, &appsv1.StatefulSetList{}, &s.Spec.Template, func() rollout.Status { return rollout.StatefulSet(s) }
-		w.set = setFrom(s)
+		w.obj, w.template, w.set = s, &s.Spec.Template, setFrom(s)
+		w.selector = func() *metav1.LabelSelector { return s.Spec.Selector }
+		w.status = func() rollout.Status { return rollout.StatefulSet(s) }
+		w.desired = func() int32 { return ptr.Deref(s.Spec.Replicas, 1) }
 	case ref.DaemonSet:
 		d := &appsv1.DaemonSet{}
-		w.obj, w.list, w.template, w.status = d, &appsv1.DaemonSetList{}, &d.Spec.Template, func() rollout.Status { return rollout.DaemonSet(d) }
-		w.set = setFrom(d)
+		w.obj, w.template, w.set = d, &d.Spec.Template, setFrom(d)
+		w.selector = func() *metav1.LabelSelector { return d.Spec.Selector }
+		w.status = func() rollout.Status { return rollout.DaemonSet(d) }
+		w.desired = func() int32 { return d.Status.DesiredNumberScheduled }
 	default:
 		return nil, fmt.Errorf("%s: a %s cannot be restarted", id, id.Kind)
 	}
-	if err := r.Cluster.Client.Get(ctx, key(id.Namespace, id.Name), w.obj); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", id, err)
-	}
-	switch o := w.obj.(type) {
-	case *appsv1.Deployment:
-		w.selector = o.Spec.Selector
-	case *appsv1.StatefulSet:
-		w.selector = o.Spec.Selector
-	case *appsv1.DaemonSet:
-		w.selector = o.Spec.Selector
+	if err := r.read(ctx, w); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
 
-// setFrom returns a workload's set: it copies an event's object of the
-// same type into dst.
+// setFrom returns a workload's set: it copies an object of the same type
+// into dst.
 func setFrom[T any](dst *T) func(runtime.Object) bool {
 	return func(o runtime.Object) bool {
 		n, ok := any(o).(*T)
@@ -98,8 +102,75 @@ func setFrom[T any](dst *T) func(runtime.Object) bool {
 	}
 }
 
+// read brings w up to date: from the shared watch when one holds it, else
+// from the API server. The watch's copy is taken only when it is at least
+// as new as w: right after the stamp, w is the patch's answer and the
+// watch may not have seen the patch yet.
+func (r *run) read(ctx context.Context, w *workload) error {
+	obj, ok, err := r.watches.Load().cached(w.id)
+	if !ok {
+		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+			return fmt.Errorf("reading %s: %w", w.id, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", w.id, err)
+	}
+	if cmp, cerr := compareVersions(obj, w.obj.GetResourceVersion()); w.obj.GetResourceVersion() == "" || cerr != nil || cmp >= 0 {
+		w.set(obj)
+	}
+	return nil
+}
+
+// compareVersions compares obj's resourceVersion with rv, both of the same
+// resource (where the API server's versions are ordered).
+func compareVersions(obj runtime.Object, rv string) (int, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return 0, err
+	}
+	return resourceversion.CompareResourceVersion(m.GetResourceVersion(), rv)
+}
+
+// reread takes w again after its stamp conflicted: the shared watch's
+// copy once it is newer than the one the stamp was decided on (the
+// conflict says one exists), or, without a watch, a read.
+func (r *run) reread(ctx context.Context, w *workload) error {
+	ws := r.watches.Load()
+	if ws.workloadInformer(w.id) != nil {
+		sub := ws.subscribe(w)
+		defer ws.unsubscribe(sub)
+		rv := w.obj.GetResourceVersion()
+		for {
+			obj, ok, err := ws.cached(w.id)
+			if !ok {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", w.id, err)
+			}
+			cmp, cerr := compareVersions(obj, rv)
+			if cerr != nil {
+				break
+			}
+			if cmp > 0 {
+				w.set(obj)
+				return nil
+			}
+			if err := r.next(ctx, sub, true); err != nil {
+				return fmt.Errorf("reading %s: %w", w.id, err)
+			}
+		}
+	}
+	if err := w.refresh(ctx, r.Cluster.Client); err != nil {
+		return fmt.Errorf("reading %s: %w", w.id, err)
+	}
+	return nil
+}
+
 func (w *workload) refresh(ctx context.Context, c client.Client) error {
-	return c.Get(ctx, client.ObjectKeyFromObject(w.obj), w.obj)
+	return c.Get(ctx, client.ObjectKey{Namespace: w.id.Namespace, Name: w.id.Name}, w.obj)
 }
 
 // restarts runs the restart steps in the plan's order, as many at once as
@@ -116,6 +187,8 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	if err := r.progress(ctx, first, "restarts"); err != nil {
 		return err
 	}
+	stopWatches := r.startWatches(ctx, r.restartTargets(first))
+	defer stopWatches()
 	ctx, cancelTimeout := context.WithTimeout(ctx, r.Options.Restart.Timeout)
 	defer cancelTimeout()
 	ctx, stop := context.WithCancelCause(ctx)
@@ -301,9 +374,17 @@ func (e *SuspendedError) Error() string {
 	return fmt.Sprintf("suspended during the rollout: %d of %d restarts started and finished, the rest wait for meshops resume", e.Started, e.Total)
 }
 
-// suspendedNow reads the record's suspend flag: one read before each
-// restart, so a suspend stops the rollout within one workload.
+// suspendedNow reads the record's suspend flag before each restart, so a
+// suspend stops the rollout within one workload: from the record's shared
+// watch, or as the last record write found it; a read of its own only
+// when neither is there.
 func (r *run) suspendedNow(ctx context.Context) (bool, error) {
+	if r.suspendSeen.Load() {
+		return true, nil
+	}
+	if on, ok := r.watches.Load().suspended(); ok {
+		return on, nil
+	}
 	rec, err := r.Store.Load(ctx)
 	if err != nil {
 		return false, err
@@ -334,6 +415,14 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
 	defer cancel()
+	// What the restart waits for is reported on its plan step; a
+	// rollback's restarts have none and report with index -1, as the
+	// rollback's other events do.
+	index := -1
+	if !rollback {
+		index = r.stepIndex(id)
+	}
+	waiting := func(msg string) { r.report(Event{Index: index, Step: s, Status: StepWaiting, Message: msg}) }
 	w, err := r.getWorkload(ctx, id)
 	if err != nil {
 		return "", err
@@ -344,7 +433,7 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	waitSafe := !rollback && !s.UnhealthyBefore
 	for !resumed {
 		if waitSafe {
-			if err := r.waitSafeToRestart(ctx, w); err != nil {
+			if err := r.waitSafeToRestart(ctx, w, waiting); err != nil {
 				return "", err
 			}
 			// The wait read the workload again: another writer may have
@@ -364,15 +453,15 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 		}
 		// The workload changed since it was read: another writer may have
 		// restarted it for the same revision. Read it again and decide again.
-		if err := w.refresh(ctx, r.Cluster.Client); err != nil {
-			return "", fmt.Errorf("reading %s: %w", id, err)
+		if err := r.reread(ctx, w); err != nil {
+			return "", err
 		}
 		resumed = w.template.Annotations[RestartedForAnnotation] == restartedFor
 	}
 	if !rollback {
 		r.moved(ctx, id)
 	}
-	if err := r.waitOnRevision(ctx, w, want, s.Proxy); err != nil {
+	if err := r.waitOnRevision(ctx, w, want, s.Proxy, waiting); err != nil {
 		return "", err
 	}
 	if resumed {
@@ -409,7 +498,10 @@ func (r *run) countRestart() {
 // move their workloads together, and one record write takes all that are
 // waiting (a group commit): a write each, a GET and a PUT of the same
 // ConfigMap, held a 200-workload upgrade back behind the client's rate
-// limit. moved returns once a write holding id succeeded or failed.
+// limit. Writes group only while one is under way when the next workload
+// moves; on a fast API server that is seldom, so the write itself is one
+// request, from the record's shared watch. moved returns once a write
+// holding id succeeded or failed.
 func (r *run) moved(ctx context.Context, id ref.Workload) {
 	r.mu.Lock()
 	if slices.Contains(r.restarted, id) {
@@ -430,13 +522,25 @@ func (r *run) moved(ctx context.Context, id ref.Workload) {
 	}
 	list := slices.Clone(r.restarted)
 	r.mu.Unlock()
-	if _, err := r.Store.Update(ctx, func(rec *state.Record) {
+	// From the record's watch the write is one request, a patch of the
+	// copy it holds; without it, a read and a write.
+	ws := r.watches.Load()
+	_, written, err := r.Store.UpdateFrom(ctx, ws.record(), func(rec *state.Record) {
 		if rec.Progress != nil {
 			rec.Progress.Restarted = list
 		}
-	}); err != nil {
+		// A suspend the write found stops the next restart even before
+		// the record's watch brings it.
+		if rec.Suspended {
+			r.suspendSeen.Store(true)
+		}
+	})
+	if err != nil {
 		r.log.Error("recording moved workloads", "workload", id.String(), "workloads", len(list), "error", err)
 		return
+	}
+	if written != nil {
+		ws.wrote(written)
 	}
 	r.mu.Lock()
 	r.recorded = max(r.recorded, len(list))
@@ -460,119 +564,68 @@ func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error
 // waitSafeToRestart waits, within the workload's timeout, until it is fully
 // rolled out and available and no PodDisruptionBudget covering its pods is
 // at zero allowed disruptions: restarting then would be an outage.
-func (r *run) waitSafeToRestart(ctx context.Context, w *workload) error {
-	last, err := r.waitRolledOut(ctx, w, func() (string, error) { return r.pdbBlocks(ctx, w) })
+func (r *run) waitSafeToRestart(ctx context.Context, w *workload, waiting func(string)) error {
+	last, err := r.waitRolledOut(ctx, w, waiting, func() (string, error) { return r.pdbBlocks(ctx, w) })
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%s not safe to restart within %s: %s: %w", w.id, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
 	}
 	return err
 }
 
-// waitRolledOut polls w until its rollout is complete and then, if given,
-// until check reports nothing more to wait for (""). It returns the last
-// thing it waited on, for the caller's timeout message.
-func (r *run) waitRolledOut(ctx context.Context, w *workload, check func() (string, error)) (string, error) {
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	changed := r.watch(wctx, w)
+// waitRolledOut waits until w's rollout is complete and then, if given,
+// until check reports nothing more to wait for (""). Each time what it
+// waits for changes, it tells waiting. It returns the last thing it waited
+// on, for the caller's timeout message.
+//
+// It reads w, its pods and budgets from the shared watches and wakes on
+// their events for w; without them (a client that cannot watch, a watch
+// refused) it reads the API server every poll interval.
+func (r *run) waitRolledOut(ctx context.Context, w *workload, waiting func(string), check func() (string, error)) (string, error) {
+	ws := r.watches.Load()
+	sub := ws.subscribe(w)
+	defer ws.unsubscribe(sub)
 	var last string
-	var event runtime.Object
 	for {
-		// A watch event carries the workload as it is now: read it from the
-		// API server only at the start and on the poll interval. At hundreds
-		// of restarts a read per event held the client at its rate limit.
-		if event == nil || !w.set(event) {
-			if err := w.refresh(ctx, r.Cluster.Client); err != nil {
-				if ctx.Err() != nil {
-					return last, ctx.Err()
-				}
-				return last, fmt.Errorf("reading %s: %w", w.id, err)
+		if err := r.read(ctx, w); err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
 			}
+			return last, err
 		}
 		st := w.status()
-		last = st.Message
+		msg := st.Message
 		if st.Done {
-			waiting, err := check()
-			if err != nil || waiting == "" {
-				return last, err
+			more, err := check()
+			if err != nil || more == "" {
+				return msg, err
 			}
-			last = waiting
+			msg = more
 		}
-		var err error
-		if event, err = r.next(ctx, changed); err != nil {
+		if msg != last && waiting != nil {
+			waiting(msg)
+		}
+		last = msg
+		if err := r.next(ctx, sub, ws.live(w.id)); err != nil {
 			return last, err
 		}
 	}
 }
 
-// watchedPolls is how many poll intervals a wait lets pass between reads
-// while a watch on the workload is open: the watch brings every change, so
-// the read is only a safety net (and the re-read of pods and budgets). A
-// read per interval was 10 GETs per restart, 2,000 for 200 restarts,
-// enough to hold the client at its rate limit.
+// watchedPolls is how many poll intervals a wait lets pass without an
+// event while the shared watches are live: they bring every change, so
+// the wait then only looks at their caches again, a safety net that costs
+// no request.
 const watchedPolls = 10
 
-// workloadWatch is an open watch on one workload: changed holds the newest
-// object, ended is closed once the watch stops.
-type workloadWatch struct {
-	changed chan runtime.Object
-	ended   chan struct{}
-}
-
-// watch wakes the wait as soon as the workload changes, so a rollout that
-// completes is seen within milliseconds rather than at the next poll: at
-// hundreds of workloads the poll interval would be most of meshops' own
-// time. Without a watch-capable client (or when the watch ends) the wait
-// falls back to polling.
-func (r *run) watch(ctx context.Context, w *workload) *workloadWatch {
-	wc, ok := r.Cluster.Client.(client.WithWatch)
-	if !ok {
-		return nil
-	}
-	wi, err := wc.Watch(ctx, w.list, client.InNamespace(w.obj.GetNamespace()), client.MatchingFields{"metadata.name": w.obj.GetName()})
-	if err != nil {
-		r.log.Debug("watch failed; polling", "workload", w.id.String(), "error", err)
-		return nil
-	}
-	// One slot holding the newest object: a reader that falls behind skips
-	// to the latest state rather than replaying each step.
-	ww := &workloadWatch{changed: make(chan runtime.Object, 1), ended: make(chan struct{})}
-	go func() {
-		defer close(ww.ended)
-		defer wi.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, open := <-wi.ResultChan():
-				if !open || ev.Type == watch.Error {
-					return
-				}
-				select {
-				case <-ww.changed:
-				default:
-				}
-				ww.changed <- ev.Object
-			}
-		}
-	}()
-	return ww
-}
-
-// next waits for a change of the watched workload, returned, or the poll
-// interval (nil), whichever comes first; pods and budgets are re-read on
-// the interval, which is watchedPolls times longer while the watch is open.
-func (r *run) next(ctx context.Context, ww *workloadWatch) (runtime.Object, error) {
+// next waits for an event of the wait's subscription or the poll interval,
+// whichever comes first; the interval is watchedPolls times longer while
+// every watch the wait reads is live.
+func (r *run) next(ctx context.Context, sub *subscription, live bool) error {
 	interval := r.Options.PollInterval
-	var changed <-chan runtime.Object
-	var ended <-chan struct{}
-	if ww != nil {
-		changed = ww.changed
-		select {
-		case <-ww.ended:
-			// Ended before: poll.
-		default:
-			ended = ww.ended
+	var wake <-chan struct{}
+	if sub != nil {
+		wake = sub.wake
+		if live {
 			interval *= watchedPolls
 		}
 	}
@@ -580,24 +633,27 @@ func (r *run) next(ctx context.Context, ww *workloadWatch) (runtime.Object, erro
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	case obj := <-changed:
-		return obj, nil
-	case <-ended:
-		// The watch stopped: read now, then poll.
-		return nil, nil
+		return ctx.Err()
+	case <-wake:
 	case <-t.C:
-		return nil, nil
 	}
+	return nil
 }
 
 func (r *run) pdbBlocks(ctx context.Context, w *workload) (string, error) {
-	var pdbs policyv1.PodDisruptionBudgetList
-	if err := r.Cluster.Client.List(ctx, &pdbs, client.InNamespace(w.obj.GetNamespace())); err != nil {
-		return "", fmt.Errorf("listing PodDisruptionBudgets in %s: %w", w.obj.GetNamespace(), err)
+	ns := w.id.Namespace
+	pdbs, ok := r.watches.Load().pdbsIn(ns)
+	if !ok {
+		var list policyv1.PodDisruptionBudgetList
+		if err := r.Cluster.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return "", fmt.Errorf("listing PodDisruptionBudgets in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			pdbs = append(pdbs, &list.Items[i])
+		}
 	}
 	podLabels := labels.Set(w.template.Labels)
-	for _, pdb := range pdbs.Items {
+	for _, pdb := range pdbs {
 		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 		if err != nil || sel.Empty() || !sel.Matches(podLabels) {
 			continue
@@ -613,17 +669,33 @@ func (r *run) pdbBlocks(ctx context.Context, w *workload) (string, error) {
 // waitOnRevision waits until the rollout is complete and every live pod
 // runs rev (and proxy, when set). Pods that came up on another revision
 // after the rollout completed fail at once: waiting will not fix them.
-func (r *run) waitOnRevision(ctx context.Context, w *workload, rev, proxy string) error {
-	sel, err := metav1.LabelSelectorAsSelector(w.selector)
+func (r *run) waitOnRevision(ctx context.Context, w *workload, rev, proxy string, waiting func(string)) error {
+	sel, err := metav1.LabelSelectorAsSelector(w.selector())
 	if err != nil {
 		return fmt.Errorf("%s: selector: %w", w.id, err)
 	}
-	last, err := r.waitRolledOut(ctx, w, func() (string, error) {
-		wrong, err := r.podsOffRevision(ctx, w.obj.GetNamespace(), sel, rev, proxy)
-		if err != nil || len(wrong) == 0 {
-			return "", err
+	ns := w.id.Namespace
+	last, err := r.waitRolledOut(ctx, w, waiting, func() (string, error) {
+		// The pods' watch answers when it shows every pod of the rollout on
+		// rev. It may lag behind the workload's (another stream): when it
+		// shows a pod off rev or too few, the API server decides.
+		if pods, ok := r.watches.Load().podsIn(ns); ok {
+			if wrong, live := podsOffRevision(pods, sel, rev, proxy); len(wrong) == 0 && live >= int(w.desired()) {
+				return "", nil
+			}
 		}
-		return "", fmt.Errorf("%s rolled out but its pods came up on the wrong revision (want %s): %s", w.id, rev, strings.Join(wrong, ", "))
+		var list corev1.PodList
+		if err := r.Cluster.Client.List(ctx, &list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return "", fmt.Errorf("listing pods in %s: %w", ns, err)
+		}
+		pods := make([]*corev1.Pod, len(list.Items))
+		for i := range list.Items {
+			pods[i] = &list.Items[i]
+		}
+		if wrong, _ := podsOffRevision(pods, sel, rev, proxy); len(wrong) > 0 {
+			return "", fmt.Errorf("%s rolled out but its pods came up on the wrong revision (want %s): %s", w.id, rev, strings.Join(wrong, ", "))
+		}
+		return "", nil
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%s did not roll out onto %s within %s: %s: %w", w.id, rev, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
@@ -631,17 +703,14 @@ func (r *run) waitOnRevision(ctx context.Context, w *workload, rev, proxy string
 	return err
 }
 
-func (r *run) podsOffRevision(ctx context.Context, ns string, sel labels.Selector, rev, proxy string) ([]string, error) {
-	var pods corev1.PodList
-	if err := r.Cluster.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, fmt.Errorf("listing pods in %s: %w", ns, err)
-	}
-	var wrong []string
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+// podsOffRevision names the live pods sel matches that run another
+// revision than rev (or proxy, when set), and counts the live ones.
+func podsOffRevision(pods []*corev1.Pod, sel labels.Selector, rev, proxy string) (wrong []string, live int) {
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || !sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}
+		live++
 		sc := mesh.SidecarOf(p)
 		switch {
 		case sc.Revision != rev:
@@ -651,5 +720,5 @@ func (r *run) podsOffRevision(ctx context.Context, ns string, sel labels.Selecto
 		}
 	}
 	sort.Strings(wrong)
-	return wrong, nil
+	return wrong, live
 }

@@ -43,6 +43,8 @@ func (r *run) rollBack(ctx context.Context, cause error) error {
 	r.res.RolledBack = true
 	moved := slices.Clone(r.restarted)
 	slices.Reverse(moved)
+	stopWatches := r.startWatches(ctx, moved)
+	defer stopWatches()
 	var back, failed []string
 	for _, id := range moved {
 		s := plan.Step{Phase: plan.PhaseRestarts, Action: plan.ActionRestart, Op: plan.OpRestart, Target: plan.WorkloadTarget(id), Revision: from}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/redact"
@@ -124,6 +125,9 @@ type Store struct {
 	Namespace, Name string
 }
 
+// Key is the record's ConfigMap, for a caller that watches it.
+func (s *Store) Key() client.ObjectKey { return s.key() }
+
 func (s *Store) key() client.ObjectKey {
 	ns, name := s.Namespace, s.Name
 	if ns == "" {
@@ -189,6 +193,47 @@ func (s *Store) Update(ctx context.Context, change func(*Record)) (*Record, erro
 	}
 }
 
+// UpdateFrom is Update starting from cm, the record's ConfigMap as a
+// watch of it last delivered it, with or without the inventory: one
+// request instead of a read and a write, a merge patch of the record alone
+// with cm's resourceVersion as its precondition. When cm is nil or someone
+// wrote the record since, it is Update. It returns the ConfigMap as
+// written (without the inventory), for the next call; nil after Update.
+// The record it returns and gives change holds no inventory.
+func (s *Store) UpdateFrom(ctx context.Context, cm *corev1.ConfigMap, change func(*Record)) (*Record, *corev1.ConfigMap, error) {
+	key := s.key()
+	if cm != nil && cm.ResourceVersion != "" {
+		rec, err := decode(cm)
+		if err != nil {
+			return nil, nil, err
+		}
+		change(rec)
+		raw, err := encodeRecord(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		patch, err := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": cm.ResourceVersion},
+			"data":     map[string]string{recordKey: raw},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		written := &corev1.ConfigMap{}
+		written.Namespace, written.Name = key.Namespace, key.Name
+		err = s.Client.Patch(ctx, written, client.RawPatch(types.MergePatchType, patch))
+		if err == nil {
+			written.BinaryData, written.ManagedFields = nil, nil
+			return rec, written, nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return nil, nil, fmt.Errorf("writing state ConfigMap %s: %w", key, err)
+		}
+	}
+	rec, err := s.Update(ctx, change)
+	return rec, nil, err
+}
+
 // UpdateExisting is Update on a record that exists; it writes nothing, and
 // returns nil, when none does. A failure before meshops ever applied
 // anything (a broken first commit) leaves the cluster untouched.
@@ -216,6 +261,10 @@ func (s *Store) ensureNamespace(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Decode reads the record from its ConfigMap as a watch delivers it; the
+// inventory is left empty when the ConfigMap comes without it.
+func Decode(cm *corev1.ConfigMap) (*Record, error) { return decode(cm) }
 
 func decode(cm *corev1.ConfigMap) (*Record, error) {
 	rec := &Record{}
@@ -260,16 +309,22 @@ func mask(rec *Record) {
 	}
 }
 
-func encode(rec *Record, cm *corev1.ConfigMap) error {
+// encodeRecord is the record as its ConfigMap key holds it, masked.
+func encodeRecord(rec *Record) (string, error) {
 	mask(rec)
 	raw, err := json.MarshalIndent(rec, "", "  ")
+	return string(raw), err
+}
+
+func encode(rec *Record, cm *corev1.ConfigMap) error {
+	raw, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}
-	cm.Data[recordKey] = string(raw)
+	cm.Data[recordKey] = raw
 	ids := make([]string, len(rec.Inventory))
 	for i, id := range rec.Inventory {
 		ids[i] = id.String()

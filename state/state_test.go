@@ -99,3 +99,55 @@ func TestStoreUpdateKeepsConcurrentChanges(t *testing.T) {
 		t.Errorf("after two concurrent updates: %v, want both", got.BadRevisions)
 	}
 }
+
+// A record write from the watch's copy of the ConfigMap is one request
+// (a patch of the record, preconditioned on that copy's version) and
+// leaves the inventory alone; from a copy someone wrote over since, it
+// reads and writes again instead of losing their write.
+func TestUpdateFromWritesTheRecordInOneRequestAndFallsBackWhenItsCopyIsStale(t *testing.T) {
+	ctx := context.Background()
+	ns := kubetest.UniqueName(t)
+	store := &state.Store{Client: env.Client, Namespace: ns}
+	inv := object.ObjMetadataSet{policyID("a", "allow"), policyID("b", "deny")}
+	if _, err := store.Update(ctx, func(r *state.Record) {
+		r.Inventory, r.Progress = inv, &state.Progress{Target: "asm-1-29"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, store.Key(), &cm); err != nil {
+		t.Fatal(err)
+	}
+	stale := cm.DeepCopy()
+	stale.BinaryData = nil // as the restart phase's watch keeps it
+
+	c, requests, _ := env.CountingClient(t)
+	counted := &state.Store{Client: c, Namespace: ns}
+	moved := func(names ...string) func(*state.Record) {
+		return func(r *state.Record) {
+			r.Progress.Restarted = nil
+			for _, n := range names {
+				r.Progress.Restarted = append(r.Progress.Restarted, ref.Workload{Kind: ref.Deployment, Namespace: "a", Name: n})
+			}
+		}
+	}
+	_, written, err := counted.UpdateFrom(ctx, stale, moved("one"))
+	if err != nil || written == nil || requests.Load() != 1 {
+		t.Fatalf("write from a current copy: %v, written %v, %d requests; want one request", err, written != nil, requests.Load())
+	}
+	if _, written, err = counted.UpdateFrom(ctx, written, moved("one", "two")); err != nil || written == nil || requests.Load() != 2 {
+		t.Fatalf("write from the copy the last write returned: %v, %d requests; want one more", err, requests.Load())
+	}
+	// stale is two writes behind: its patch conflicts, and the record is
+	// read and written again with the change.
+	if _, written, err = counted.UpdateFrom(ctx, stale, moved("one", "two", "three")); err != nil || written != nil {
+		t.Fatalf("write from a stale copy: %v, written %v; want a fallback to Update", err, written != nil)
+	}
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Progress.Restarted) != 3 || !object.ObjMetadataSet(got.Inventory).Equal(inv) {
+		t.Errorf("record %+v, inventory %v: want three moved workloads and the inventory untouched", got.Progress, got.Inventory)
+	}
+}
