@@ -1,7 +1,10 @@
 package apply
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/meshops/meshops/configs"
 )
@@ -84,8 +87,58 @@ func startWindow(o configs.Restart) int {
 	return max(min(o.InitialBatch, o.BatchSize), 1)
 }
 
-// stepPods is what a restart takes from the budget: the workload's pods
-// when planned; a step planned without them counts as one pod.
+// stepPods is what a restart takes from the budget when its workload's
+// strategy is not at hand (no shared watch holds it): all the workload's
+// pods when planned, the most its rollout could take out of service; a
+// step planned without them counts as one pod.
 func stepPods(pods int) int {
 	return max(pods, 1)
+}
+
+// podsOut is what a restart of obj takes from the budget: the pods its
+// own rollout may take out of service at once, as its controller resolves
+// its strategy — a Deployment's maxUnavailable of its replicas rounded
+// down (25 % when unset), every replica for Recreate, a StatefulSet's or
+// DaemonSet's maxUnavailable (1 when unset) — and at least one, as every
+// restart replaces at least one pod at a time even when it surges first.
+// ok is false for a kind it does not know.
+func podsOut(obj runtime.Object) (pods int, ok bool) {
+	scaled := func(v *intstr.IntOrString, def intstr.IntOrString, of int, roundUp bool) int {
+		if v == nil {
+			v = &def
+		}
+		n, err := intstr.GetScaledValueFromIntOrPercent(v, of, roundUp)
+		if err != nil {
+			return of
+		}
+		return n
+	}
+	atLeastOne := func(n, of int) int { return max(min(n, of), 1) }
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		replicas := int(ptr.Deref(o.Spec.Replicas, 1))
+		if o.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
+			return max(replicas, 1), true
+		}
+		var mu *intstr.IntOrString
+		if ru := o.Spec.Strategy.RollingUpdate; ru != nil {
+			mu = ru.MaxUnavailable
+		}
+		return atLeastOne(scaled(mu, intstr.FromString("25%"), replicas, false), replicas), true
+	case *appsv1.StatefulSet:
+		replicas := int(ptr.Deref(o.Spec.Replicas, 1))
+		var mu *intstr.IntOrString
+		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+			mu = ru.MaxUnavailable
+		}
+		return atLeastOne(scaled(mu, intstr.FromInt32(1), replicas, true), replicas), true
+	case *appsv1.DaemonSet:
+		nodes := int(o.Status.DesiredNumberScheduled)
+		var mu *intstr.IntOrString
+		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+			mu = ru.MaxUnavailable
+		}
+		return atLeastOne(scaled(mu, intstr.FromInt32(1), nodes, true), nodes), true
+	}
+	return 0, false
 }

@@ -3,6 +3,11 @@ package apply
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/meshops/meshops/configs"
@@ -118,5 +123,60 @@ func TestTheStartWindowIsTheInitialBatchWithinTheCap(t *testing.T) {
 		if got := startWindow(configs.Restart{InitialBatch: tc.initial, BatchSize: tc.batch}); got != tc.want {
 			t.Errorf("startWindow(initialBatch %d, batchSize %d) = %d, want %d", tc.initial, tc.batch, got, tc.want)
 		}
+	}
+}
+
+// What a restart takes from the pod budget: what the workload's own
+// strategy lets its rollout take out of service at once, at least one pod.
+func TestARestartTakesFromTheBudgetWhatItsStrategyTakesOutOfService(t *testing.T) {
+	pct := func(s string) *intstr.IntOrString { v := intstr.FromString(s); return &v }
+	num := func(n int32) *intstr.IntOrString { v := intstr.FromInt32(n); return &v }
+	deploy := func(replicas int32, s appsv1.DeploymentStrategy) *appsv1.Deployment {
+		return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Strategy: s}}
+	}
+	rolling := func(mu *intstr.IntOrString) appsv1.DeploymentStrategy {
+		return appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: mu}}
+	}
+	sts := func(replicas int32, mu *intstr.IntOrString) *appsv1.StatefulSet {
+		s := &appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Replicas: ptr.To(replicas)}}
+		if mu != nil {
+			s.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{MaxUnavailable: mu}
+		}
+		return s
+	}
+	ds := func(nodes int32, mu *intstr.IntOrString) *appsv1.DaemonSet {
+		d := &appsv1.DaemonSet{Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: nodes}}
+		if mu != nil {
+			d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{MaxUnavailable: mu}
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name string
+		obj  runtime.Object
+		want int
+		ok   bool
+	}{
+		{"one replica, the default 25% rounds down to 0: still one", deploy(1, appsv1.DeploymentStrategy{}), 1, true},
+		{"two replicas, surge only", deploy(2, rolling(num(0))), 1, true},
+		{"ten replicas, the default 25%", deploy(10, appsv1.DeploymentStrategy{}), 2, true},
+		{"ten replicas, 50%", deploy(10, rolling(pct("50%"))), 5, true},
+		{"ten replicas, 3", deploy(10, rolling(num(3))), 3, true},
+		{"more unavailable than replicas", deploy(2, rolling(num(5))), 2, true},
+		{"recreate takes every replica", deploy(4, appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}), 4, true},
+		{"replicas unset is one", &appsv1.Deployment{}, 1, true},
+		{"scaled to zero still counts one", deploy(0, appsv1.DeploymentStrategy{}), 1, true},
+		{"statefulset, one at a time by default", sts(5, nil), 1, true},
+		{"statefulset, 40% rounds up", sts(5, pct("40%")), 2, true},
+		{"daemonset, one node at a time by default", ds(6, nil), 1, true},
+		{"daemonset, 50% of its nodes", ds(6, pct("50%")), 3, true},
+		{"a bare pod is not a workload with a strategy", &corev1.Pod{}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := podsOut(tc.obj)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("podsOut = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
 	}
 }

@@ -173,6 +173,20 @@ func (w *workload) refresh(ctx context.Context, c client.Client) error {
 	return c.Get(ctx, client.ObjectKey{Namespace: w.id.Namespace, Name: w.id.Name}, w.obj)
 }
 
+// podsOut is what the restart s takes from the budget: what its workload's
+// strategy lets its rollout take out of service at once, from the shared
+// watch; without one, all its pods as planned.
+func (r *run) podsOut(s plan.Step) int {
+	if s.Op == plan.OpRestart && s.Target.Workload != nil {
+		if obj, ok, err := r.watches.Load().cached(*s.Target.Workload); ok && err == nil {
+			if n, ok := podsOut(obj); ok {
+				return n
+			}
+		}
+	}
+	return stepPods(s.Pods)
+}
+
 // restarts runs the restart steps in the plan's order, as many at once as
 // the disruption budget and the window allow (budget.go): the next step
 // starts once the workloads in flight leave room for it, else it waits for
@@ -228,7 +242,7 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	r.log.Info("restarting workloads", "workloads", total, "maxUnavailablePods", b.Pods, "maxWorkloads", b.Workloads, "initialWindow", window)
 	for i := first; i < len(r.p.Steps) && r.p.Steps[i].Phase == plan.PhaseRestarts; i++ {
 		s := r.p.Steps[i]
-		pods := stepPods(s.Pods)
+		pods := r.podsOut(s)
 		// Rollouts that ended already move the window first: a failure
 		// narrows it before the next start, not after.
 		for drained := false; !drained; {

@@ -117,6 +117,9 @@ type DeploymentOptions struct {
 	NeverReady bool
 	// Labels are added to the pod template.
 	Labels map[string]string
+	// Strategy is the Deployment's; the API server's default (a rolling
+	// update, 25 % unavailable and 25 % surge) when empty.
+	Strategy appsv1.DeploymentStrategy
 }
 
 // CreateDeployment creates a Deployment whose pods kwok runs.
@@ -136,6 +139,7 @@ func (e *Env) CreateDeployment(t testing.TB, ns, name string, o DeploymentOption
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(o.Replicas),
+			Strategy: o.Strategy,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
