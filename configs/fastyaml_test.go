@@ -1,0 +1,168 @@
+package configs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/meshops/meshops/test/fixtures"
+)
+
+// slowParse is what decodeDocuments builds without quickParse: yaml.v3's
+// nodes through the converter; ok is false when text is not exactly one
+// document that converts.
+func slowParse(text string, lineOffset int) (*node, int, bool) {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		return nil, 0, false
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, 0, false
+	}
+	b := newBudget(DefaultLimits())
+	t, err := newConverter(b, lineOffset, nil).convert(&doc)
+	if err != nil {
+		return nil, 0, false
+	}
+	return t, int(b.values.Load()), true
+}
+
+// checkQuickParse fails when quickParse reads text other than yaml.v3 and
+// the converter do: another tree, other lines, another count of values.
+func checkQuickParse(t *testing.T, text string) bool {
+	t.Helper()
+	got, gotValues, ok := quickParse(text, 10)
+	if !ok {
+		return false
+	}
+	want, wantValues, wantOK := slowParse(text, 10)
+	if !wantOK {
+		t.Fatalf("quickParse read what yaml.v3 refuses:\n%s", text)
+	}
+	if !reflect.DeepEqual(got, want) || gotValues != wantValues {
+		t.Fatalf("quickParse and yaml.v3 disagree on\n%s\nquick (%d values): %s\nyaml.v3 (%d values): %s", text, gotValues, dumpNode(got), wantValues, dumpNode(want))
+	}
+	return true
+}
+
+func dumpNode(n *node) string {
+	var b strings.Builder
+	var walk func(n *node, indent string)
+	walk = func(n *node, indent string) {
+		switch n.kind {
+		case mapNode:
+			b.WriteString(indent + "map@" + strconv.Itoa(n.line) + "\n")
+			for _, e := range n.entries {
+				b.WriteString(indent + "  " + e.key + "@" + strconv.Itoa(e.line) + ":\n")
+				walk(e.val, indent+"    ")
+			}
+		case listNode:
+			b.WriteString(indent + "list@" + strconv.Itoa(n.line) + "\n")
+			for _, it := range n.items {
+				walk(it, indent+"  ")
+			}
+		default:
+			b.WriteString(indent + "scalar@" + strconv.Itoa(n.line) + " " + reflect.TypeOf(n.scalar).String() + " " + n.text + "\n")
+		}
+	}
+	if n != nil {
+		walk(n, "")
+	}
+	return b.String()
+}
+
+// quickCases are documents quickParse reads, or must leave to yaml.v3.
+var quickCases = []struct {
+	text string
+	read bool
+}{
+	{"---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: fleet-0001}\nspec: {}\n", true},
+	{`---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: app-1-allow-2, namespace: ns}
+spec:
+  selector: {matchLabels: {app: app-1}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: ["cluster.local/ns/ns/sa/client-2"]}
+    to:
+    - operation: {methods: [GET, POST], paths: ["/api/v2/*"]}
+`, true},
+	{"# leading comment\napiVersion: v1 # trailing\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    'a': \"b\"\n\n  namespace: y\ndata:\n  port: 8080\n  on: true\n  off: no\n  z: x~\n", true},
+	{"a:\n- x\n- y: 1\n  z: [a, 'b c', \"d\"]\nb: null\n", true},
+	{"a:\n  - 0\n  - 12345\n", true},
+	{"a: 'it''s'\n", false},
+	{"a: \"x\\ny\"\n", false},
+	{"a: |\n  x\n", false},
+	{"a: &x 1\nb: *x\n", false},
+	{"a: !!str 1\n", false},
+	{"a: 1.5\n", false},
+	{"a: 0x10\n", false},
+	{"a: 010\n", false},
+	{"a: 2024-01-01\n", false},
+	{"a: ~\n", false},
+	{"a:\n", false},
+	{"a: b\n  c\n", false},
+	{"a: [b,\n  c]\n", false},
+	{"a: b\na: c\n", false},
+	{"<<: {a: b}\n", false},
+	{"a:\tb\n", false},
+	{"a: b\r\n", false},
+	{"a: é\n", false},
+	{"%YAML 1.2\n---\na: b\n", false},
+	{"--- {a: b}\n", false},
+	{"a: b\n...\n", false},
+	{"- a\n", false},
+	{"a: {b: }\n", false},
+	{"a: [b, ]\n", false},
+	{"a: b: c\n", false},
+	{"a: http://x\n", true},
+	{"a: {b: http://x}\n", false},
+	{"? a\n: b\n", false},
+	{"  a: b\n", false},
+	{"a:\n  b: c\n d: e\n", false},
+	{"a:\n  - b\n  c: d\n", false},
+}
+
+func TestQuickParseReadsOnlyWhatYAMLReadsTheSame(t *testing.T) {
+	for _, tc := range quickCases {
+		if got := checkQuickParse(t, tc.text); got != tc.read {
+			t.Errorf("quickParse read %v, want %v:\n%s", got, tc.read, tc.text)
+		}
+	}
+}
+
+// FuzzQuickParse holds quickParse to yaml.v3 and the converter on every
+// document it reads.
+func FuzzQuickParse(f *testing.F) {
+	for _, tc := range quickCases {
+		f.Add(tc.text)
+	}
+	for _, doc := range goodRepo {
+		f.Add(doc)
+	}
+	for _, g := range []string{"examples/*/mesh/*.yaml", filepath.Join(fixtures.FindAROHCP(), "mesh", "*.yaml")} {
+		paths, _ := filepath.Glob(g)
+		for _, p := range paths {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(string(data))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, c := range splitDocuments(text) {
+			checkQuickParse(t, c.text)
+		}
+	})
+}
