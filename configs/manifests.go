@@ -52,6 +52,39 @@ type Manifest struct {
 	tree  *node
 	// provider is the ext-authz provider of a CUSTOM AuthorizationPolicy.
 	provider *providerRef
+	// meta is what the manifest was loaded as; see groupKind.
+	meta manifestMeta
+}
+
+// manifestMeta is a manifest's group, kind, namespace and name as read
+// when it was loaded, for validate's rules, which ask for them many times:
+// each Unstructured getter walks the object's maps, and parses apiVersion.
+type manifestMeta struct {
+	gk              schema.GroupKind
+	namespace, name string
+}
+
+// groupKind, namespace and name are GroupKind, GetNamespace and GetName
+// as loaded; for a Manifest built elsewhere, read from the object.
+func (m Manifest) groupKind() schema.GroupKind {
+	if m.meta.gk.Kind == "" {
+		return m.GroupKind()
+	}
+	return m.meta.gk
+}
+
+func (m Manifest) namespace() string {
+	if m.meta.gk.Kind == "" {
+		return m.GetNamespace()
+	}
+	return m.meta.namespace
+}
+
+func (m Manifest) name() string {
+	if m.meta.gk.Kind == "" {
+		return m.GetName()
+	}
+	return m.meta.name
 }
 
 // ID names the object as Kind/namespace/name (Kind/name without a
@@ -558,8 +591,9 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	}
 	v, _ := t.value()
 	obj, _ := v.(map[string]any)
-	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t)}
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
+	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t),
+		meta: manifestMeta{gk: gk, namespace: ns, name: name}}
 	// The schema check runs here, while the document's tree (and so every
 	// line) is at hand: keeping trees for validate would cost a fleet's
 	// 10,000 policies tens of MB.
