@@ -27,7 +27,35 @@ type quickParser struct {
 	pos    int
 	offset int // added to every line, as converter.lineOffset
 	values int // values built, as the converter counts them
+	depth  int // collections open
+	// maxValues is what is left of the load's Values limit.
+	maxValues int
 }
+
+// value counts one value built.
+func (p *quickParser) value() {
+	p.values++
+	if p.values >= p.maxValues {
+		decline()
+	}
+}
+
+// maxQuickDepth bounds the collections open at once. Manifests nest a
+// dozen deep; a deeper document (a hostile "[[[[…" of a megabyte) is left
+// to yaml.v3, which has a depth limit of its own, rather than recursing
+// here once per byte.
+const maxQuickDepth = 64
+
+// enter counts a collection opened, and declines past maxQuickDepth; the
+// caller calls leave when it is closed.
+func (p *quickParser) enter() {
+	p.depth++
+	if p.depth > maxQuickDepth {
+		decline()
+	}
+}
+
+func (p *quickParser) leave() { p.depth-- }
 
 // errDecline is the panic quickParse recovers from: not something it reads.
 type declined struct{}
@@ -37,9 +65,10 @@ func decline() { panic(declined{}) }
 // quickParse reads text as one YAML document holding a mapping, with line
 // numbers offset by lineOffset, and returns its tree and the number of
 // values the converter would have counted (the document node included);
-// ok is false when text is outside what it reads.
-func quickParse(text string, lineOffset int) (t *node, values int, ok bool) {
-	p := &quickParser{offset: lineOffset}
+// ok is false when text is outside what it reads, or holds more than
+// maxValues values (the converter then says where the limit was crossed).
+func quickParse(text string, lineOffset, maxValues int) (t *node, values int, ok bool) {
+	p := &quickParser{offset: lineOffset, maxValues: maxValues}
 	if !p.split(text) || len(p.lines) == 0 {
 		return nil, 0, false
 	}
@@ -106,7 +135,9 @@ func isSeqItem(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
 
 // mapping reads the block mapping whose keys stand at indent.
 func (p *quickParser) mapping(indent int) *node {
-	p.values++
+	p.enter()
+	defer p.leave()
+	p.value()
 	out := &node{kind: mapNode, line: p.line(p.lines[p.pos])}
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
@@ -136,7 +167,9 @@ func (p *quickParser) mapping(indent int) *node {
 
 // sequence reads the block sequence whose dashes stand at indent.
 func (p *quickParser) sequence(indent int) *node {
-	p.values++
+	p.enter()
+	defer p.leave()
+	p.value()
 	out := &node{kind: listNode, line: p.line(p.lines[p.pos])}
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
@@ -288,7 +321,7 @@ func (p *quickParser) inlineValue(s string, line int) *node {
 		if !ok || !onlyComment(s[n:]) {
 			decline()
 		}
-		p.values++
+		p.value()
 		return &node{kind: scalarNode, line: line, scalar: v, text: v}
 	}
 	if strings.Contains(s, ": ") || strings.HasSuffix(s, ":") {
@@ -313,7 +346,7 @@ func (p *quickParser) plain(s string, line int) *node {
 	if !plainStart(s) {
 		decline()
 	}
-	p.values++
+	p.value()
 	n := &node{kind: scalarNode, line: line, text: s, scalar: s}
 	switch s {
 	case "true", "True", "TRUE":
@@ -388,7 +421,9 @@ func (f *flowReader) value() *node {
 }
 
 func (f *flowReader) mapping() *node {
-	f.p.values++
+	f.p.enter()
+	defer f.p.leave()
+	f.p.value()
 	out := &node{kind: mapNode, line: f.line}
 	f.i++
 	if f.peek() == '}' {
@@ -423,7 +458,9 @@ func (f *flowReader) mapping() *node {
 }
 
 func (f *flowReader) sequence() *node {
-	f.p.values++
+	f.p.enter()
+	defer f.p.leave()
+	f.p.value()
 	out := &node{kind: listNode, line: f.line}
 	f.i++
 	if f.peek() == ']' {
@@ -456,7 +493,7 @@ func (f *flowReader) scalar() *node {
 			decline()
 		}
 		f.i += n
-		f.p.values++
+		f.p.value()
 		return &node{kind: scalarNode, line: f.line, scalar: v, text: v}
 	}
 	end := strings.IndexAny(rest, ",[]{}:#")

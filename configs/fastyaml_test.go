@@ -40,7 +40,7 @@ func slowParse(text string, lineOffset int) (*node, int, bool) {
 // the converter do: another tree, other lines, another count of values.
 func checkQuickParse(t *testing.T, text string) bool {
 	t.Helper()
-	got, gotValues, ok := quickParse(text, 10)
+	got, gotValues, ok := quickParse(text, 10, DefaultValues)
 	if !ok {
 		return false
 	}
@@ -133,6 +133,35 @@ spec:
 	{"  a: b\n", false},
 	{"a:\n  b: c\n d: e\n", false},
 	{"a:\n  - b\n  c: d\n", false},
+}
+
+func TestQuickParseLeavesDeepNestingToYAML(t *testing.T) {
+	deep := "a: " + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + "\n"
+	if _, _, ok := quickParse(deep, 0, DefaultValues); ok {
+		t.Error("quickParse read 100,000 nested lists")
+	}
+	var block strings.Builder
+	for i := range 100 {
+		block.WriteString(strings.Repeat(" ", i) + "a:\n")
+	}
+	block.WriteString(strings.Repeat(" ", 100) + "a: b\n")
+	if _, _, ok := quickParse(block.String(), 0, DefaultValues); ok {
+		t.Error("quickParse read 100 nested mappings")
+	}
+	shallow := "a: " + strings.Repeat("[", 60) + strings.Repeat("]", 60) + "\n"
+	if !checkQuickParse(t, shallow) {
+		t.Error("quickParse declined 60 nested lists")
+	}
+}
+
+func TestQuickParseStopsAtWhatIsLeftOfTheValuesLimit(t *testing.T) {
+	doc := "a: [b, c, d]\n" // the document, a mapping, a list, three strings
+	if _, n, ok := quickParse(doc, 0, 6); !ok || n != 6 {
+		t.Errorf("quickParse with room for 6 values: %d values, ok %v; want 6, true", n, ok)
+	}
+	if _, _, ok := quickParse(doc, 0, 5); ok {
+		t.Error("quickParse read 6 values with room for 5")
+	}
 }
 
 func TestQuickParseReadsOnlyWhatYAMLReadsTheSame(t *testing.T) {

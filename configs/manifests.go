@@ -473,7 +473,7 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 	if le := b.document(len(r.text)); le != nil {
 		return nil, Problems{limitProblem(file, c.line, le)}, 1
 	}
-	if t, values, ok := quickParse(r.text, c.line-1); ok && b.drawValues(values) {
+	if t, values, ok := quickParse(r.text, c.line-1, b.limits.Values-int(b.values.Load())); ok && b.drawValues(values) {
 		src := Source{File: file, Document: index, Line: c.line, Revision: r.revision}
 		m, ps := buildManifest(src, t)
 		if m != nil {
