@@ -1,6 +1,9 @@
 package configs
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // A fleet's repo is thousands of small documents written in a narrow
 // slice of YAML: block mappings and sequences, one-line flow collections,
@@ -21,15 +24,43 @@ type qline struct {
 	text   string // the rest, without trailing spaces or comment-only tails
 }
 
-// quickParser walks the content lines of one document.
+// quickParser walks the content lines of one document. A tree lives only
+// until its manifest is built, so one parser serves document after
+// document (quickParsers), reusing its lines and nodes: they were half of
+// what a load allocated, and the collector's work grows with that.
 type quickParser struct {
-	lines  []qline
+	lines []qline
+	// chunks hold the nodes, nodeChunk to a chunk, so that a node never
+	// moves once handed out; used counts those handed out.
+	chunks [][]node
+	used   int
+
 	pos    int
 	offset int // added to every line, as converter.lineOffset
 	values int // values built, as the converter counts them
 	depth  int // collections open
 	// maxValues is what is left of the load's Values limit.
 	maxValues int
+}
+
+const nodeChunk = 64
+
+// quickParsers are parsers whose last tree is no longer used.
+var quickParsers = sync.Pool{New: func() any { return new(quickParser) }}
+
+// node returns a node holding n, in a slot of the parser's chunks; a slot
+// reused keeps the capacity of its slices.
+func (p *quickParser) node(n node) *node {
+	c, i := p.used/nodeChunk, p.used%nodeChunk
+	if c == len(p.chunks) {
+		p.chunks = append(p.chunks, make([]node, nodeChunk))
+	}
+	slot := &p.chunks[c][i]
+	entries, items := slot.entries[:0], slot.items[:0]
+	*slot = n
+	slot.entries, slot.items = entries, items
+	p.used++
+	return slot
 }
 
 // value counts one value built.
@@ -67,8 +98,10 @@ func decline() { panic(declined{}) }
 // values the converter would have counted (the document node included);
 // ok is false when text is outside what it reads, or holds more than
 // maxValues values (the converter then says where the limit was crossed).
-func quickParse(text string, lineOffset, maxValues int) (t *node, values int, ok bool) {
-	p := &quickParser{offset: lineOffset, maxValues: maxValues}
+//
+// The tree is made of p's nodes: it is valid until p parses again.
+func (p *quickParser) parse(text string, lineOffset, maxValues int) (t *node, values int, ok bool) {
+	*p = quickParser{lines: p.lines[:0], chunks: p.chunks, offset: lineOffset, maxValues: maxValues}
 	if !p.split(text) || len(p.lines) == 0 {
 		return nil, 0, false
 	}
@@ -138,7 +171,7 @@ func (p *quickParser) mapping(indent int) *node {
 	p.enter()
 	defer p.leave()
 	p.value()
-	out := &node{kind: mapNode, line: p.line(p.lines[p.pos])}
+	out := p.node(node{kind: mapNode, line: p.line(p.lines[p.pos])})
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
 		if l.indent < indent {
@@ -170,7 +203,7 @@ func (p *quickParser) sequence(indent int) *node {
 	p.enter()
 	defer p.leave()
 	p.value()
-	out := &node{kind: listNode, line: p.line(p.lines[p.pos])}
+	out := p.node(node{kind: listNode, line: p.line(p.lines[p.pos])})
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
 		if l.indent < indent {
@@ -322,7 +355,7 @@ func (p *quickParser) inlineValue(s string, line int) *node {
 			decline()
 		}
 		p.value()
-		return &node{kind: scalarNode, line: line, scalar: v, text: v}
+		return p.node(node{kind: scalarNode, line: line, scalar: v, text: v})
 	}
 	if strings.Contains(s, ": ") || strings.HasSuffix(s, ":") {
 		decline()
@@ -347,7 +380,7 @@ func (p *quickParser) plain(s string, line int) *node {
 		decline()
 	}
 	p.value()
-	n := &node{kind: scalarNode, line: line, text: s, scalar: s}
+	n := p.node(node{kind: scalarNode, line: line, text: s, scalar: s})
 	switch s {
 	case "true", "True", "TRUE":
 		n.scalar = true
@@ -424,7 +457,7 @@ func (f *flowReader) mapping() *node {
 	f.p.enter()
 	defer f.p.leave()
 	f.p.value()
-	out := &node{kind: mapNode, line: f.line}
+	out := f.p.node(node{kind: mapNode, line: f.line})
 	f.i++
 	if f.peek() == '}' {
 		f.i++
@@ -461,7 +494,7 @@ func (f *flowReader) sequence() *node {
 	f.p.enter()
 	defer f.p.leave()
 	f.p.value()
-	out := &node{kind: listNode, line: f.line}
+	out := f.p.node(node{kind: listNode, line: f.line})
 	f.i++
 	if f.peek() == ']' {
 		f.i++
@@ -494,7 +527,7 @@ func (f *flowReader) scalar() *node {
 		}
 		f.i += n
 		f.p.value()
-		return &node{kind: scalarNode, line: f.line, scalar: v, text: v}
+		return f.p.node(node{kind: scalarNode, line: f.line, scalar: v, text: v})
 	}
 	end := strings.IndexAny(rest, ",[]{}:#")
 	if end < 0 {

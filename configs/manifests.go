@@ -473,14 +473,21 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 	if le := b.document(len(r.text)); le != nil {
 		return nil, Problems{limitProblem(file, c.line, le)}, 1
 	}
-	if t, values, ok := quickParse(r.text, c.line-1, b.limits.Values-int(b.values.Load())); ok && b.drawValues(values) {
+	qp := quickParsers.Get().(*quickParser)
+	if t, values, ok := qp.parse(r.text, c.line-1, b.limits.Values-int(b.values.Load())); ok && b.drawValues(values) {
 		src := Source{File: file, Document: index, Line: c.line, Revision: r.revision}
 		m, ps := buildManifest(src, t)
 		if m != nil {
 			out = append(out, *m)
 		}
+		if m == nil || m.tree == nil {
+			// Nothing holds the tree any more: its nodes can serve the
+			// next document.
+			quickParsers.Put(qp)
+		}
 		return out, ps, 1
 	}
+	quickParsers.Put(qp)
 	dec := yaml.NewDecoder(strings.NewReader(r.text))
 	for ; ; n++ {
 		var doc yaml.Node
