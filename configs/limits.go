@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -121,6 +122,9 @@ type budget struct {
 	// spent is the first limit crossed; once set, Load reads no further
 	// files, since whatever follows would be refused too.
 	spent atomic.Pointer[limitError]
+
+	// big is held while a document over bigDocument is decoded.
+	big sync.Mutex
 }
 
 // budgetState is what a budget has drawn, to go back to.

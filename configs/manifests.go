@@ -473,21 +473,15 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 	if le := b.document(len(r.text)); le != nil {
 		return nil, Problems{limitProblem(file, c.line, le)}, 1
 	}
-	qp := quickParsers.Get().(*quickParser)
-	if t, values, ok := qp.parse(r.text, c.line-1, b.limits.Values-int(b.values.Load())); ok && b.drawValues(values) {
-		src := Source{File: file, Document: index, Line: c.line, Revision: r.revision}
-		m, ps := buildManifest(src, t)
-		if m != nil {
-			out = append(out, *m)
-		}
-		if m == nil || m.tree == nil {
-			// Nothing holds the tree any more: its nodes can serve the
-			// next document.
-			quickParsers.Put(qp)
-		}
-		return out, ps, 1
+	if len(r.text) > bigDocument {
+		// The parser holds a whole document at once, a few hundred
+		// bytes a value: two dense megabyte documents on two cores at
+		// once would double the worst a load can hold.
+		b.big.Lock()
+		defer b.big.Unlock()
+	} else if ms, ps, ok := quickDocument(b, file, c, r, index); ok {
+		return ms, ps, 1
 	}
-	quickParsers.Put(qp)
 	dec := yaml.NewDecoder(strings.NewReader(r.text))
 	for ; ; n++ {
 		var doc yaml.Node
@@ -525,6 +519,33 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 			out = append(out, *m)
 		}
 	}
+}
+
+// bigDocument is the size from which documents are decoded one at a
+// time, across the load's goroutines, and by yaml.v3: a manifest is a
+// few KB, and a document of 64 KiB is one in a thousand.
+const bigDocument = 64 << 10
+
+// quickDocument builds the manifest of a document quickParse reads; ok is
+// false when it does not, or the document would cross the Values limit.
+func quickDocument(b *budget, file string, c chunk, r rendering, index int) ([]Manifest, Problems, bool) {
+	qp := quickParsers.Get().(*quickParser)
+	t, values, ok := qp.parse(r.text, c.line-1, b.limits.Values-int(b.values.Load()))
+	if !ok || !b.drawValues(values) {
+		quickParsers.Put(qp)
+		return nil, nil, false
+	}
+	src := Source{File: file, Document: index, Line: c.line, Revision: r.revision}
+	m, ps := buildManifest(src, t)
+	if m == nil || m.tree == nil {
+		// Nothing holds the tree any more: its nodes can serve the
+		// next document.
+		quickParsers.Put(qp)
+	}
+	if m == nil {
+		return nil, ps, true
+	}
+	return []Manifest{*m}, ps, true
 }
 
 // buildManifest checks the object skeleton (apiVersion, kind, metadata) and
