@@ -2,56 +2,17 @@ package configs
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshops/meshops/test/fixtures"
 )
 
-// writeFleetRepo writes a config repo of the shape test/bench loads: n
-// workloads, four per namespace, five AuthorizationPolicies each (the
-// first of a namespace its default deny), one file per namespace.
-func writeFleetRepo(b testing.TB, n int) string {
-	const perNamespace, perWorkload = 4, 5
-	files := map[string]string{"config/config.yaml": "defaults:\n  svc:\n    istio:\n      tag: bench-fleet\n      versions: \"asm-1-28,asm-1-29\"\n      targetVersion: asm-1-29\n"}
-	var names []string
-	for nsi := range (n + perNamespace - 1) / perNamespace {
-		ns := fmt.Sprintf("fleet-%04d", nsi)
-		names = append(names, ns)
-		var doc strings.Builder
-		for w := range perNamespace {
-			app := fmt.Sprintf("app-%d", w)
-			for k := range perWorkload {
-				if w == 0 && k == 0 {
-					fmt.Fprintf(&doc, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: %s}\nspec: {}\n", ns)
-					continue
-				}
-				fmt.Fprintf(&doc, `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: %[2]s-allow-%[3]d, namespace: %[1]s}
-spec:
-  selector: {matchLabels: {app: %[2]s}}
-  action: ALLOW
-  rules:
-  - from:
-    - source: {principals: ["cluster.local/ns/%[1]s/sa/client-%[3]d"]}
-    to:
-    - operation: {methods: [GET, POST], paths: ["/api/v%[3]d/*"]}
-`, ns, app, k)
-			}
-		}
-		files["mesh/"+ns+".yaml"] = doc.String()
-	}
-	files["meshops.yaml"] = fmt.Sprintf("meshops:\n  namespaces: [%s]\n", strings.Join(names, ", "))
-	return writeFiles(b, files)
-}
-
-// BenchmarkLoadFleet loads the repo of a 2,000-workload fleet: 500 files,
-// 10,000 AuthorizationPolicies.
+// BenchmarkLoadFleet loads the repo of make bench's 2,000-workload fleet:
+// 500 files, 10,000 AuthorizationPolicies.
 func BenchmarkLoadFleet(b *testing.B) {
-	dir := writeFleetRepo(b, 2000)
+	dir := writeFiles(b, fixtures.FleetRepo(2000, "defaults:\n  svc:\n    istio:\n      tag: bench-fleet\n      versions: \"asm-1-28,asm-1-29\"\n      targetVersion: asm-1-29\n"))
 	opts := DefaultOptions()
 	opts.RepoPath = dir
 	b.ReportAllocs()
