@@ -63,6 +63,12 @@ func (p *quickParser) node(n node) *node {
 	return slot
 }
 
+// collection returns a new mapping or list node, counted as a value.
+func (p *quickParser) collection(kind nodeKind, line int) *node {
+	p.value()
+	return p.node(node{kind: kind, line: line})
+}
+
 // value counts one value built.
 func (p *quickParser) value() {
 	p.values++
@@ -170,8 +176,7 @@ func isSeqItem(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
 func (p *quickParser) mapping(indent int) *node {
 	p.enter()
 	defer p.leave()
-	p.value()
-	out := p.node(node{kind: mapNode, line: p.line(p.lines[p.pos])})
+	out := p.collection(mapNode, p.line(p.lines[p.pos]))
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
 		if l.indent < indent {
@@ -202,8 +207,7 @@ func (p *quickParser) mapping(indent int) *node {
 func (p *quickParser) sequence(indent int) *node {
 	p.enter()
 	defer p.leave()
-	p.value()
-	out := p.node(node{kind: listNode, line: p.line(p.lines[p.pos])})
+	out := p.collection(listNode, p.line(p.lines[p.pos]))
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
 		if l.indent < indent {
@@ -456,11 +460,8 @@ func (f *flowReader) value() *node {
 func (f *flowReader) mapping() *node {
 	f.p.enter()
 	defer f.p.leave()
-	f.p.value()
-	out := f.p.node(node{kind: mapNode, line: f.line})
-	f.i++
-	if f.peek() == '}' {
-		f.i++
+	out, empty := f.open(mapNode, '}')
+	if empty {
 		return out
 	}
 	for {
@@ -475,17 +476,8 @@ func (f *flowReader) mapping() *node {
 		}
 		f.i += 2
 		out.add(entry{key: key, line: f.line, val: f.value()})
-		switch f.peek() {
-		case ',':
-			f.i++
-			if c := f.peek(); c == '}' {
-				decline()
-			}
-		case '}':
-			f.i++
+		if f.next('}') {
 			return out
-		default:
-			decline()
 		}
 	}
 }
@@ -493,28 +485,47 @@ func (f *flowReader) mapping() *node {
 func (f *flowReader) sequence() *node {
 	f.p.enter()
 	defer f.p.leave()
-	f.p.value()
-	out := f.p.node(node{kind: listNode, line: f.line})
-	f.i++
-	if f.peek() == ']' {
-		f.i++
+	out, empty := f.open(listNode, ']')
+	if empty {
 		return out
 	}
 	for {
 		out.items = append(out.items, f.value())
-		switch f.peek() {
-		case ',':
-			f.i++
-			if c := f.peek(); c == ']' {
-				decline()
-			}
-		case ']':
-			f.i++
+		if f.next(']') {
 			return out
-		default:
-			decline()
 		}
 	}
+}
+
+// open reads the bracket that opens a flow collection of kind, which close
+// ends, and returns its node; empty when close follows at once.
+func (f *flowReader) open(kind nodeKind, close byte) (out *node, empty bool) {
+	out = f.p.collection(kind, f.line)
+	f.i++
+	if f.peek() == close {
+		f.i++
+		return out, true
+	}
+	return out, false
+}
+
+// next reads what follows an item of a flow collection that close ends:
+// a comma before another item (false) or close (true). A trailing comma
+// is left to yaml.v3.
+func (f *flowReader) next(close byte) bool {
+	switch f.peek() {
+	case ',':
+		f.i++
+		if f.peek() == close {
+			decline()
+		}
+		return false
+	case close:
+		f.i++
+		return true
+	}
+	decline()
+	return false
 }
 
 // scalar reads a quoted or plain scalar inside a flow collection.
