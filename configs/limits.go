@@ -2,6 +2,8 @@ package configs
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 )
 
 // Limits bound what one Load may read and build. The config repo is input
@@ -103,21 +105,52 @@ func (l Limits) withDefaults() Limits {
 
 // budget is what is left of the limits in one load. Every reader and
 // decoder of the load draws on the same budget, so that many small
-// documents or files add up rather than each starting afresh.
+// documents or files add up rather than each starting afresh. Manifest
+// files are parsed on several goroutines at once, so the counters they
+// draw on are atomic.
 type budget struct {
 	limits Limits
 
+	// bytes is drawn on by reads, which happen on one goroutine.
 	bytes         int64
-	values        int
-	aliasValues   int
-	objects       int
-	templateBytes int64
-	templateSteps int
+	values        atomic.Int64
+	aliasValues   atomic.Int64
+	objects       atomic.Int64
+	templateBytes atomic.Int64
+	templateSteps atomic.Int64
 
 	// spent is the first limit crossed; once set, Load reads no further
 	// files, since whatever follows would be refused too.
-	spent *limitError
+	spent atomic.Pointer[limitError]
+
+	// big is held while a document over bigDocument is decoded.
+	big sync.Mutex
 }
+
+// budgetState is what a budget has drawn, to go back to.
+type budgetState struct {
+	bytes                                                      int64
+	values, aliasValues, objects, templateBytes, templateSteps int64
+	spent                                                      *limitError
+}
+
+func (b *budget) save() budgetState {
+	return budgetState{bytes: b.bytes, values: b.values.Load(), aliasValues: b.aliasValues.Load(), objects: b.objects.Load(),
+		templateBytes: b.templateBytes.Load(), templateSteps: b.templateSteps.Load(), spent: b.spent.Load()}
+}
+
+func (b *budget) restore(s budgetState) {
+	b.bytes = s.bytes
+	b.values.Store(s.values)
+	b.aliasValues.Store(s.aliasValues)
+	b.objects.Store(s.objects)
+	b.templateBytes.Store(s.templateBytes)
+	b.templateSteps.Store(s.templateSteps)
+	b.spent.Store(s.spent)
+}
+
+// crossed returns the first limit crossed, or nil.
+func (b *budget) crossed() *limitError { return b.spent.Load() }
 
 func newBudget(l Limits) *budget { return &budget{limits: l.withDefaults()} }
 
@@ -137,23 +170,19 @@ func (e *limitError) Error() string {
 }
 
 func (b *budget) fail(e *limitError) *limitError {
-	if b.spent == nil {
-		b.spent = e
-	}
+	b.spent.CompareAndSwap(nil, e)
 	return e
 }
 
 // addValue counts one YAML value; alias says it was reached through an
 // alias.
 func (b *budget) addValue(alias bool) *limitError {
-	b.values++
-	if b.values > b.limits.Values {
+	if b.values.Add(1) > int64(b.limits.Values) {
 		return b.fail(&limitError{field: "Values", limit: int64(b.limits.Values),
 			what: "YAML values in the config repo", fix: "split the config or remove what meshops does not need"})
 	}
 	if alias {
-		b.aliasValues++
-		if b.aliasValues > b.limits.AliasValues {
+		if b.aliasValues.Add(1) > int64(b.limits.AliasValues) {
 			return b.fail(&limitError{field: "AliasValues", limit: int64(b.limits.AliasValues),
 				what: "values reached through YAML aliases in the config repo, all files together (it expands to more than that: too many aliases?)",
 				fix:  "write the values out instead of nesting aliases"})
@@ -164,8 +193,7 @@ func (b *budget) addValue(alias bool) *limitError {
 
 // addObjects counts manifests.
 func (b *budget) addObjects(n int) *limitError {
-	b.objects += n
-	if b.objects > b.limits.Objects {
+	if b.objects.Add(int64(n)) > int64(b.limits.Objects) {
 		return b.fail(&limitError{field: "Objects", limit: int64(b.limits.Objects),
 			what: "objects in the manifests (per-revision copies counted)", fix: "manage fewer objects from one config repo"})
 	}
@@ -174,8 +202,7 @@ func (b *budget) addObjects(n int) *limitError {
 
 // addTemplateBytes counts what templates produce.
 func (b *budget) addTemplateBytes(n int) *limitError {
-	b.templateBytes += int64(n)
-	if b.templateBytes > b.limits.TemplateBytes {
+	if b.templateBytes.Add(int64(n)) > b.limits.TemplateBytes {
 		return b.fail(&limitError{field: "TemplateBytes", limit: b.limits.TemplateBytes,
 			what: "bytes of template output in the config repo", fix: "make the template produce less (a range over a large number?)"})
 	}
@@ -184,8 +211,7 @@ func (b *budget) addTemplateBytes(n int) *limitError {
 
 // templateStep counts a range iteration or template call.
 func (b *budget) templateStep() *limitError {
-	b.templateSteps++
-	if b.templateSteps > b.limits.TemplateSteps {
+	if b.templateSteps.Add(1) > int64(b.limits.TemplateSteps) {
 		return b.fail(&limitError{field: "TemplateSteps", limit: int64(b.limits.TemplateSteps),
 			what: "template steps (range iterations and template calls) in the config repo", fix: "make the template loop less (a range over a large number?)"})
 	}
@@ -204,4 +230,15 @@ func (b *budget) document(n int) *limitError {
 // limitProblem reports a crossed limit at a place in the repo.
 func limitProblem(file string, line int, e *limitError) Problem {
 	return Problem{File: file, Line: line, Message: "refused: " + e.Error(), Fix: e.fix}
+}
+
+// drawValues counts n values at once when they fit within Values, and
+// reports whether they did; a document that would cross the limit is left
+// to the converter, which says where it crossed.
+func (b *budget) drawValues(n int) bool {
+	if b.values.Add(int64(n)) > int64(b.limits.Values) {
+		b.values.Add(-int64(n))
+		return false
+	}
+	return true
 }

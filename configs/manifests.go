@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -50,6 +52,39 @@ type Manifest struct {
 	tree  *node
 	// provider is the ext-authz provider of a CUSTOM AuthorizationPolicy.
 	provider *providerRef
+	// meta is what the manifest was loaded as; see groupKind.
+	meta manifestMeta
+}
+
+// manifestMeta is a manifest's group, kind, namespace and name as read
+// when it was loaded, for validate's rules, which ask for them many times:
+// each Unstructured getter walks the object's maps, and parses apiVersion.
+type manifestMeta struct {
+	gk              schema.GroupKind
+	namespace, name string
+}
+
+// groupKind, namespace and name are GroupKind, GetNamespace and GetName
+// as loaded; for a Manifest built elsewhere, read from the object.
+func (m Manifest) groupKind() schema.GroupKind {
+	if m.meta.gk.Kind == "" {
+		return m.GroupKind()
+	}
+	return m.meta.gk
+}
+
+func (m Manifest) namespace() string {
+	if m.meta.gk.Kind == "" {
+		return m.GetNamespace()
+	}
+	return m.meta.namespace
+}
+
+func (m Manifest) name() string {
+	if m.meta.gk.Kind == "" {
+		return m.GetName()
+	}
+	return m.meta.name
 }
 
 // ID names the object as Kind/namespace/name (Kind/name without a
@@ -138,31 +173,100 @@ func loadManifests(ctx context.Context, repo *repoFS, dir string, revisions []st
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("list manifests in %s: %w", dir, err)
 	}
-	for _, file := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, false, fmt.Errorf("load manifests: %w", err)
+	if workers := runtime.GOMAXPROCS(0); workers > 1 && len(files) > 1 && repo.budget.crossed() == nil {
+		saved := repo.budget.save()
+		ms, probs, err := parseFiles(ctx, repo, files, revisions, workers)
+		if err != nil || repo.budget.crossed() == nil {
+			return ms, probs, false, err
 		}
-		if repo.budget.spent != nil {
+		// A limit was crossed. Which file crossed it, and which files were
+		// left unread, depends on the order the files were parsed in:
+		// start again, one file after the other, so the problems say the
+		// same whatever the machine.
+		repo.budget.restore(saved)
+	}
+	ms, probs, err = parseFiles(ctx, repo, files, revisions, 1)
+	return ms, probs, false, err
+}
+
+// parseFiles reads files in order and parses them on workers goroutines;
+// the manifests and problems come out in file order. Once a limit of the
+// load is crossed no more files are read.
+func parseFiles(ctx context.Context, repo *repoFS, files []string, revisions []string, workers int) ([]Manifest, Problems, error) {
+	type parsed struct {
+		ms    []Manifest
+		probs Problems
+	}
+	var (
+		results = make([]parsed, len(files))
+		jobs    = make(chan int, workers)
+		data    = make([][]byte, len(files))
+		wg      sync.WaitGroup
+	)
+	parse := func(i int) {
+		results[i].ms, results[i].probs = parseManifestsWithin(repo.budget, files[i], data[i], revisions)
+		data[i] = nil
+	}
+	if workers > 1 {
+		for range workers {
+			wg.Go(func() {
+				for i := range jobs {
+					if repo.budget.crossed() == nil {
+						parse(i)
+					}
+				}
+			})
+		}
+	}
+	var err error
+	for i, file := range files {
+		if err = ctx.Err(); err != nil {
+			err = fmt.Errorf("load manifests: %w", err)
 			break
 		}
-		data, err := repo.readFile(file)
+		if repo.budget.crossed() != nil {
+			break
+		}
+		var ref *refusal
+		data[i], err = repo.readFile(file)
 		if errors.As(err, &ref) {
-			probs = append(probs, ref.problem())
+			results[i].probs, err = Problems{ref.problem()}, nil
 			continue
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			// Listed a moment ago: a link that leads nowhere.
-			probs = append(probs, Problem{File: file, Message: "refused: not found when read (a dangling link?)", Fix: fixOutside})
+			results[i].probs, err = Problems{{File: file, Message: "refused: not found when read (a dangling link?)", Fix: fixOutside}}, nil
 			continue
 		}
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("read manifest: %w", err)
+			err = fmt.Errorf("read manifest: %w", err)
+			break
 		}
-		m, ps := parseManifestsWithin(repo.budget, file, data, revisions)
-		ms = append(ms, m...)
-		probs = append(probs, ps...)
+		if workers > 1 {
+			jobs <- i
+		} else {
+			parse(i)
+		}
 	}
-	return ms, probs, false, nil
+	close(jobs)
+	wg.Wait()
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		ms    []Manifest
+		probs Problems
+	)
+	n := 0
+	for _, r := range results {
+		n += len(r.ms)
+	}
+	ms = make([]Manifest, 0, n)
+	for _, r := range results {
+		ms = append(ms, r.ms...)
+		probs = append(probs, r.probs...)
+	}
+	return ms, probs, nil
 }
 
 // chunk is the text of one document, as separated by --- lines.
@@ -181,35 +285,38 @@ func splitDocuments(data string) []chunk {
 	data = strings.TrimPrefix(data, "\ufeff")
 	var (
 		out     []chunk
-		cur     strings.Builder
+		from    int // where the current chunk's text starts in data
 		start   = 1
-		content bool // cur has more than comments, blank lines and directives
-		direct  bool // cur holds a directive
+		content bool // the chunk has more than comments, blank lines and directives
+		direct  bool // the chunk holds a directive
 	)
-	flush := func() {
+	// A chunk is a run of whole lines, so its text is a slice of data,
+	// not a copy.
+	flush := func(to int) {
 		if content {
-			out = append(out, chunk{line: start, text: cur.String()})
+			out = append(out, chunk{line: start, text: data[from:to]})
 		}
-		cur.Reset()
+		from = to
 		content, direct = false, false
 	}
 	lineNo := 0
-	for _, l := range strings.SplitAfter(data, "\n") {
-		if l == "" {
-			continue
+	for at := 0; at < len(data); {
+		l := data[at:]
+		if i := strings.IndexByte(l, '\n'); i >= 0 {
+			l = l[:i+1]
 		}
+		lineStart := at
+		at += len(l)
 		lineNo++
 		bare := strings.TrimRight(l, "\r\n")
 		if bare == "---" || strings.HasPrefix(bare, "--- ") || strings.HasPrefix(bare, "---\t") {
 			if direct && !content && len(out) == 0 {
 				// Keep %YAML/%TAG with the document they introduce.
-				cur.WriteString(l)
 				content = true
 				continue
 			}
-			flush()
+			flush(lineStart)
 			start = lineNo
-			cur.WriteString(l)
 			content = true
 			continue
 		}
@@ -220,9 +327,8 @@ func splitDocuments(data string) []chunk {
 		default:
 			content = true
 		}
-		cur.WriteString(l)
 	}
-	flush()
+	flush(len(data))
 	return out
 }
 
@@ -324,7 +430,7 @@ func parseManifestsWithin(b *budget, file string, data []byte, revisions []strin
 		renders, p := renderDocument(b, file, c, revisions)
 		if p != nil {
 			probs = append(probs, *p)
-			if b.spent != nil {
+			if b.crossed() != nil {
 				return out, probs
 			}
 			index++
@@ -336,12 +442,12 @@ func parseManifestsWithin(b *budget, file string, data []byte, revisions []strin
 			out = append(out, ms...)
 			probs = append(probs, ps...)
 			docs = max(n, 1)
-			if b.spent == nil {
+			if b.crossed() == nil {
 				if err := b.addObjects(len(ms)); err != nil {
 					probs = append(probs, limitProblem(file, c.line, err))
 				}
 			}
-			if b.spent != nil {
+			if b.crossed() != nil {
 				return out, probs
 			}
 		}
@@ -367,6 +473,15 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 	if le := b.document(len(r.text)); le != nil {
 		return nil, Problems{limitProblem(file, c.line, le)}, 1
 	}
+	if len(r.text) > bigDocument {
+		// The parser holds a whole document at once, a few hundred
+		// bytes a value: two dense megabyte documents on two cores at
+		// once would double the worst a load can hold.
+		b.big.Lock()
+		defer b.big.Unlock()
+	} else if ms, ps, ok := quickDocument(b, file, c, r, index); ok {
+		return ms, ps, 1
+	}
 	dec := yaml.NewDecoder(strings.NewReader(r.text))
 	for ; ; n++ {
 		var doc yaml.Node
@@ -387,7 +502,7 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 				line, msg, fix = pe.line, pe.msg, pe.fixOr(fix)
 			}
 			probs.add(file, line, "", fix, "document %d: %s", index+n, msg)
-			if b.spent != nil {
+			if b.crossed() != nil {
 				return out, probs, n + 1
 			}
 			continue
@@ -404,6 +519,33 @@ func decodeDocuments(b *budget, file string, c chunk, r rendering, index int) ([
 			out = append(out, *m)
 		}
 	}
+}
+
+// bigDocument is the size from which documents are decoded one at a
+// time, across the load's goroutines, and by yaml.v3: a manifest is a
+// few KB, and a document of 64 KiB is one in a thousand.
+const bigDocument = 64 << 10
+
+// quickDocument builds the manifest of a document quickParse reads; ok is
+// false when it does not, or the document would cross the Values limit.
+func quickDocument(b *budget, file string, c chunk, r rendering, index int) ([]Manifest, Problems, bool) {
+	qp := quickParsers.Get().(*quickParser)
+	t, values, ok := qp.parse(r.text, c.line-1, b.limits.Values-int(b.values.Load()))
+	if !ok || !b.drawValues(values) {
+		quickParsers.Put(qp)
+		return nil, nil, false
+	}
+	src := Source{File: file, Document: index, Line: c.line, Revision: r.revision}
+	m, ps := buildManifest(src, t)
+	if m == nil || m.tree == nil {
+		// Nothing holds the tree any more: its nodes can serve the
+		// next document.
+		quickParsers.Put(qp)
+	}
+	if m == nil {
+		return nil, ps, true
+	}
+	return []Manifest{*m}, ps, true
 }
 
 // buildManifest checks the object skeleton (apiVersion, kind, metadata) and
@@ -477,8 +619,9 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	}
 	v, _ := t.value()
 	obj, _ := v.(map[string]any)
-	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t)}
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
+	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t),
+		meta: manifestMeta{gk: gk, namespace: ns, name: name}}
 	// The schema check runs here, while the document's tree (and so every
 	// line) is at hand: keeping trees for validate would cost a fleet's
 	// 10,000 policies tens of MB.

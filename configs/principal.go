@@ -69,12 +69,18 @@ func checkPrincipal(p string) string {
 	return ""
 }
 
+// principalLiterals are the fixed segments of a principal, and
+// segmentNames what the others hold, by index.
+var (
+	principalLiterals = [principalSegments]string{1: "ns", 3: "sa"}
+	segmentNames      = [principalSegments]string{0: "trust domain", 2: "namespace", 4: "service account"}
+)
+
 // checkSegment checks segment i of a principal. A partial segment is the one
 // cut by a wildcard: only its characters can be checked (a prefix of "ns",
 // or a suffix of it when the wildcard is in front).
 func checkSegment(i int, s string, partial, wildcardInFront bool) string {
-	literal := map[int]string{1: "ns", 3: "sa"}
-	if want, ok := literal[i]; ok {
+	if want := principalLiterals[i]; want != "" {
 		if partial {
 			if (wildcardInFront && strings.HasSuffix(want, s)) || (!wildcardInFront && strings.HasPrefix(want, s)) {
 				return ""
@@ -84,7 +90,7 @@ func checkSegment(i int, s string, partial, wildcardInFront bool) string {
 		}
 		return "expected \"" + want + "\" as segment " + itoa(i+1) + ", got \"" + s + "\""
 	}
-	what := map[int]string{0: "trust domain", 2: "namespace", 4: "service account"}[i]
+	what := segmentNames[i]
 	if s == "" {
 		if partial {
 			return ""

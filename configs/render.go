@@ -243,10 +243,10 @@ func (w *budgetWriter) Write(p []byte) (int, error) {
 func (b *budget) templateFuncs() template.FuncMap {
 	// fits checks that a result of at most n bytes stays within the limit.
 	fits := func(n int) error {
-		if b.spent != nil {
-			return b.spent
+		if e := b.crossed(); e != nil {
+			return e
 		}
-		if b.templateBytes+int64(n) > b.limits.TemplateBytes {
+		if b.templateBytes.Load()+int64(n) > b.limits.TemplateBytes {
 			return b.addTemplateBytes(n)
 		}
 		return nil

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -124,8 +125,8 @@ func kindOf(m fs.FileMode) string {
 // limits. Errors are as stat's, plus a *refusal for anything but a regular
 // file and for a file over FileBytes or the load over TotalBytes.
 func (r *repoFS) readFile(name string) ([]byte, error) {
-	if r.budget.spent != nil {
-		return nil, &refusal{path: name, rule: "not read: " + r.budget.spent.Error() + " already", fix: r.budget.spent.fix}
+	if e := r.budget.crossed(); e != nil {
+		return nil, &refusal{path: name, rule: "not read: " + e.Error() + " already", fix: e.fix}
 	}
 	info, err := r.stat(name)
 	if err != nil {
@@ -149,10 +150,14 @@ func (r *repoFS) readFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	lim := r.budget.limits
-	data, err := io.ReadAll(io.LimitReader(f, lim.FileBytes+1))
-	if err != nil {
+	// Sized by the stat, so a file is read into one buffer; the limit
+	// still holds should the file grow meanwhile.
+	var buf bytes.Buffer
+	buf.Grow(int(min(info.Size(), lim.FileBytes)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, lim.FileBytes+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	data := buf.Bytes()
 	if err := r.charge(name, int64(len(data))); err != nil {
 		return nil, err
 	}

@@ -82,8 +82,8 @@ func validateIstio(c *Config) Problems {
 // objectKey identifies an object as the API server does: group, kind,
 // namespace, name (v1 and v1beta1 of a kind are the same object).
 func objectKey(m Manifest) string {
-	gk := m.GroupKind()
-	return gk.Group + "/" + gk.Kind + "/" + m.GetNamespace() + "/" + m.GetName()
+	gk := m.groupKind()
+	return gk.Group + "/" + gk.Kind + "/" + m.namespace() + "/" + m.name()
 }
 
 // validateObjects checks namespaces, ConfigMap placement and duplicates.
@@ -93,32 +93,32 @@ func validateObjects(c *Config) Problems {
 	first := map[string]Manifest{}
 	for _, m := range c.Manifests {
 		file := m.Source.File
-		ns := m.GetNamespace()
+		ns := m.namespace()
 		if ns == "" {
 			probs.add(file, m.line("metadata"), "metadata.namespace",
-				fmt.Sprintf("add metadata.namespace to %s/%s: meshops does not default it, since the namespace decides what a policy guards", m.GetKind(), m.GetName()),
-				"%s/%s has no namespace, and %s is namespaced", m.GetKind(), m.GetName(), m.GetKind())
+				fmt.Sprintf("add metadata.namespace to %s/%s: meshops does not default it, since the namespace decides what a policy guards", m.groupKind().Kind, m.name()),
+				"%s/%s has no namespace, and %s is namespaced", m.groupKind().Kind, m.name(), m.groupKind().Kind)
 		} else if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			probs.add(file, m.line("metadata", "namespace"), "metadata.namespace", "use a valid namespace name",
 				"%q is not a valid namespace name: %s", ns, errs[0])
 		}
-		if m.GroupKind() == configMapGK {
+		if m.groupKind() == configMapGK {
 			if ns != "" && ns != system {
 				probs.add(file, m.line("metadata", "namespace"), "metadata.namespace",
 					"move it to "+system+" or deploy it another way",
-					"ConfigMap %s/%s: meshops manages ConfigMaps only in the Istio system namespace %s", ns, m.GetName(), system)
+					"ConfigMap %s/%s: meshops manages ConfigMaps only in the Istio system namespace %s", ns, m.name(), system)
 			}
-			if rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName()); ok {
+			if rev, ok := mesh.RevisionOfSharedConfigMap(m.name()); ok {
 				if names := c.Istio.VersionNames(); c.istioLines.ok("svc.istio.versions") && len(names) > 0 && !slices.Contains(names, rev) {
 					probs.add(file, m.line("metadata", "name"), "metadata.name",
 						"remove it, or add "+rev+" to svc.istio.versions",
 						"ConfigMap %s is for revision %s, which is not in svc.istio.versions (%s): it would be applied and pruned at once",
-						m.GetName(), rev, strings.Join(names, ", "))
+						m.name(), rev, strings.Join(names, ", "))
 				}
 				if l, ok := m.GetLabels()[mesh.RevisionLabel]; ok && l != rev {
 					probs.add(file, m.line("metadata", "labels", mesh.RevisionLabel), "metadata.labels."+mesh.RevisionLabel,
 						"label it "+mesh.RevisionLabel+": "+rev+" (write {{ .Revision }} in both places)",
-						"ConfigMap %s is labelled for revision %q but named for %q", m.GetName(), l, rev)
+						"ConfigMap %s is labelled for revision %q but named for %q", m.name(), l, rev)
 				}
 			}
 		}
@@ -145,7 +145,7 @@ func validateObjects(c *Config) Problems {
 // deny. Validation and the plan's ordering (ALLOW policies before the deny)
 // both ask this one function.
 func IsDefaultDeny(m Manifest) bool {
-	if m.GroupKind() != authorizationPolicyGK {
+	if m.groupKind() != authorizationPolicyGK {
 		return false
 	}
 	spec, found := m.Object["spec"]
@@ -179,7 +179,7 @@ func IsDefaultDeny(m Manifest) bool {
 // namespace such a policy applies to the whole mesh, and since any ALLOW
 // match admits a request, it cancels every namespace's default deny.
 func isAllowAll(m Manifest) bool {
-	if m.GroupKind() != authorizationPolicyGK {
+	if m.groupKind() != authorizationPolicyGK {
 		return false
 	}
 	spec, _ := m.Object["spec"].(map[string]any)
@@ -221,7 +221,7 @@ func ruleMatchesAll(r any) bool {
 // weakMTLS returns the mode of a PeerAuthentication that lets plain text
 // in (DISABLE or PERMISSIVE), for the whole workload or a port; "" if none.
 func weakMTLS(m Manifest) string {
-	if m.GroupKind() != peerAuthenticationGK {
+	if m.groupKind() != peerAuthenticationGK {
 		return ""
 	}
 	weak := func(mode string) bool { return mode == "DISABLE" || mode == "PERMISSIVE" }
@@ -285,12 +285,12 @@ func validatePosture(c *Config) Problems {
 	}
 	for _, m := range c.Manifests {
 		file := m.Source.File
-		if why, ok := mesh.IstiodObject(m.GroupKind(), m.GetName(), m.GetLabels()); ok {
+		if why, ok := mesh.IstiodObject(m.groupKind(), m.name(), m.GetLabels()); ok {
 			probs.add(file, m.line("metadata", "name"), "metadata.name",
 				"remove it: the control plane writes it, and meshops never overwrites it; put mesh config in "+mesh.SharedConfigMapName("<rev>"),
 				"refused: %s is the control plane's own: %s", m.ID(), why)
 		}
-		if m.GetNamespace() != root || root == "" || exempt[m.ID()] {
+		if m.namespace() != root || root == "" || exempt[m.ID()] {
 			continue
 		}
 		fix := fmt.Sprintf("move it out of %s, narrow it, or list it under meshops.postureExemptions in meshops.yaml as {object: %s, reason: why}", root, m.ID())
@@ -345,7 +345,7 @@ func validateDefaultDeny(c *Config) Problems {
 	namespaces := map[string]*meshNamespace{}
 	denied := map[string]bool{}
 	for _, m := range c.Manifests {
-		ns := m.GetNamespace()
+		ns := m.namespace()
 		if ns == "" {
 			continue
 		}
@@ -354,7 +354,7 @@ func validateDefaultDeny(c *Config) Problems {
 		}
 		if IsDefaultDeny(m) {
 			denied[ns] = true
-		} else if m.GroupKind() == authorizationPolicyGK {
+		} else if m.groupKind() == authorizationPolicyGK {
 			if a, _, _ := unstructuredString(m.Object, "spec", "action"); a == "" || a == "ALLOW" {
 				namespaces[ns].allows++
 			}
@@ -455,10 +455,10 @@ func declaredProviders(c *Config) (map[string][]string, Problems) {
 	var probs Problems
 	out := map[string][]string{}
 	for _, m := range c.Manifests {
-		if m.GroupKind() != configMapGK || m.GetNamespace() != c.Settings.Extensions.IstioSystemNamespace {
+		if m.groupKind() != configMapGK || m.namespace() != c.Settings.Extensions.IstioSystemNamespace {
 			continue
 		}
-		rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName())
+		rev, ok := mesh.RevisionOfSharedConfigMap(m.name())
 		if !ok {
 			continue
 		}

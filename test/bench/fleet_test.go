@@ -29,14 +29,15 @@ import (
 	"github.com/meshops/meshops/plan"
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/test/e2e"
+	"github.com/meshops/meshops/test/fixtures"
 )
 
 const (
 	fleetTag = "bench-fleet"
 	// fleetNamespaceSize workloads share a namespace, as in plan's own
 	// benchmark.
-	fleetNamespaceSize  = 4
-	policiesPerWorkload = 5
+	fleetNamespaceSize  = fixtures.FleetNamespaceSize
+	policiesPerWorkload = fixtures.PoliciesPerWorkload
 	// planSamples plans are timed per size, after one untimed warm-up
 	// that fills the REST mapper's discovery cache.
 	planSamples = 5
@@ -157,44 +158,13 @@ func (fl *fleet) bench(b *testing.B, n int) {
 	progress("observe+plan %d: median %s, %d requests, peak RSS %s MiB", n, ms(r.Median), r.Requests, mib(rss))
 }
 
-func fleetNamespace(i int) string { return fmt.Sprintf("fleet-%04d", i) }
+func fleetNamespace(i int) string { return fixtures.FleetNamespace(i) }
 
 // writeFleetRepo writes the repo of a fleet of n workloads: every
 // namespace on fleetTag, five policies per workload (the first workload's
 // first is the namespace's default deny), target asm-1-29.
 func writeFleetRepo(b testing.TB, dir string, n int) {
-	files := map[string]string{"config/config.yaml": repoValues(fleetTag, toRevision)}
-	var names []string
-	for nsi := range (n + fleetNamespaceSize - 1) / fleetNamespaceSize {
-		ns := fleetNamespace(nsi)
-		names = append(names, ns)
-		var doc strings.Builder
-		for w := range fleetNamespaceSize {
-			app := fmt.Sprintf("app-%d", w)
-			for k := range policiesPerWorkload {
-				if w == 0 && k == 0 {
-					fmt.Fprintf(&doc, "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: %s}\nspec: {}\n", ns)
-					continue
-				}
-				fmt.Fprintf(&doc, `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: %[2]s-allow-%[3]d, namespace: %[1]s}
-spec:
-  selector: {matchLabels: {app: %[2]s}}
-  action: ALLOW
-  rules:
-  - from:
-    - source: {principals: ["cluster.local/ns/%[1]s/sa/client-%[3]d"]}
-    to:
-    - operation: {methods: [GET, POST], paths: ["/api/v%[3]d/*"]}
-`, ns, app, k)
-			}
-		}
-		files["mesh/"+ns+".yaml"] = doc.String()
-	}
-	files["meshops.yaml"] = fmt.Sprintf("meshops:\n  namespaces: [%s]\n", strings.Join(names, ", "))
-	e2e.WriteFiles(b, dir, files)
+	e2e.WriteFiles(b, dir, fixtures.FleetRepo(n, repoValues(fleetTag, toRevision)))
 }
 
 // seed brings the fleet to n workloads and the policies of cfg, applied
