@@ -1,7 +1,10 @@
 package apply
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -176,6 +179,43 @@ func TestARestartTakesFromTheBudgetWhatItsStrategyTakesOutOfService(t *testing.T
 			got, ok := podsOut(tc.obj)
 			if got != tc.want || ok != tc.ok {
 				t.Errorf("podsOut = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// Why a restart's wait ended early, in its error: the workload's own
+// timeout, or the rollout stopping around it; never a bare context error,
+// which the CLI would explain as an API server timeout.
+func TestAWaitThatEndsEarlySaysWhy(t *testing.T) {
+	expired, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	<-expired.Done()
+	failed, stop := context.WithCancelCause(context.Background())
+	stop(&restartFailedError{Workload: "Deployment/maestro/maestro-api"})
+	underFailed, cancelUnder := context.WithTimeout(failed, time.Hour)
+	defer cancelUnder()
+	unhealthy, stopUnhealthy := context.WithCancelCause(context.Background())
+	stopUnhealthy(&TargetUnhealthyError{Revision: "asm-1-30", Why: "istiod-asm-1-30: 0/1 ready"})
+	interrupted, interrupt := context.WithCancel(context.Background())
+	interrupt()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"its own timeout", expired, "Deployment/a/b did not roll out onto asm-1-30 within 20s: 1 of 2 replicas updated"},
+		{"another restart failed", underFailed, "Deployment/a/b did not roll out onto asm-1-30: stopped waiting (1 of 2 replicas updated) because Deployment/maestro/maestro-api failed"},
+		{"the target turned unhealthy", unhealthy, "Deployment/a/b did not roll out onto asm-1-30: stopped waiting (1 of 2 replicas updated) because target revision asm-1-30 became unhealthy during the restarts: istiod-asm-1-30: 0/1 ready"},
+		{"interrupted", interrupted, "Deployment/a/b did not roll out onto asm-1-30: stopped waiting (1 of 2 replicas updated): interrupted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := waitStopped(tc.ctx, "Deployment/a/b did not roll out onto asm-1-30", 20*time.Second, "1 of 2 replicas updated")
+			if err.Error() != tc.want {
+				t.Errorf("got  %s\nwant %s", err, tc.want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("%v wraps the context's error", err)
 			}
 		})
 	}

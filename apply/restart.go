@@ -207,7 +207,6 @@ func (r *run) restarts(ctx context.Context, first int) error {
 	defer cancelTimeout()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	cancel := func() { stop(nil) }
 	// The target is watched throughout: once it turns unhealthy no new
 	// restart starts and those under way stop, so the rollback begins
 	// within a check interval, not after a workload's timeout.
@@ -291,7 +290,7 @@ func (r *run) restarts(ctx context.Context, first int) error {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
-				cancel()
+				stop(&restartFailedError{Workload: s.Target.String()})
 				o = failedStops
 			}
 			r.report(ev)
@@ -575,13 +574,37 @@ func (r *run) stamp(ctx context.Context, w *workload, restartedFor string) error
 	return nil
 }
 
+// restartFailedError is why the waits of the other restarts under way
+// end when one restart fails: no new restart starts, and they stop
+// waiting (their rollouts go on in the cluster, and a rollback follows).
+type restartFailedError struct{ Workload string }
+
+func (e *restartFailedError) Error() string { return e.Workload + " failed" }
+
+// waitStopped says why a restart's wait for what ended before it was
+// done: the workload's own timeout, or the rollout stopping around it
+// (another restart failed, the target turned unhealthy, the command was
+// interrupted), with the last thing it waited on. It does not wrap the
+// context's error: the deadline is the workload's, not a request's, and
+// a cancel is not this workload's failure.
+func waitStopped(ctx context.Context, what string, timeout time.Duration, last string) error {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, context.DeadlineExceeded):
+		return fmt.Errorf("%s within %s: %s", what, timeout, last)
+	case cause == nil || errors.Is(cause, context.Canceled):
+		return fmt.Errorf("%s: stopped waiting (%s): interrupted", what, last)
+	}
+	return fmt.Errorf("%s: stopped waiting (%s) because %v", what, last, cause)
+}
+
 // waitSafeToRestart waits, within the workload's timeout, until it is fully
 // rolled out and available and no PodDisruptionBudget covering its pods is
 // at zero allowed disruptions: restarting then would be an outage.
 func (r *run) waitSafeToRestart(ctx context.Context, w *workload, waiting func(string)) error {
 	last, err := r.waitRolledOut(ctx, w, waiting, func() (string, error) { return r.pdbBlocks(ctx, w) })
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s not safe to restart within %s: %s: %w", w.id, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
+		return waitStopped(ctx, w.id.String()+" not safe to restart", r.Options.Restart.WorkloadTimeout, last)
 	}
 	return err
 }
@@ -712,7 +735,7 @@ func (r *run) waitOnRevision(ctx context.Context, w *workload, rev, proxy string
 		return "", nil
 	})
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s did not roll out onto %s within %s: %s: %w", w.id, rev, r.Options.Restart.WorkloadTimeout, last, ctx.Err())
+		return waitStopped(ctx, fmt.Sprintf("%s did not roll out onto %s", w.id, rev), r.Options.Restart.WorkloadTimeout, last)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,12 @@ func TestFailingWorkloadStopsRolloutAndAutoRollbackReturnsTagAndMovedWorkloads(t
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not say %q:\n%s", want, msg)
 		}
+	}
+	// The workload's own timeout, not a context error the CLI would read
+	// as the API server's (found by make demo: "timeout: the API server
+	// did not answer within --request-timeout").
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "context deadline exceeded") {
+		t.Errorf("the workload's timeout reads as a request timeout:\n%s", msg)
 	}
 	if p.Scenario != plan.ScenarioUpgrade || !res.RolledBack {
 		t.Errorf("scenario %s, result %+v; want an upgrade that rolled back", p.Scenario, res)
