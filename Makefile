@@ -75,7 +75,7 @@ bench: tools
 	@CGO_ENABLED=0 $(GO) build -o $(BENCH_DIR)/meshops ./cmd/meshops
 	@$(BENCH_DIR)/bench.test -test.run '^$$' -test.bench . -test.benchtime 1x -test.timeout 30m \
 		-git-bench $(BENCH_DIR)/gitsource.txt -profiles $(BENCH_DIR)/profiles -table $(BENCH_DIR)/table.md \
-		-meshops $(BENCH_DIR)/meshops -more-batch-sizes 10 \
+		-meshops $(BENCH_DIR)/meshops \
 		> $(BENCH_DIR)/bench.txt || { tail -40 $(BENCH_DIR)/bench.txt; exit 1; }
 	@echo; cat $(BENCH_DIR)/table.md
 
