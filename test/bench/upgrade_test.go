@@ -202,7 +202,7 @@ func (f *upgradeFixture) measure(row string, batch int, upgrade func(ctx context
 
 // benchMeshopsUpgrade is `meshops sync` after targetVersion moved to
 // asm-1-29: plan, gate, tag flip, restarts, verify. Batch 0 leaves the
-// restart policy to its defaults; more sets restart.batchSize.
+// restart policy to its defaults; a batch above 0 sets restart.batchSize.
 func benchMeshopsUpgrade(b *testing.B, n, batch int) {
 	b.StopTimer()
 	id := fmt.Sprintf("u%db%d", n, batch)
