@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshops/meshops/test/golden"
 )
 
 // The targets of issues #9 and #20; the table says for each whether the
@@ -323,7 +325,7 @@ func (c *collector) upgradeLine(line func(...string), u *upgradeResult) {
 	if u.Peer {
 		detail += fmt.Sprintf("; %.1f requests per restarted workload, all in", float64(u.Requests)/float64(max(u.Restarted, 1)))
 	}
-	detail += fmt.Sprintf("; peak %d concurrent rollouts (mean %.1f: Σ rolling / wall); peak %d unavailable pods; %d moments below the ready floor",
+	detail += fmt.Sprintf("; peak %d concurrent rollouts (mean %.1f); peak %d unavailable pods; %d moments below the ready floor",
 		tl.PeakRollouts, float64(tl.Rolling)/float64(max(u.upgraded(), 1)), tl.PeakUnavailable, tl.Violations)
 	if len(tl.Violating) > 0 {
 		detail += " (" + strings.Join(tl.Violating, ", ") + ")"
@@ -452,4 +454,33 @@ func TestRequestsPerWorkloadIsTheSlopeBetweenTheDefaultRows(t *testing.T) {
 	if !strings.Contains(table, "| 4.0 per workload |") || !strings.Contains(table, "| ≤ 4 per workload | met |") {
 		t.Errorf("the table does not show 4.0 per workload as met:\n%s", table)
 	}
+}
+
+// The table of a run with every kind of row, from fixed numbers: each
+// row's cells and each target's verdict, reviewed as a diff of
+// testdata/table.md.
+func TestTableRendersEveryRowWithItsVerdict(t *testing.T) {
+	var c collector
+	rolled := func(rolling, lastRolled time.Duration, peak int) timeline {
+		return timeline{Rolling: rolling, LastRolled: lastRolled, PeakRollouts: peak,
+			Lead: 300 * time.Millisecond, Tail: 150 * time.Millisecond, MeanGap: 20 * time.Millisecond}
+	}
+	c.addPlan(planResult{Workloads: 2000, Policies: 10000, Samples: 5, Median: 900 * time.Millisecond, Max: 1200 * time.Millisecond,
+		Load: 180 * time.Millisecond, LoadMax: 400 * time.Millisecond, LoadSamples: 3, Requests: 8, Allocs: 3_000_000, Bytes: 240 << 20,
+		PeakRSS: 190 << 20, Scenario: "upgrade", Restarts: 2000,
+		CLI: &cliResult{Samples: 3, Median: 1100 * time.Millisecond, PeakRSS: 95 << 20, FileRSS: 37 << 20, VersionRSS: 37 << 20}})
+	c.addPlan(planResult{Workloads: 100, Policies: 500, Samples: 5, Median: 60 * time.Millisecond, Max: 70 * time.Millisecond,
+		Load: 25 * time.Millisecond, LoadMax: 30 * time.Millisecond, LoadSamples: 3, Requests: 8, Allocs: 170_000, Bytes: 13 << 20,
+		PeakRSS: 90 << 20, Scenario: "upgrade", Restarts: 100})
+	c.addUpgrade(upgradeResult{Workloads: 50, Batch: 1, Wall: 104 * time.Second, Requests: 546, Restarted: 50, Timeline: rolled(103*time.Second, 104*time.Second, 1)})
+	c.addUpgrade(upgradeResult{Workloads: 50, Wall: 8 * time.Second, Requests: 400, Restarted: 50, Timeline: rolled(110*time.Second, 8*time.Second, 20)})
+	c.addUpgrade(upgradeResult{Workloads: 200, Wall: 20 * time.Second, Requests: 1000, Restarted: 200, Timeline: rolled(420*time.Second, 20*time.Second, 40)})
+	early := rolled(3000*time.Second, 25*time.Second, 200)
+	early.RolledAfterEnd = 90
+	c.addUpgrade(upgradeResult{Peer: true, PeerLifted: true, Workloads: 200, Wall: 22 * time.Second, Requests: 340, Restarted: 200, Timeline: early})
+	c.addUpgrade(upgradeResult{Peer: true, Workloads: 200, Wall: 50 * time.Second, Requests: 280, Restarted: 200, Timeline: rolled(1200*time.Second, 46*time.Second, 60)})
+	c.addUpgrade(upgradeResult{Script: true, Workloads: 200, Wall: 420 * time.Second, Requests: 1012, Restarted: 200, Timeline: rolled(410*time.Second, 420*time.Second, 1)})
+	c.git = []gitResult{{Name: "BenchmarkFetchNoChange", Iterations: 20, PerOp: 40 * time.Millisecond, Bytes: 10 << 20, Allocs: 265_000}}
+	c.setWebhook(latencyResult{Samples: 20, Median: 30 * time.Microsecond, Max: 140 * time.Microsecond, Handler: "signed push"})
+	golden.Check(t, "table.md", []byte(c.markdown()))
 }
