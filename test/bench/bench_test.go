@@ -14,22 +14,16 @@ import (
 func BenchmarkWebhookToReconcileStart(b *testing.B) { benchWebhookToReconcile(b) }
 
 // BenchmarkUpgrade upgrades fleets of one-replica Deployments from
-// asm-1-28 to asm-1-29: by meshops at batch size 1 and at the default, then
-// by the script on the largest fleet.
+// asm-1-28 to asm-1-29: by meshops at batch size 1 (its overhead per
+// workload) and with its default restart policy on every fleet, then on
+// the largest by ARO-Tools' strategy (its client as built, then with the
+// client's limits lifted) and by the script.
 func BenchmarkUpgrade(b *testing.B) {
 	type row struct{ workloads, batch int }
-	var rows []row
+	// Batch size 1 is the overhead row: the smallest fleet is enough.
+	rows := []row{{minUpgradeWorkloads(), 1}}
 	for _, n := range upgradeSizes {
-		for _, batch := range []int{1, defaultBatch()} {
-			r := row{n, batch}
-			// Batch size 1 is the overhead row: the smallest fleet is enough.
-			if batch == 1 && n != minUpgradeWorkloads() && defaultBatch() != 1 {
-				continue
-			}
-			if len(rows) == 0 || rows[len(rows)-1] != r {
-				rows = append(rows, r)
-			}
-		}
+		rows = append(rows, row{n, 0})
 	}
 	for _, v := range strings.Split(*moreBatch, ",") {
 		if v = strings.TrimSpace(v); v == "" {
@@ -42,13 +36,16 @@ func BenchmarkUpgrade(b *testing.B) {
 		rows = append(rows, row{maxUpgradeWorkloads(), batch})
 	}
 	for _, r := range rows {
-		b.Run(fmt.Sprintf("meshops-%d-workloads-batch-%d", r.workloads, r.batch), func(b *testing.B) {
-			benchMeshopsUpgrade(b, r.workloads, r.batch)
-		})
+		name := fmt.Sprintf("meshops-%d-workloads-batch-%d", r.workloads, r.batch)
+		if r.batch == 0 {
+			name = fmt.Sprintf("meshops-%d-workloads-default", r.workloads)
+		}
+		b.Run(name, func(b *testing.B) { benchMeshopsUpgrade(b, r.workloads, r.batch) })
 	}
-	b.Run(fmt.Sprintf("script-%d-workloads", maxUpgradeWorkloads()), func(b *testing.B) {
-		benchScriptUpgrade(b, maxUpgradeWorkloads())
-	})
+	n := maxUpgradeWorkloads()
+	b.Run(fmt.Sprintf("aro-tools-%d-workloads", n), func(b *testing.B) { benchPeerUpgrade(b, n, false) })
+	b.Run(fmt.Sprintf("aro-tools-%d-workloads-limits-lifted", n), func(b *testing.B) { benchPeerUpgrade(b, n, true) })
+	b.Run(fmt.Sprintf("script-%d-workloads", n), func(b *testing.B) { benchScriptUpgrade(b, n) })
 }
 
 func BenchmarkObserveAndPlan(b *testing.B) { benchObserveAndPlan(b) }

@@ -37,8 +37,15 @@ type requestStats struct {
 // meshops' CLI sets (cmd/meshops; -client-qps), so the runs see what users
 // get.
 func (m *meter) config(base *rest.Config) *rest.Config {
+	return m.configLimited(base, float32(*clientQPS), int(2**clientQPS))
+}
+
+// configLimited is base with every request counted and the given client
+// rate limits: 0 leaves client-go's defaults (5 QPS, burst 10, per API
+// group client), a negative QPS lifts the limit.
+func (m *meter) configLimited(base *rest.Config, qps float32, burst int) *rest.Config {
 	cfg := rest.CopyConfig(base)
-	cfg.QPS, cfg.Burst = float32(*clientQPS), int(2**clientQPS)
+	cfg.QPS, cfg.Burst = qps, burst
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			m.n.Add(1)

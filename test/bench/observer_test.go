@@ -63,9 +63,13 @@ type observer struct {
 	mu          sync.Mutex
 	deployments map[string]*rolloutTimes
 	floors      map[string]int
+	desired     map[string]int
 	serving     map[string]map[string]bool
 	violations  int
 	violating   map[string]bool
+	// unavailable is Σ max(desired − serving, 0) over the Deployments
+	// now; peakUnavailable its highest since the watch started.
+	unavailable, peakUnavailable int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,7 +85,7 @@ type rolloutTimes struct {
 // labelled podSelector, from their state now.
 func observe(ctx context.Context, namespaces []string, podSelector string) (*observer, error) {
 	o := &observer{
-		deployments: map[string]*rolloutTimes{}, floors: map[string]int{},
+		deployments: map[string]*rolloutTimes{}, floors: map[string]int{}, desired: map[string]int{},
 		serving: map[string]map[string]bool{}, violating: map[string]bool{},
 	}
 	ctx, o.cancel = context.WithCancel(ctx)
@@ -98,6 +102,8 @@ func observe(ctx context.Context, namespaces []string, podSelector string) (*obs
 		key := d.Namespace + "/" + d.Name
 		o.deployments[key] = &rolloutTimes{generation: d.Generation}
 		o.floors[key] = readyFloor(d)
+		o.desired[key] = int(ptr.Deref(d.Spec.Replicas, 1))
+		o.unavailable += o.desired[key]
 		o.serving[key] = map[string]bool{}
 	}
 	core := env.Clientset.CoreV1().Pods("")
@@ -109,6 +115,7 @@ func observe(ctx context.Context, namespaces []string, podSelector string) (*obs
 		o.pod(watch.Added, &pods.Items[i])
 	}
 	o.violations, o.violating = 0, map[string]bool{}
+	o.peakUnavailable = o.unavailable
 
 	deployWatch := &cache.ListWatch{WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 		return apps.Watch(ctx, opts)
@@ -184,14 +191,38 @@ func (o *observer) pod(t watch.EventType, p *corev1.Pod) {
 	if serving == nil {
 		return
 	}
+	before := max(o.desired[key]-len(serving), 0)
 	if t != watch.Deleted && countsTowardFloor(p) {
 		serving[p.Name] = true
 	} else {
 		delete(serving, p.Name)
 	}
+	o.unavailable += max(o.desired[key]-len(serving), 0) - before
+	o.peakUnavailable = max(o.peakUnavailable, o.unavailable)
 	if len(serving) < o.floors[key] {
 		o.violations++
 		o.violating[key] = true
+	}
+}
+
+// waitRolled waits until the watch has seen every Deployment restarted
+// and rolled out, for at most timeout: a tool may return before the
+// rollouts it started are complete, and the sums need them all.
+func (o *observer) waitRolled(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		o.mu.Lock()
+		left := 0
+		for _, t := range o.deployments {
+			if t.rolled.IsZero() {
+				left++
+			}
+		}
+		o.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -222,10 +253,20 @@ type timeline struct {
 	// its floor, in Violating.
 	Violations int
 	Violating  []string
+	// PeakRollouts is the most Deployments rolling at once: between their
+	// restart patch landing and their rollout completing.
+	PeakRollouts int
+	// PeakUnavailable is the most pods missing at once across the fleet:
+	// Σ over the Deployments of replicas − serving pods, never below 0.
+	PeakUnavailable int
+	// LastRolled is start → the last rollout's completion, and
+	// RolledAfterEnd how many rollouts completed after the tool returned.
+	LastRolled     time.Duration
+	RolledAfterEnd int
 }
 
 // stopAndSum stops watching and sums up an upgrade that ran from start to
-// end, batch restarts at a time. It fails if a Deployment was never
+// end, batch restarts at a time (0: no fixed batch, no slot figures). It fails if a Deployment was never
 // restarted or never completed its rollout: the sums would then be wrong.
 func (o *observer) stopAndSum(start, end time.Time, batch int) (timeline, error) {
 	o.stop()
@@ -255,23 +296,121 @@ func (o *observer) stopAndSum(start, end time.Time, batch int) (timeline, error)
 		slices.SortFunc(patched, time.Time.Compare)
 		slices.SortFunc(rolled, time.Time.Compare)
 		tl.Lead, tl.Tail = patched[0].Sub(start), end.Sub(rolled[len(rolled)-1])
+		tl.LastRolled = rolled[len(rolled)-1].Sub(start)
+		for _, r := range rolled {
+			if r.After(end) {
+				tl.RolledAfterEnd++
+			}
+		}
+		intervals := make([][2]time.Time, len(times))
+		for i, t := range times {
+			intervals[i] = [2]time.Time{t.patched, t.rolled}
+		}
+		tl.PeakRollouts = peakOverlap(intervals)
 		var gaps time.Duration
 		n := 0
-		for k := 0; k+batch < len(patched); k++ {
+		for k := 0; batch > 0 && k+batch < len(patched); k++ {
 			gaps += patched[k+batch].Sub(rolled[k])
 			n++
 		}
 		if n > 0 {
 			tl.MeanGap = gaps / time.Duration(n)
 		}
-		tl.Busy = float64(tl.Rolling) / float64(end.Sub(start)) / float64(batch)
+		if batch > 0 {
+			tl.Busy = float64(tl.Rolling) / float64(end.Sub(start)) / float64(batch)
+		}
 	}
+	tl.PeakUnavailable = o.peakUnavailable
 	tl.Violations = o.violations
 	for key := range o.violating {
 		tl.Violating = append(tl.Violating, key)
 	}
 	slices.Sort(tl.Violating)
 	return tl, nil
+}
+
+// peakOverlap is the most intervals [from, to) that hold at one instant;
+// one that ends as another starts does not overlap it.
+func peakOverlap(intervals [][2]time.Time) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(intervals))
+	for _, iv := range intervals {
+		edges = append(edges, edge{iv[0], 1}, edge{iv[1], -1})
+	}
+	// At one instant ends come first.
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta
+	})
+	now, peak := 0, 0
+	for _, e := range edges {
+		now += e.delta
+		peak = max(peak, now)
+	}
+	return peak
+}
+
+func TestPeakOverlapCountsIntervalsOpenAtOnce(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	iv := func(from, to int) [2]time.Time { return [2]time.Time{at(from), at(to)} }
+	for _, tc := range []struct {
+		name      string
+		intervals [][2]time.Time
+		want      int
+	}{
+		{"none", nil, 0},
+		{"one after another", [][2]time.Time{iv(0, 2), iv(2, 4), iv(4, 6)}, 1},
+		{"all at once", [][2]time.Time{iv(0, 5), iv(1, 5), iv(2, 6)}, 3},
+		{"two waves", [][2]time.Time{iv(0, 3), iv(1, 3), iv(3, 6), iv(4, 7), iv(5, 8)}, 3},
+	} {
+		if got := peakOverlap(tc.intervals); got != tc.want {
+			t.Errorf("%s: peak %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPodEventsTrackUnavailablePodsAcrossTheFleet(t *testing.T) {
+	o := &observer{
+		deployments: map[string]*rolloutTimes{"ns/a": {}, "ns/b": {}},
+		floors:      map[string]int{"ns/a": 1, "ns/b": 1}, desired: map[string]int{"ns/a": 1, "ns/b": 1},
+		serving: map[string]map[string]bool{"ns/a": {}, "ns/b": {}}, violating: map[string]bool{},
+		unavailable: 2,
+	}
+	pod := func(app, name string, ready bool) *corev1.Pod {
+		status := corev1.ConditionFalse
+		if ready {
+			status = corev1.ConditionTrue
+		}
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: map[string]string{"app": app}},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+		}
+	}
+	// Both serve; a's new pod starts and becomes ready; then the old goes.
+	o.pod(watch.Added, pod("a", "a-1", true))
+	o.pod(watch.Added, pod("b", "b-1", true))
+	o.peakUnavailable = o.unavailable
+	o.pod(watch.Added, pod("a", "a-2", false))
+	o.pod(watch.Modified, pod("a", "a-2", true))
+	o.pod(watch.Deleted, pod("a", "a-1", true))
+	if o.unavailable != 0 || o.peakUnavailable != 0 {
+		t.Fatalf("surge rollout: %d unavailable, peak %d; want 0, 0", o.unavailable, o.peakUnavailable)
+	}
+	// Both lose their serving pod at once.
+	o.pod(watch.Modified, pod("a", "a-2", false))
+	o.pod(watch.Deleted, pod("b", "b-1", true))
+	o.pod(watch.Added, pod("b", "b-2", true))
+	if o.unavailable != 1 || o.peakUnavailable != 2 {
+		t.Errorf("after both dropped and b recovered: %d unavailable, peak %d; want 1, 2", o.unavailable, o.peakUnavailable)
+	}
+	if o.violations != 2 {
+		t.Errorf("%d moments below the floor, want 2 (a, then b)", o.violations)
+	}
 }
 
 func TestReadyFloorIsReplicasLessMaxUnavailableRoundedDown(t *testing.T) {

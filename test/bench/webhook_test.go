@@ -56,17 +56,10 @@ func benchWebhookToReconcile(b *testing.B) {
 	pushes := 0
 	push := func() time.Duration {
 		pushes++
-		body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":"%040x","deleted":false}`, pushes))
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-		req, err := http.NewRequest(http.MethodPost, srv.URL+webhook.PathGitHub, bytes.NewReader(body))
+		req, err := githubPush(srv.URL, secret, pushes)
 		if err != nil {
 			b.Fatal(err)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", "push")
-		req.Header.Set("X-Hub-Signature-256", signature)
 		start := time.Now()
 		resp, err := srv.Client().Do(req)
 		if err != nil {
@@ -89,4 +82,50 @@ func benchWebhookToReconcile(b *testing.B) {
 	slices.Sort(times)
 	results.setWebhook(latencyResult{Samples: len(times), Median: times[len(times)/2], Max: times[len(times)-1],
 		Handler: "signed GitHub push to sync/webhook's endpoint over HTTP; the reconcile is a no-op"})
+}
+
+// githubPush is the n-th push delivery as GitHub sends it: signed, with a
+// new commit and its own delivery id (the endpoint remembers ids, and an
+// empty one is an id too).
+func githubPush(baseURL string, secret []byte, n int) (*http.Request, error) {
+	body := []byte(fmt.Sprintf(`{"ref":"refs/heads/main","after":"%040x","deleted":false}`, n))
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	req, err := http.NewRequest(http.MethodPost, baseURL+webhook.PathGitHub, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("00000000-0000-4000-8000-%012d", n))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	return req, nil
+}
+
+// The endpoint answers a delivery it has seen (by its id) without
+// triggering; the bench's pushes must each trigger, or it waits forever
+// for a reconcile that never starts.
+func TestEveryBenchPushTriggersAReconcile(t *testing.T) {
+	secret := []byte("bench-webhook-secret")
+	triggered := 0
+	hooks, err := webhook.New(webhook.Options{GitHubSecret: secret, Trigger: func(string) { triggered++ }, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	hooks.Register(mux)
+	for n := 1; n <= 3; n++ {
+		req, err := githubPush("http://127.0.0.1", secret, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("push %d answered %d, want 202", n, rec.Code)
+		}
+	}
+	if triggered != 3 {
+		t.Errorf("3 pushes triggered %d reconciles, want 3", triggered)
+	}
 }
