@@ -70,13 +70,14 @@ const (
 	failedStops
 )
 
-// nextWindow is the window after a restart ended with outcome, as TCP's
-// slow start paces a connection: one more workload per healthy rollout (so
-// a round of them doubles the window) up to limit, and half the window, at
-// least one, after a failure, so the next workloads start more carefully.
+// nextWindow is the window after a restart ended with outcome: twice as
+// wide after each healthy rollout, up to limit, so the first few rollouts
+// on the target are its proof and the budget and the cap bound the rest;
+// half as wide, at least one, after a failure that lets the rollout go
+// on, so the next workloads start more carefully.
 func nextWindow(window int, o outcome, limit int) int {
 	if o == rolledOut {
-		return max(min(window+1, limit), 1)
+		return max(min(window*2, limit), 1)
 	}
 	return max(window/2, 1)
 }
@@ -96,12 +97,14 @@ func stepPods(pods int) int {
 }
 
 // podsOut is what a restart of obj takes from the budget: the pods its
-// own rollout may take out of service at once, as its controller resolves
-// its strategy — a Deployment's maxUnavailable of its replicas rounded
-// down (25 % when unset), every replica for Recreate, a StatefulSet's or
-// DaemonSet's maxUnavailable (1 when unset) — and at least one, as every
-// restart replaces at least one pod at a time even when it surges first.
-// ok is false for a kind it does not know.
+// own rollout may have unavailable at once, as its controller resolves
+// its strategy. A Deployment's maxUnavailable of its replicas rounded down
+// (25 % when unset; one when maxSurge is zero too, as the controller
+// does), so a one-replica Deployment that surges takes none: its new pod
+// is ready before the old one goes. Every replica for Recreate. A
+// StatefulSet's maxUnavailable (1 when unset: it cannot surge), a
+// DaemonSet's of its scheduled pods rounded up. ok is false for a kind it
+// does not know.
 func podsOut(obj runtime.Object) (pods int, ok bool) {
 	scaled := func(v *intstr.IntOrString, def intstr.IntOrString, of int, roundUp bool) int {
 		if v == nil {
@@ -113,32 +116,44 @@ func podsOut(obj runtime.Object) (pods int, ok bool) {
 		}
 		return n
 	}
-	atLeastOne := func(n, of int) int { return max(min(n, of), 1) }
+	// rolling is what a rolling update of of pods has unavailable at once.
+	rolling := func(mu, ms *intstr.IntOrString, def intstr.IntOrString, of int, roundUp bool) int {
+		unavailable := scaled(mu, def, of, roundUp)
+		if unavailable == 0 && scaled(ms, intstr.FromString("25%"), of, true) == 0 {
+			unavailable = 1
+		}
+		return min(unavailable, of)
+	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		replicas := int(ptr.Deref(o.Spec.Replicas, 1))
 		if o.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
-			return max(replicas, 1), true
+			return replicas, true
 		}
-		var mu *intstr.IntOrString
+		var mu, ms *intstr.IntOrString
 		if ru := o.Spec.Strategy.RollingUpdate; ru != nil {
-			mu = ru.MaxUnavailable
+			mu, ms = ru.MaxUnavailable, ru.MaxSurge
 		}
-		return atLeastOne(scaled(mu, intstr.FromString("25%"), replicas, false), replicas), true
+		return rolling(mu, ms, intstr.FromString("25%"), replicas, false), true
 	case *appsv1.StatefulSet:
 		replicas := int(ptr.Deref(o.Spec.Replicas, 1))
 		var mu *intstr.IntOrString
 		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
 			mu = ru.MaxUnavailable
 		}
-		return atLeastOne(scaled(mu, intstr.FromInt32(1), replicas, true), replicas), true
+		zero := intstr.FromInt32(0)
+		return rolling(mu, &zero, intstr.FromInt32(1), replicas, true), true
 	case *appsv1.DaemonSet:
 		nodes := int(o.Status.DesiredNumberScheduled)
-		var mu *intstr.IntOrString
+		var mu, ms *intstr.IntOrString
 		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
-			mu = ru.MaxUnavailable
+			mu, ms = ru.MaxUnavailable, ru.MaxSurge
 		}
-		return atLeastOne(scaled(mu, intstr.FromInt32(1), nodes, true), nodes), true
+		if ms == nil {
+			zero := intstr.FromInt32(0)
+			ms = &zero
+		}
+		return rolling(mu, ms, intstr.FromInt32(1), nodes, true), true
 	}
 	return 0, false
 }

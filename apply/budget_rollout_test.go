@@ -19,8 +19,9 @@ import (
 
 // With restart.maxUnavailable at 2 pods, the pods of the workloads
 // restarting at once never exceed 2, except a 3-replica workload bigger
-// than the whole budget (Recreate: its rollout takes all three out of
-// service), which restarts alone rather than never; and the
+// than the whole budget, which restarts alone rather than never (every
+// workload here is Recreate: its rollout has all its pods unavailable);
+// and the
 // window, started at one workload, widens once a rollout succeeds. The
 // in-flight set is what the StepStarted and StepDone events say: a step is
 // reported started after the budget admitted it and done before its end
@@ -36,10 +37,10 @@ func TestRestartsStayWithinThePodBudgetAndTheWindowWidensAsRolloutsSucceed(t *te
 	replicas := map[string]int{"a-big": 3, "b": 1, "c": 1, "d": 1, "e": 1, "f": 1}
 	var ids []string
 	for _, name := range []string{"a-big", "b", "c", "d", "e", "f"} {
+		// Recreate: each rollout has all its pods unavailable, so each
+		// takes its replicas from the budget, as the events below count.
 		o := e2e.DeploymentOptions{Replicas: int32(replicas[name])}
-		if replicas[name] > 1 {
-			o.Strategy.Type = appsv1.RecreateDeploymentStrategyType
-		}
+		o.Strategy.Type = appsv1.RecreateDeploymentStrategyType
 		env.CreateDeployment(t, ns, name, o)
 		ids = append(ids, "Deployment/"+ns+"/"+name)
 	}

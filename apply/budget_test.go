@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,8 +78,9 @@ func TestTheWindowWidensPerHealthyRolloutAndHalvesAtAFailure(t *testing.T) {
 		outcome       outcome
 		want          int
 	}{
-		{"a healthy rollout: one more", 4, 50, rolledOut, 5},
-		{"up to the cap", 50, 50, rolledOut, 50},
+		{"a healthy rollout: twice as wide", 4, 100, rolledOut, 8},
+		{"up to the cap", 40, 50, rolledOut, 50},
+		{"at the cap", 50, 50, rolledOut, 50},
 		{"never above it", 60, 50, rolledOut, 50},
 		{"a failure that lets the rollout go on: half", 16, 50, failedTolerated, 8},
 		{"half rounds down", 5, 50, failedTolerated, 2},
@@ -93,24 +95,23 @@ func TestTheWindowWidensPerHealthyRolloutAndHalvesAtAFailure(t *testing.T) {
 	}
 }
 
-// One more per healthy rollout is a doubling per round: with every
-// workload in flight ending healthy, the rounds run 4, 8, 16, 32 and then
-// the cap, as the defaults' comment says.
-func TestTheDefaultWindowDoublesPerRoundUpToTheCap(t *testing.T) {
+// With the defaults and every workload in flight ending healthy, the
+// first four rollouts prove the target, and the window then opens to the
+// cap: the rounds run 4, 64 and then the cap, as the defaults' comment
+// says.
+func TestTheDefaultWindowOpensToTheCapAfterTheFirstHealthyRound(t *testing.T) {
 	d := configs.DefaultSettings().Extensions.Restart
 	window := startWindow(d)
 	var rounds []int
-	for range 6 {
+	for range 4 {
 		rounds = append(rounds, window)
 		for range window {
 			window = nextWindow(window, rolledOut, d.BatchSize)
 		}
 	}
-	want := []int{4, 8, 16, 32, 50, 50}
-	for i := range want {
-		if rounds[i] != want[i] {
-			t.Fatalf("windows per round = %v, want %v", rounds, want)
-		}
+	want := []int{4, 64, 100, 100}
+	if !slices.Equal(rounds, want) {
+		t.Fatalf("windows per round = %v, want %v", rounds, want)
 	}
 }
 
@@ -129,8 +130,8 @@ func TestTheStartWindowIsTheInitialBatchWithinTheCap(t *testing.T) {
 	}
 }
 
-// What a restart takes from the pod budget: what the workload's own
-// strategy lets its rollout take out of service at once, at least one pod.
+// What a restart takes from the pod budget: the pods the workload's own
+// strategy lets its rollout have unavailable at once.
 func TestARestartTakesFromTheBudgetWhatItsStrategyTakesOutOfService(t *testing.T) {
 	pct := func(s string) *intstr.IntOrString { v := intstr.FromString(s); return &v }
 	num := func(n int32) *intstr.IntOrString { v := intstr.FromInt32(n); return &v }
@@ -160,18 +161,26 @@ func TestARestartTakesFromTheBudgetWhatItsStrategyTakesOutOfService(t *testing.T
 		want int
 		ok   bool
 	}{
-		{"one replica, the default 25% rounds down to 0: still one", deploy(1, appsv1.DeploymentStrategy{}), 1, true},
-		{"two replicas, surge only", deploy(2, rolling(num(0))), 1, true},
+		{"one replica, the default 25% rounds down to 0: it surges, none unavailable", deploy(1, appsv1.DeploymentStrategy{}), 0, true},
+		{"two replicas, surge only", deploy(2, rolling(num(0))), 0, true},
+		{"no surge and no unavailable: the controller takes one", deploy(2, appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: num(0), MaxSurge: num(0)}}), 1, true},
 		{"ten replicas, the default 25%", deploy(10, appsv1.DeploymentStrategy{}), 2, true},
 		{"ten replicas, 50%", deploy(10, rolling(pct("50%"))), 5, true},
 		{"ten replicas, 3", deploy(10, rolling(num(3))), 3, true},
 		{"more unavailable than replicas", deploy(2, rolling(num(5))), 2, true},
 		{"recreate takes every replica", deploy(4, appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}), 4, true},
-		{"replicas unset is one", &appsv1.Deployment{}, 1, true},
-		{"scaled to zero still counts one", deploy(0, appsv1.DeploymentStrategy{}), 1, true},
+		{"replicas unset is one, which surges", &appsv1.Deployment{}, 0, true},
+		{"recreate of one replica", deploy(1, appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}), 1, true},
+		{"scaled to zero takes none", deploy(0, appsv1.DeploymentStrategy{}), 0, true},
 		{"statefulset, one at a time by default", sts(5, nil), 1, true},
 		{"statefulset, 40% rounds up", sts(5, pct("40%")), 2, true},
 		{"daemonset, one node at a time by default", ds(6, nil), 1, true},
+		{"daemonset that surges", func() *appsv1.DaemonSet {
+			d := ds(6, num(0))
+			d.Spec.UpdateStrategy.RollingUpdate.MaxSurge = num(1)
+			return d
+		}(), 0, true},
 		{"daemonset, 50% of its nodes", ds(6, pct("50%")), 3, true},
 		{"a bare pod is not a workload with a strategy", &corev1.Pod{}, 0, false},
 	} {

@@ -80,17 +80,17 @@ type Restart struct {
 	// BatchSize is the most workloads that restart at once, whatever
 	// MaxUnavailable and the window allow.
 	BatchSize int `json:"batchSize"`
-	// MaxUnavailable bounds the pods of the workloads restarting at once,
-	// each counted with all its pods: a number of pods, or a percentage
+	// MaxUnavailable bounds the pods the restarts have unavailable at
+	// once, each workload counted by its own strategy (apply's podsOut):
+	// a number of pods, or a percentage
 	// ("25%") of the mesh's pods (every pod of the workloads on the tag
 	// when the plan was made: those the rollout restarts and those
 	// already on the target), rounded down, at least one pod. A workload
 	// bigger than the whole budget restarts when nothing else does.
 	MaxUnavailable intstr.IntOrString `json:"maxUnavailable"`
-	// InitialBatch is how many workloads restart at once at the start; one
-	// more may for each rollout that completes healthy (so the window
-	// doubles per round, up to BatchSize), and half as many after a
-	// failure that lets the rollout go on.
+	// InitialBatch is how many workloads restart at once at the start;
+	// each rollout that completes healthy doubles the window, up to
+	// BatchSize, and a failure that lets the rollout go on halves it.
 	InitialBatch int `json:"initialBatch"`
 	// WorkloadTimeout bounds the wait for one workload's rollout.
 	WorkloadTimeout time.Duration `json:"workloadTimeout"`
@@ -191,22 +191,23 @@ const (
 	// DefaultRestartBatchSize is the hard cap of workloads rolling at
 	// once. Each still waits for its own availability and
 	// PodDisruptionBudget, and the first failure stops new restarts (the
-	// rest roll back), so the cap bounds load on the API server and the
-	// controllers, not any workload's floor. The pod budget below is what
-	// paces a mesh; 50 lets a mesh of 200 one-replica workloads run its
-	// 25 % at once (20 made it ten rounds), and keeps the peak of
-	// concurrent rollouts at a quarter of an all-at-once restart's.
-	DefaultRestartBatchSize = 50
+	// rest roll back), so the cap bounds the load on the API server and
+	// the controllers and the surge capacity the rollouts need at once,
+	// not any workload's floor. 100 is half of what an all-at-once
+	// restart of a 200-workload mesh starts, and about what this
+	// project's bench cluster rolls as fast as it can.
+	DefaultRestartBatchSize = 100
 	// DefaultRestartMaxUnavailable is Kubernetes' own default for a
-	// Deployment's maxUnavailable, applied to the mesh: a quarter of its
-	// pods may be being replaced at once, so three quarters of the
-	// mesh's capacity stays up whatever the size of its workloads.
+	// Deployment's maxUnavailable, applied to the mesh: at most a quarter
+	// of its pods may be unavailable at once because of the restarts, so
+	// three quarters of its capacity stays up whatever the strategies of
+	// its workloads.
 	DefaultRestartMaxUnavailable = "25%"
 	// DefaultRestartInitialBatch is the window at the start: a target that
-	// breaks workloads reaches at most four before the first rollout
-	// says so, and the window doubles per round of healthy rollouts (4,
-	// 8, 16, 32, then the cap), so a large mesh reaches full speed after
-	// four rollout times.
+	// breaks workloads reaches at most four before the first rollout says
+	// so. Each healthy rollout then doubles the window, so once the first
+	// rollouts on the target prove it the budget and the cap pace the
+	// rest (4, then 64, then the cap).
 	DefaultRestartInitialBatch    = 4
 	DefaultRestartWorkloadTimeout = 5 * time.Minute
 	DefaultRestartTimeout         = 30 * time.Minute
