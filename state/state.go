@@ -226,7 +226,10 @@ func (s *Store) UpdateFrom(ctx context.Context, cm *corev1.ConfigMap, change fun
 			written.BinaryData, written.ManagedFields = nil, nil
 			return rec, written, nil
 		}
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		// A conflict or a missing record is what Update handles; a
+		// forbidden patch is RBAC written before meshops patched its
+		// record (get and update only): the record must still be written.
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 			return nil, nil, fmt.Errorf("writing state ConfigMap %s: %w", key, err)
 		}
 	}

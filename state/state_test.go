@@ -2,14 +2,17 @@ package state_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/meshops/meshops/ref"
 	"github.com/meshops/meshops/state"
@@ -149,5 +152,39 @@ func TestUpdateFromWritesTheRecordInOneRequestAndFallsBackWhenItsCopyIsStale(t *
 	}
 	if len(got.Progress.Restarted) != 3 || !object.ObjMetadataSet(got.Inventory).Equal(inv) {
 		t.Errorf("record %+v, inventory %v: want three moved workloads and the inventory untouched", got.Progress, got.Inventory)
+	}
+}
+
+// RBAC that grants the record's get and update but not patch (deploy/
+// before meshops patched its record) must not lose a moved workload: the
+// forbidden patch falls back to a read and an update.
+func TestUpdateFromWritesTheRecordWhenPatchIsForbidden(t *testing.T) {
+	ctx := context.Background()
+	ns := kubetest.UniqueName(t)
+	store := &state.Store{Client: env.Client, Namespace: ns}
+	if _, err := store.Update(ctx, func(r *state.Record) { r.Progress = &state.Progress{Target: "asm-1-29"} }); err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, store.Key(), &cm); err != nil {
+		t.Fatal(err)
+	}
+	noPatch := interceptor.NewClient(env.Client.(client.WithWatch), interceptor.Funcs{
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			return apierrors.NewForbidden(corev1.Resource("configmaps"), obj.GetName(), errors.New("RBAC: patch not granted"))
+		},
+	})
+	limited := &state.Store{Client: noPatch, Namespace: ns}
+	if _, _, err := limited.UpdateFrom(ctx, &cm, func(r *state.Record) {
+		r.Progress.Restarted = []ref.Workload{{Kind: ref.Deployment, Namespace: "a", Name: "one"}}
+	}); err != nil {
+		t.Fatalf("UpdateFrom with patch forbidden: %v", err)
+	}
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Progress == nil || len(got.Progress.Restarted) != 1 {
+		t.Errorf("record after the write: %+v; want the moved workload recorded", got.Progress)
 	}
 }

@@ -106,6 +106,13 @@ func TestDeployRBACIsEnoughForAFullUpgradeAndNoMore(t *testing.T) {
 		{Verb: "watch", Group: "apps", Resource: "replicasets"},
 		{Verb: "watch", Group: "apps", Resource: "deployments", Namespace: ns},
 		{Verb: "watch", Group: "security.istio.io", Resource: "authorizationpolicies"},
+		// The restart phase's shared watches (apply/watches.go).
+		{Verb: "watch", Group: "policy", Resource: "poddisruptionbudgets"},
+		{Verb: "watch", Resource: "configmaps", Namespace: "meshops-system"},
+		// The moved-workloads record is written as one merge patch
+		// (state.Store.UpdateFrom); without the verb it is a read and an
+		// update per write.
+		{Verb: "patch", Resource: "configmaps", Namespace: "meshops-system"},
 	} {
 		if !allowed(t, attrs) {
 			t.Errorf("the ServiceAccount may not %s %s (group %q): plan and apply fall back to slower lists and polls", attrs.Verb, attrs.Resource, attrs.Group)
