@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	"sigs.k8s.io/yaml"
 )
 
@@ -68,11 +67,7 @@ func (f *outputFlags) check() error {
 func (f *outputFlags) write(cmd *cobra.Command, render func(w io.Writer, tty bool) error) (err error) {
 	if f.file == "" {
 		w := cmd.OutOrStdout()
-		tty := false
-		if file, ok := w.(*os.File); ok {
-			tty = term.IsTerminal(int(file.Fd()))
-		}
-		return render(w, tty)
+		return render(w, osConsole().isTerminal(w))
 	}
 	file, err := os.Create(f.file)
 	if err != nil {
