@@ -50,11 +50,16 @@ test: fmt-check vet tools
 ## manifests together) for FUZZ_TIME under a memory cap: ulimit -v for the
 ## processes, GOMEMLIMIT for the Go heap, and the target's own check of the
 ## live heap after each load. The first run compiles the package with
-## coverage instrumentation (minutes on two cores; cached after).
+## coverage instrumentation (minutes on two cores; cached after). Then
+## FuzzQuickParse for QUICK_FUZZ_TIME: the loader's own reader of plain
+## YAML must read every document it accepts exactly as yaml.v3 does.
 FUZZ_TIME ?= 30s
+QUICK_FUZZ_TIME ?= 15s
 fuzz-smoke:
 	ulimit -v 4194304 && GOMEMLIMIT=1GiB $(GO) test ./configs -run '^$$' -fuzz '^FuzzLoad$$' \
 		-fuzztime $(FUZZ_TIME) -fuzzminimizetime 50x -parallel 2
+	ulimit -v 4194304 && GOMEMLIMIT=1GiB $(GO) test ./configs -run '^$$' -fuzz '^FuzzQuickParse$$' \
+		-fuzztime $(QUICK_FUZZ_TIME) -fuzzminimizetime 50x -parallel 2
 
 ## test-e2e: only the tests against the full local control plane.
 test-e2e: tools
