@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,6 +180,12 @@ func (r *run) rollBackRevisions(ctx context.Context) (string, error) {
 	if dec.Kind != revisions.KindRollback {
 		return "revisions left as they are: " + dec.Reason, nil
 	}
+	back := plan.Step{Phase: plan.PhaseRevision, Action: plan.ActionUpdate, Op: plan.OpSetRevisions, RevisionKind: dec.Kind, Revisions: dec.Revisions}
+	if i := slices.IndexFunc(r.p.Steps, func(s plan.Step) bool { return s.Op == plan.OpSetRevisions }); i >= 0 {
+		back.Target = r.p.Steps[i].Target
+	}
+	r.report(Event{Index: -1, Step: back, Status: StepRollback,
+		Message: fmt.Sprintf("removing the canary: revisions back to [%s]", strings.Join(dec.Revisions, ", "))})
 	op, err := r.startRevisions(ctx, dec.Kind, dec.Revisions)
 	if err != nil {
 		return "", err

@@ -279,7 +279,9 @@ func TestSyncSummarySaysWhatChangedByKind(t *testing.T) {
 	rolled := append(append([]apply.Event(nil), failed...),
 		apply.Event{Index: -1, Step: p.Steps[8], Status: apply.StepRollback},
 		apply.Event{Index: -1, Step: p.Steps[10], Status: apply.StepRollback},
-		apply.Event{Index: -1, Step: p.Steps[9], Status: apply.StepRollback})
+		apply.Event{Index: -1, Step: p.Steps[9], Status: apply.StepRollback},
+		apply.Event{Index: -1, Step: plan.Step{Phase: plan.PhaseRevision, Action: plan.ActionUpdate, Op: plan.OpSetRevisions, Target: p.Steps[2].Target,
+			RevisionKind: revisions.KindRollback, Revisions: []string{"asm-1-28"}}, Status: apply.StepRollback})
 	fresh := upgradePlan()
 	fresh.From, fresh.Scenario = "", plan.ScenarioFreshInstall
 	fresh.Steps[8].Action = plan.ActionCreate

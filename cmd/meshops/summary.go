@@ -113,6 +113,8 @@ func syncSummary(p *plan.Plan, events []apply.Event, res *apply.Result, err erro
 		case apply.StepRollback:
 			if ev.Step.Op == plan.OpSetTag {
 				back.say("tag " + p.Tag + " back to " + p.From)
+			} else if ev.Step.Op == plan.OpSetRevisions {
+				back.say("revisions back to [" + strings.Join(ev.Step.Revisions, ", ") + "] (canary removed)")
 			} else if w := ev.Step.Target.Workload; w != nil {
 				back.add(string(w.Kind), "restarted back")
 			}

@@ -342,16 +342,27 @@ func TestAWorkloadFailingOnTheCanaryRollsBackTheTagTheWorkloadsAndTheCanary(t *t
 	c := interceptor.NewClient(f.r.Cluster.Client.(client.WithWatch), e2e.BreakOnRevision(broken, "app-1", "asm-1-29"))
 	f.r.Cluster.Client = c
 	f.r.Cluster.RM = ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}), ssa.Owner{Field: reconcile.FieldManager, Group: "meshops.io"})
+	var canaryBack []apply.Event
 	f.r.Options.Executor = func(o *apply.Options) {
 		o.PollInterval = 100 * time.Millisecond
 		o.Restart.BatchSize = 1
 		o.Restart.WorkloadTimeout = 5 * time.Second
+		o.Progress = func(ev apply.Event) {
+			if ev.Status == apply.StepRollback && ev.Step.Op == plan.OpSetRevisions {
+				canaryBack = append(canaryBack, ev)
+			}
+		}
 	}
 
 	f.write("asm-1-29", "")
 	out, err := f.sync("a release that breaks app-1")
 	if err == nil || out.Result != state.ResultRolledBack || !strings.Contains(err.Error(), "canary rolled back") {
 		t.Fatalf("result %s, %v; want rolled back, the canary too", out.Result, err)
+	}
+	// The canary's removal is reported as a rollback step, so sync's
+	// progress and summary show it beside the tag and the workloads.
+	if len(canaryBack) != 1 || !slices.Equal(canaryBack[0].Step.Revisions, []string{"asm-1-28"}) || canaryBack[0].Step.Target.Name == "" {
+		t.Errorf("rollback events of the revisions: %+v; want one, back to [asm-1-28], naming the cluster", canaryBack)
 	}
 	t.Logf("rollback: %v", err)
 	if got := env.TagRevision(context.Background(), f.tag); got != "asm-1-28" {
