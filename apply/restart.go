@@ -273,7 +273,7 @@ func (r *run) restarts(ctx context.Context, first int) error {
 		r.report(Event{Index: i, Step: s, Status: StepStarted})
 		go func() {
 			start := time.Now()
-			msg, err := r.restart(ctx, s, false)
+			msg, err := r.restart(ctx, i, s, false)
 			ev := Event{Index: i, Step: s, Status: StepDone, Elapsed: time.Since(start), Message: msg}
 			o := rolledOut
 			switch {
@@ -409,8 +409,10 @@ func (r *run) suspendedNow(ctx context.Context) (bool, error) {
 // available and its PodDisruptionBudget allows a disruption, stamp the pod
 // template, record it as moved, then wait for the rollout and for every pod
 // to run the revision. A rollback does not wait for the workload to be
-// healthy first: the failed rollout is usually why it is not.
-func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, error) {
+// healthy first: the failed rollout is usually why it is not. index is
+// s's place in the plan, which its waiting events carry; a rollback's
+// restarts have none and pass -1, as the rollback's other events do.
+func (r *run) restart(ctx context.Context, index int, s plan.Step, rollback bool) (string, error) {
 	if s.Op == plan.OpDeletePod {
 		return r.deleteBarePod(ctx, s)
 	}
@@ -428,13 +430,6 @@ func (r *run) restart(ctx context.Context, s plan.Step, rollback bool) (string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Options.Restart.WorkloadTimeout)
 	defer cancel()
-	// What the restart waits for is reported on its plan step; a
-	// rollback's restarts have none and report with index -1, as the
-	// rollback's other events do.
-	index := -1
-	if !rollback {
-		index = r.stepIndex(id)
-	}
 	waiting := func(msg string) { r.report(Event{Index: index, Step: s, Status: StepWaiting, Message: msg}) }
 	w, err := r.getWorkload(ctx, id)
 	if err != nil {

@@ -49,7 +49,7 @@ func (r *run) rollBack(ctx context.Context, cause error) error {
 	for _, id := range moved {
 		s := plan.Step{Phase: plan.PhaseRestarts, Action: plan.ActionRestart, Op: plan.OpRestart, Target: plan.WorkloadTarget(id), Revision: from}
 		r.report(Event{Index: -1, Step: s, Status: StepRollback, Message: "restarting back onto " + from})
-		if _, err := r.restart(ctx, s, true); err != nil {
+		if _, err := r.restart(ctx, -1, s, true); err != nil {
 			failed = append(failed, err.Error())
 			continue
 		}

@@ -476,17 +476,6 @@ func (r *run) restartTargets(first int) []ref.Workload {
 	return ids
 }
 
-// stepIndex is the index of id's restart step in the plan, for the
-// events a restart sends while it waits; -1 when the plan has none.
-func (r *run) stepIndex(id ref.Workload) int {
-	for i, s := range r.p.Steps {
-		if s.Phase == plan.PhaseRestarts && s.Target.Workload != nil && *s.Target.Workload == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // record is the newest copy of the state ConfigMap the run has, the
 // watch's or the one its last record write returned, for a record write
 // of one request (state.Store.UpdateFrom); nil when there is none.
