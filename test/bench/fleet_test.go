@@ -8,12 +8,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,6 +165,9 @@ func (fl *fleet) bench(b *testing.B, n int) {
 		progress("meshops plan %d: median %s, peak RSS %s MiB (meshops version %s MiB)", n, ms(cli.Median), mib(cli.PeakRSS), mib(cli.VersionRSS))
 	}
 	results.addPlan(r)
+	if *hold && n == fleetSizes[len(fleetSizes)-1] {
+		holdFleet(repo, cluster.OwnerNamespace)
+	}
 	b.ReportMetric(float64(r.Median.Milliseconds()), "ms/plan")
 	b.ReportMetric(float64(r.Requests), "requests/plan")
 	b.ReportMetric(float64(rss>>20), "peak-RSS-MiB")
@@ -303,6 +308,18 @@ func (fl *fleet) diagnose(ctx context.Context, pods *corev1.PodList) string {
 	var node corev1.Node
 	_ = fl.c.Get(ctx, client.ObjectKey{Name: "kwok-node-0"}, &node)
 	return fmt.Sprintf("pods %v; %d Deployments, %d ReplicaSets; node allocatable pods %s", phases, len(deploys.Items), len(rss.Items), node.Status.Allocatable.Pods())
+}
+
+// holdFleet prints how to run meshops against the fleet and blocks until
+// the process is interrupted, so the control plane stays up while someone
+// profiles meshops against it by hand.
+func holdFleet(repo, stateNamespace string) {
+	progress("holding the fleet; interrupt to end:\n  meshops plan --repo-path %s --kubeconfig %s --state-namespace %s",
+		repo, env.Cluster.Kubeconfig, stateNamespace)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	signal.Stop(sig)
 }
 
 // planByCLI runs the built meshops plan on repo, as a user would, and

@@ -20,6 +20,7 @@ var (
 	moreBatch  = flag.String("more-batch-sizes", "", "comma-separated batch sizes to also upgrade the largest fleet with, to weigh another default")
 	meshopsBin = flag.String("meshops", "", "a built meshops binary: also time `meshops plan` on the largest fleet and read its peak RSS, the whole process")
 	clientQPS  = flag.Float64("client-qps", 50, "meshops' client rate limit per resource (cmd/meshops sets 50, burst twice that); -1 lifts it")
+	hold       = flag.Bool("hold", false, "after the observe + plan row's largest fleet, print how to reach it and keep it up until interrupted, to profile meshops against it by hand")
 )
 
 // podStartDelay stands in for container start: kwok marks a pod ready this
