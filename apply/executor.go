@@ -447,7 +447,7 @@ func (r *run) finish(ctx context.Context, runErr error) error {
 func inventory(manifests []configs.Manifest) object.ObjMetadataSet {
 	out := make(object.ObjMetadataSet, 0, len(manifests))
 	for _, m := range manifests {
-		out = append(out, object.UnstructuredToObjMetadata(m.Unstructured))
+		out = append(out, m.ObjMetadata())
 	}
 	return out
 }

@@ -86,7 +86,7 @@ func (r *run) applyObject(ctx context.Context, s plan.Step) (string, error) {
 	// itself. The apply folds that entry into meshops' apply.
 	// Hand edits with kubectl are folded in the same way: they are drift,
 	// and git's value is put back.
-	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured, ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{
+	entry, err := r.Cluster.RM.Apply(ctx, m.Unstructured(), ssa.ApplyOptions{Cleanup: ssa.ApplyCleanupOptions{
 		FieldManagers: append([]ssa.FieldManager{{Name: r.Cluster.FieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationUpdate}}, handEdits...),
 	}})
 	if err != nil {
@@ -115,10 +115,10 @@ func appliedAs(a ssa.Action, replaced bool) string {
 func (r *run) replaceSpec(ctx context.Context, m configs.Manifest) error {
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(m.GroupVersionKind())
-	if err := r.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(m.Unstructured), live); err != nil {
+	if err := r.Cluster.Client.Get(ctx, client.ObjectKey{Namespace: m.GetNamespace(), Name: m.GetName()}, live); err != nil {
 		return fmt.Errorf("%s (%s): reading the live object: %w", m.ID(), m.Source, err)
 	}
-	if spec, ok := m.Object["spec"]; ok {
+	if spec, ok := m.Unstructured().Object["spec"]; ok {
 		live.Object["spec"] = spec
 	} else {
 		delete(live.Object, "spec")
@@ -197,7 +197,7 @@ func parseConflict(msg string) (conflictWith, bool) {
 // answers 409 naming every manager and field in the way. Fields a hand
 // edit holds are not in the way: the apply takes them back.
 func (r *run) conflicts(ctx context.Context, m configs.Manifest) error {
-	obj := m.Unstructured.DeepCopy()
+	obj := m.Unstructured()
 	err := r.Cluster.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(r.Cluster.FieldManager), client.DryRunAll)
 	if err == nil || !apierrors.IsConflict(err) {
 		// Other dry-run failures surface, with more context, from the apply.

@@ -53,7 +53,7 @@ func TestLoadAROHCPManifests(t *testing.T) {
 	perFile := map[string]int{}
 	for _, m := range ms {
 		perFile[m.Source.File]++
-		if m.Unstructured == nil || m.GetName() == "" || m.GetNamespace() == "" || m.Source.Line < 1 {
+		if len(m.JSON()) == 0 || m.GetName() == "" || m.GetNamespace() == "" || m.Source.Line < 1 {
 			t.Errorf("%s: incomplete manifest %+v", m.Source, m)
 		}
 	}
@@ -80,8 +80,8 @@ func TestLoadAROHCPManifests(t *testing.T) {
 	}
 	// Port keys such as 8444: become strings, numbers int64, as in JSON.
 	pa := ms[1]
-	if mode, _, _ := unstructuredString(pa.Object, "spec", "portLevelMtls", "8444", "mode"); mode != "PERMISSIVE" {
-		t.Errorf("%s portLevelMtls = %v", pa.ID(), pa.Object["spec"])
+	if mode, _, _ := unstructuredString(pa.Unstructured().Object, "spec", "portLevelMtls", "8444", "mode"); mode != "PERMISSIVE" {
+		t.Errorf("%s portLevelMtls = %v", pa.ID(), pa.Unstructured().Object["spec"])
 	}
 }
 

@@ -68,14 +68,18 @@ func FuzzLoadManifests(f *testing.F) {
 		ms, probs := parseManifests("mesh/fuzz.yaml", data, []string{"asm-1-28", "asm-1-29"})
 		checkProblems(t, data, probs)
 		for _, m := range ms {
-			if m.Unstructured == nil || m.GetKind() == "" || m.GetName() == "" || m.Source.File != "mesh/fuzz.yaml" {
+			if len(m.JSON()) == 0 || m.GetKind() == "" || m.GetName() == "" || m.Source.File != "mesh/fuzz.yaml" {
 				t.Fatalf("incomplete manifest: %+v", m)
 			}
-			// What meshops hands to the API server must be JSON.
-			if _, err := json.Marshal(m.Object); err != nil {
+			// What meshops hands to the API server must be JSON, and the
+			// manifest's own JSON is Marshal's.
+			data, err := json.Marshal(m.Unstructured().Object)
+			if err != nil {
 				t.Fatalf("%s does not marshal: %v", m.ID(), err)
 			}
-			_ = m.DeepCopy()
+			if string(data) != string(m.JSON()) {
+				t.Fatalf("%s: kept as %s, decodes to %s", m.ID(), m.JSON(), data)
+			}
 		}
 		c := &Config{
 			Settings:  DefaultSettings(),
@@ -162,7 +166,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		if c != nil {
 			for _, m := range c.Manifests {
-				if _, err := json.Marshal(m.Object); err != nil {
+				if _, err := json.Marshal(m.Unstructured().Object); err != nil {
 					t.Fatalf("%s does not marshal: %v", m.ID(), err)
 				}
 			}

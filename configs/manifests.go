@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -41,63 +40,6 @@ func (s Source) String() string {
 	}
 	return out
 }
-
-// Manifest is one object meshops manages, as loaded from the repo.
-type Manifest struct {
-	*unstructured.Unstructured
-	Source Source
-	// lines are where validate's messages point; a ConfigMap also keeps
-	// its whole tree, for its mesh config (Load drops it after validate).
-	lines metaLines
-	tree  *node
-	// provider is the ext-authz provider of a CUSTOM AuthorizationPolicy.
-	provider *providerRef
-	// meta is what the manifest was loaded as; see groupKind.
-	meta manifestMeta
-}
-
-// manifestMeta is a manifest's group, kind, namespace and name as read
-// when it was loaded, for validate's rules, which ask for them many times:
-// each Unstructured getter walks the object's maps, and parses apiVersion.
-type manifestMeta struct {
-	gk              schema.GroupKind
-	namespace, name string
-}
-
-// groupKind, namespace and name are GroupKind, GetNamespace and GetName
-// as loaded; for a Manifest built elsewhere, read from the object.
-func (m Manifest) groupKind() schema.GroupKind {
-	if m.meta.gk.Kind == "" {
-		return m.GroupKind()
-	}
-	return m.meta.gk
-}
-
-func (m Manifest) namespace() string {
-	if m.meta.gk.Kind == "" {
-		return m.GetNamespace()
-	}
-	return m.meta.namespace
-}
-
-func (m Manifest) name() string {
-	if m.meta.gk.Kind == "" {
-		return m.GetName()
-	}
-	return m.meta.name
-}
-
-// ID names the object as Kind/namespace/name (Kind/name without a
-// namespace), the way meshops' messages and plans refer to it.
-func (m Manifest) ID() string {
-	if ns := m.GetNamespace(); ns != "" {
-		return m.GetKind() + "/" + ns + "/" + m.GetName()
-	}
-	return m.GetKind() + "/" + m.GetName()
-}
-
-// GroupKind returns the object's API group and kind.
-func (m Manifest) GroupKind() schema.GroupKind { return m.GroupVersionKind().GroupKind() }
 
 // line returns the line of a field of the manifest, or of its nearest
 // existing parent, or of the document start. Only a ConfigMap keeps its
@@ -620,8 +562,13 @@ func buildManifest(src Source, t *node) (*Manifest, Problems) {
 	v, _ := t.value()
 	obj, _ := v.(map[string]any)
 	gk := schema.GroupKind{Group: gv.Group, Kind: kind}
-	m := &Manifest{Unstructured: &unstructured.Unstructured{Object: obj}, Source: src, lines: metaLinesOf(t),
-		meta: manifestMeta{gk: gk, namespace: ns, name: name}}
+	built, err := newManifest(obj, src)
+	if err != nil {
+		r.probs.add(src.File, t.line, "", "write numbers as finite decimals (.inf and .nan have no JSON form)", "%s%s %s: %v", doc, kind, name, err)
+		return nil, r.probs
+	}
+	m := &built
+	m.lines = metaLinesOf(t)
 	// The schema check runs here, while the document's tree (and so every
 	// line) is at hand: keeping trees for validate would cost a fleet's
 	// 10,000 policies tens of MB.

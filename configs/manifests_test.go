@@ -82,10 +82,10 @@ spec:
 		t.Errorf("metadata.namespace line = %d, want 17", l)
 	}
 	// Numbers are int64, map keys strings: what unstructured and JSON expect.
-	if ms[2].DeepCopy() == nil {
+	if u := ms[2].Unstructured(); u.DeepCopy() == nil {
 		t.Error("DeepCopy failed")
 	}
-	if _, err := ms[2].MarshalJSON(); err != nil {
+	if _, err := ms[2].Unstructured().MarshalJSON(); err != nil {
 		t.Errorf("MarshalJSON: %v", err)
 	}
 }

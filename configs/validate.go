@@ -144,11 +144,24 @@ func validateObjects(c *Config) Problems {
 // it to some workloads, and rules would allow something: neither is default
 // deny. Validation and the plan's ordering (ALLOW policies before the deny)
 // both ask this one function.
-func IsDefaultDeny(m Manifest) bool {
-	if m.groupKind() != authorizationPolicyGK {
-		return false
+func IsDefaultDeny(m Manifest) bool { return m.policy.defaultDeny }
+
+// factsOf decides the policy facts of an object of kind gk: the rules of
+// this file, asked once when the manifest is built.
+func factsOf(gk schema.GroupKind, obj map[string]any) policyFacts {
+	switch gk {
+	case authorizationPolicyGK:
+		action, _, _ := unstructuredString(obj, "spec", "action")
+		return policyFacts{defaultDeny: defaultDenySpec(obj), allowAll: allowAllSpec(obj), allows: action == "" || action == "ALLOW"}
+	case peerAuthenticationGK:
+		return policyFacts{weakMTLS: weakMTLSSpec(obj)}
 	}
-	spec, found := m.Object["spec"]
+	return policyFacts{}
+}
+
+// defaultDenySpec is IsDefaultDeny's rule, on an AuthorizationPolicy.
+func defaultDenySpec(obj map[string]any) bool {
+	spec, found := obj["spec"]
 	if !found || spec == nil {
 		return true
 	}
@@ -178,11 +191,11 @@ func IsDefaultDeny(m Manifest) bool {
 // anything (no from, to or when, or sources that are all "*"). In the root
 // namespace such a policy applies to the whole mesh, and since any ALLOW
 // match admits a request, it cancels every namespace's default deny.
-func isAllowAll(m Manifest) bool {
-	if m.groupKind() != authorizationPolicyGK {
-		return false
-	}
-	spec, _ := m.Object["spec"].(map[string]any)
+func isAllowAll(m Manifest) bool { return m.policy.allowAll }
+
+// allowAllSpec is isAllowAll's rule, on an AuthorizationPolicy.
+func allowAllSpec(obj map[string]any) bool {
+	spec, _ := obj["spec"].(map[string]any)
 	if a, _ := spec["action"].(string); a != "" && a != "ALLOW" {
 		return false
 	}
@@ -220,15 +233,15 @@ func ruleMatchesAll(r any) bool {
 
 // weakMTLS returns the mode of a PeerAuthentication that lets plain text
 // in (DISABLE or PERMISSIVE), for the whole workload or a port; "" if none.
-func weakMTLS(m Manifest) string {
-	if m.groupKind() != peerAuthenticationGK {
-		return ""
-	}
+func weakMTLS(m Manifest) string { return m.policy.weakMTLS }
+
+// weakMTLSSpec is weakMTLS's rule, on a PeerAuthentication.
+func weakMTLSSpec(obj map[string]any) string {
 	weak := func(mode string) bool { return mode == "DISABLE" || mode == "PERMISSIVE" }
-	if mode, _, _ := unstructuredString(m.Object, "spec", "mtls", "mode"); weak(mode) {
+	if mode, _, _ := unstructuredString(obj, "spec", "mtls", "mode"); weak(mode) {
 		return mode
 	}
-	ports, _, _ := unstructured.NestedMap(m.Object, "spec", "portLevelMtls")
+	ports, _, _ := unstructured.NestedMap(obj, "spec", "portLevelMtls")
 	for _, p := range slices.Sorted(maps.Keys(ports)) {
 		if mode, _, _ := unstructuredString(ports, p, "mode"); weak(mode) {
 			return mode + " on port " + p
@@ -354,10 +367,8 @@ func validateDefaultDeny(c *Config) Problems {
 		}
 		if IsDefaultDeny(m) {
 			denied[ns] = true
-		} else if m.groupKind() == authorizationPolicyGK {
-			if a, _, _ := unstructuredString(m.Object, "spec", "action"); a == "" || a == "ALLOW" {
-				namespaces[ns].allows++
-			}
+		} else if m.policy.allows {
+			namespaces[ns].allows++
 		}
 	}
 	for i, ns := range ext.Namespaces {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
@@ -131,7 +129,7 @@ func Owned(c Cluster, manifests []configs.Manifest) []configs.Manifest {
 	owner := c.ownerLabels()
 	out := make([]configs.Manifest, len(manifests))
 	for i, m := range manifests {
-		out[i] = withLabels(m, owner)
+		out[i] = m.WithLabels(owner)
 	}
 	return out
 }
@@ -145,27 +143,6 @@ func (c Cluster) ownerLabels() map[string]string {
 	return c.RM.GetOwnerLabels(c.OwnerName, c.OwnerNamespace)
 }
 
-// withLabels returns m with labels added. Only the top of the object and
-// its metadata are copied, where the labels go; the rest is shared with m,
-// and nothing that reads it writes to it (ssa copies before it applies).
-func withLabels(m configs.Manifest, labels map[string]string) configs.Manifest {
-	if len(labels) == 0 {
-		return m
-	}
-	obj := &unstructured.Unstructured{Object: maps.Clone(m.Object)}
-	if md, ok := obj.Object["metadata"].(map[string]any); ok {
-		obj.Object["metadata"] = maps.Clone(md)
-	}
-	merged := obj.GetLabels()
-	if merged == nil {
-		merged = map[string]string{}
-	}
-	maps.Copy(merged, labels)
-	obj.SetLabels(merged)
-	m.Unstructured = obj
-	return m
-}
-
 // diffCreating diffs the manifests whose namespace exists by dry run and
 // makes every manifest in a namespace of missing a create.
 func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, missing []string) ([]ObjectChange, error) {
@@ -176,8 +153,8 @@ func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, 
 			existing = append(existing, m)
 			continue
 		}
-		m = withLabels(m, c.ownerLabels())
-		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
+		m = m.WithLabels(c.ownerLabels())
+		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured())
 		if err != nil {
 			return nil, err
 		}

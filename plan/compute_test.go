@@ -146,7 +146,7 @@ func (s *scenarioCluster) workload(ns, name, rev string) {
 func (s *scenarioCluster) applyPolicies(cfg *configs.Config) {
 	s.t.Helper()
 	for _, m := range cfg.Manifests {
-		if _, err := s.cluster.RM.Apply(context.Background(), m.Unstructured.DeepCopy(), ssa.DefaultApplyOptions()); err != nil {
+		if _, err := s.cluster.RM.Apply(context.Background(), m.Unstructured(), ssa.DefaultApplyOptions()); err != nil {
 			s.t.Fatal(err)
 		}
 	}

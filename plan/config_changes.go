@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/redact"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // ConfigEdit is what a change did to one value or manifest of the config.
@@ -212,15 +214,18 @@ func compareManifests(base, head []configs.Manifest) ([]ManifestChange, error) {
 		id := m.ID()
 		seen[id] = true
 		b, ok := byID[id]
-		if ok && sameJSON(b.Object, m.Object) {
+		// Both sides are encoding/json's compact form: equal objects
+		// are equal bytes.
+		if ok && bytes.Equal(b.JSON(), m.JSON()) {
 			continue
 		}
 		ch := ManifestChange{ID: id, Edit: EditAdded, Source: m.Source.String()}
-		var before = b.Unstructured
+		var before *unstructured.Unstructured
 		if ok {
 			ch.Edit = EditChanged
+			before = b.Unstructured()
 		}
-		diff, err := labeledDiff("base/"+id, "head/"+id, before, m.Unstructured)
+		diff, err := labeledDiff("base/"+id, "head/"+id, before, m.Unstructured())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, id, err)
 		}
@@ -232,7 +237,7 @@ func compareManifests(base, head []configs.Manifest) ([]ManifestChange, error) {
 		if seen[id] {
 			continue
 		}
-		diff, err := labeledDiff("base/"+id, "head/"+id, m.Unstructured, nil)
+		diff, err := labeledDiff("base/"+id, "head/"+id, m.Unstructured(), nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, id, err)
 		}

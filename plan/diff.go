@@ -79,8 +79,8 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
 			continue
 		}
-		m = withLabels(m, owner)
-		entry, liveObj, merged, err := rm.Diff(ctx, m.Unstructured.DeepCopy(), ssa.DefaultDiffOptions())
+		m = m.WithLabels(owner)
+		entry, liveObj, merged, err := rm.Diff(ctx, m.Unstructured(), ssa.DefaultDiffOptions())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", m.Source, m.ID(), err))
 			continue
@@ -90,7 +90,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 		case ssa.CreatedAction:
 			ch.Action = ObjectCreate
 			// The dry run returns no object for a create: show the manifest.
-			ch.Diff, err = unifiedDiff(m.ID(), nil, m.Unstructured)
+			ch.Diff, err = unifiedDiff(m.ID(), nil, m.Unstructured())
 		case ssa.ConfiguredAction:
 			ch.Action = ObjectUpdate
 			ch.Diff, err = unifiedDiff(m.ID(), liveObj, merged)
@@ -147,7 +147,7 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 				return nil
 			}
 			found[i] = true
-			if holds(u, manifests[i].Unstructured, owner) {
+			if holds(u, manifests[i].Unstructured(), owner) {
 				out.unchanged[i] = true
 			} else if wholeSpecKinds[gvk.GroupKind()] {
 				out.foreign[i] = foreignSpec(u)
@@ -207,14 +207,18 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 // run's result, already equals git), and says so. Objects that holds
 // already found equal never get here: only those that went to the dry run.
 func specDrift(obj, merged *unstructured.Unstructured, foreign bool, ch *ObjectChange) error {
-	if obj == nil || !wholeSpecKinds[ch.Manifest.GroupKind()] || sameJSON(obj.Object["spec"], ch.Manifest.Object["spec"]) {
+	if obj == nil || !wholeSpecKinds[ch.Manifest.GroupKind()] {
 		return nil
 	}
-	if !foreign && merged != nil && ch.Action == ObjectUpdate && sameJSON(merged.Object["spec"], ch.Manifest.Object["spec"]) {
+	git := ch.Manifest.Unstructured().Object
+	if sameJSON(obj.Object["spec"], git["spec"]) {
+		return nil
+	}
+	if !foreign && merged != nil && ch.Action == ObjectUpdate && sameJSON(merged.Object["spec"], git["spec"]) {
 		return nil
 	}
 	want := obj.DeepCopy()
-	if spec, ok := ch.Manifest.Object["spec"]; ok {
+	if spec, ok := git["spec"]; ok {
 		want.Object["spec"] = spec
 	} else {
 		delete(want.Object, "spec")

@@ -67,7 +67,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	}
 	var objs []*unstructured.Unstructured
 	for _, m := range cfg.Manifests {
-		objs = append(objs, m.Unstructured.DeepCopy())
+		objs = append(objs, m.Unstructured())
 	}
 	if _, err := rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions()); err != nil {
 		t.Fatal(err)
@@ -128,10 +128,10 @@ func TestDiffManifestsNamesTheFileOfASchemaError(t *testing.T) {
 	ensureNamespaces(t, cfg.Manifests)
 	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}),
 		ssa.Owner{Field: "meshops", Group: "meshops.io"})
-	bad := cfg.Manifests[1]
-	bad.Unstructured = bad.Unstructured.DeepCopy()
-	bad.SetName("schema-error")
-	_ = unstructured.SetNestedField(bad.Object, "MAYBE", "spec", "action")
+	u := cfg.Manifests[1].Unstructured()
+	u.SetName("schema-error")
+	_ = unstructured.SetNestedField(u.Object, "MAYBE", "spec", "action")
+	bad := manifestOf(t, u, cfg.Manifests[1].Source)
 	_, err := DiffManifests(context.Background(), rm, []configs.Manifest{bad}, nil)
 	if err == nil {
 		t.Fatal("a policy with action MAYBE passed the dry run")
@@ -226,7 +226,7 @@ func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 			if _, err := rm.Apply(ctx, u.DeepCopy(), ssa.DefaultApplyOptions()); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, configs.Manifest{Unstructured: u})
+			out = append(out, manifestOf(t, u, configs.Source{}))
 		}
 		return out
 	}
@@ -282,4 +282,14 @@ func TestHoldsNeedsEveryFieldOfGitAndTheOwnerLabels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manifestOf is the manifest of u, as if loaded from src.
+func manifestOf(t testing.TB, u *unstructured.Unstructured, src configs.Source) configs.Manifest {
+	t.Helper()
+	m, err := configs.NewManifest(u, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -38,7 +38,7 @@ func aroHCPUpgradePlan(t *testing.T) *Plan {
 	snap.Ingress = &observe.Ingress{Namespace: "aks-istio-ingress", Name: "aks-istio-ingressgateway-external", Address: "20.61.0.10"}
 	var objects []ObjectChange
 	for _, m := range cfg.Manifests {
-		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured)
+		diff, err := unifiedDiff(m.ID(), nil, m.Unstructured())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,11 +38,11 @@ func TestCompareConfigsHidesARotatedSecretWhateverItsKey(t *testing.T) {
 	}
 
 	mesh := func(v string) configs.Manifest {
-		return configs.Manifest{Unstructured: &unstructured.Unstructured{Object: map[string]any{
+		return manifestOf(t, &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "istio-shared-configmap-asm-1-29", "namespace": "aks-istio-system"},
 			"data":     map[string]any{"mesh": "extensionProviders:\n- name: authz\n  envoyExtAuthzHttp:\n    service: authz.svc\n    headers:\n      authorization: Bearer " + v + "-mesh-0\n"},
-		}}}
+		}}, configs.Source{})
 	}
 	ms, err := compareManifests([]configs.Manifest{mesh("OLD")}, []configs.Manifest{mesh("NEW")})
 	if err != nil {

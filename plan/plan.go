@@ -251,7 +251,7 @@ func TagWebhookRef(tag, istioNamespace string) ref.Object {
 func Stale(inventory object.ObjMetadataSet, manifests []configs.Manifest) []object.ObjMetadata {
 	current := make(object.ObjMetadataSet, 0, len(manifests))
 	for _, m := range manifests {
-		current = append(current, object.UnstructuredToObjMetadata(m.Unstructured))
+		current = append(current, m.ObjMetadata())
 	}
 	stale := inventory.Diff(current)
 	sort.Slice(stale, func(i, j int) bool {
@@ -315,7 +315,7 @@ func (p *Plan) addObjectGroups(meshConfig, policies, denies []ObjectChange) {
 			if c.Action == ObjectCreate {
 				action, reason = ActionCreate, group.reason+": missing"
 			}
-			id := object.UnstructuredToObjMetadata(c.Manifest.Unstructured)
+			id := c.Manifest.ObjMetadata()
 			if c.Replace {
 				reason = group.reason + ": fields added outside git are removed"
 			}

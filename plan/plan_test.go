@@ -136,7 +136,7 @@ func TestBuildPrunesWhatLeftGitLast(t *testing.T) {
 		snap.Namespaces[ns] = observe.Namespace{Name: ns, Rev: "prod-stable"}
 	}
 	gone := ref.Object{Group: "security.istio.io", Kind: "AuthorizationPolicy", Namespace: "maestro", Name: "allow-old-client"}
-	kept := object.UnstructuredToObjMetadata(cfg.Manifests[0].Unstructured)
+	kept := cfg.Manifests[0].ObjMetadata()
 	p := Build(Inputs{Config: cfg, Snapshot: snap, Inventory: object.ObjMetadataSet{gone.Metadata(), kept}})
 
 	last := p.Steps[len(p.Steps)-1]

@@ -53,7 +53,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		manifests = append(manifests, configs.Manifest{Unstructured: u})
+		manifests = append(manifests, manifestOf(t, u, configs.Source{}))
 	}
 	// allow-1 drifted: a rule added by hand. allow-2 is not there yet.
 	drifted := &unstructured.Unstructured{}

@@ -103,7 +103,7 @@ func (fl *fleet) bench(b *testing.B, n int) {
 	// The record after a sync at c0: every policy in the inventory.
 	rec := &state.Record{LastAppliedCommit: "c0", Inventory: make(object.ObjMetadataSet, 0, len(cfg.Manifests))}
 	for _, man := range cfg.Manifests {
-		rec.Inventory = append(rec.Inventory, object.UnstructuredToObjMetadata(man.Unstructured))
+		rec.Inventory = append(rec.Inventory, man.ObjMetadata())
 	}
 	computeOnce := func() *plan.Plan {
 		p, err := plan.Compute(ctx, cluster, cfg, plan.ComputeOptions{Commit: "c1", Record: rec})
@@ -222,7 +222,7 @@ func (fl *fleet) seed(ctx context.Context, cluster plan.Cluster, cfg *configs.Co
 		if m.GetNamespace() < fleetNamespace(firstNS) {
 			continue
 		}
-		obj := m.Unstructured
+		obj := m.Unstructured()
 		jobs <- func() error { return fl.c.Create(ctx, obj) }
 	}
 	close(jobs)
