@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -152,10 +153,55 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 		Namespaces:    map[string]Namespace{},
 	}
 
-	var webhooks admissionregistrationv1.MutatingWebhookConfigurationList
-	if err := c.List(ctx, &webhooks); err != nil {
-		return nil, fmt.Errorf("listing MutatingWebhookConfigurations: %w", err)
+	// Each read is independent of the others: they go out at once, so a
+	// plan waits for the slowest, not for the sum of their round trips.
+	var (
+		webhooks   admissionregistrationv1.MutatingWebhookConfigurationList
+		istiods    appsv1.DeploymentList
+		namespaces corev1.NamespaceList
+		ingress    *corev1.Service
+		workloads  []Workload
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := c.List(gctx, &webhooks); err != nil {
+			return fmt.Errorf("listing MutatingWebhookConfigurations: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := c.List(gctx, &istiods, client.InNamespace(opts.IstioNamespace), client.MatchingLabels{"app": "istiod"}); err != nil {
+			return fmt.Errorf("listing istiod Deployments in %s: %w", opts.IstioNamespace, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := c.List(gctx, &namespaces); err != nil {
+			return fmt.Errorf("listing Namespaces: %w", err)
+		}
+		return nil
+	})
+	if opts.IngressService != "" {
+		g.Go(func() error {
+			var svc corev1.Service
+			err := c.Get(gctx, types.NamespacedName{Namespace: opts.IngressNamespace, Name: opts.IngressService}, &svc)
+			switch {
+			case err == nil:
+				ingress = &svc
+			case !apierrors.IsNotFound(err):
+				return fmt.Errorf("reading the ingress gateway Service %s/%s: %w", opts.IngressNamespace, opts.IngressService, err)
+			}
+			return nil
+		})
 	}
+	g.Go(func() (err error) {
+		workloads, err = observeWorkloads(gctx, c)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
 	injectorOf := map[string]bool{}
 	for i := range webhooks.Items {
 		wh := &webhooks.Items[i]
@@ -173,10 +219,6 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 		}
 	}
 
-	var istiods appsv1.DeploymentList
-	if err := c.List(ctx, &istiods, client.InNamespace(opts.IstioNamespace), client.MatchingLabels{"app": "istiod"}); err != nil {
-		return nil, fmt.Errorf("listing istiod Deployments in %s: %w", opts.IstioNamespace, err)
-	}
 	for i := range istiods.Items {
 		d := &istiods.Items[i]
 		rev := d.Labels[mesh.RevisionLabel]
@@ -191,31 +233,15 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 		}
 	}
 
-	var namespaces corev1.NamespaceList
-	if err := c.List(ctx, &namespaces); err != nil {
-		return nil, fmt.Errorf("listing Namespaces: %w", err)
-	}
 	for _, ns := range namespaces.Items {
 		s.Namespaces[ns.Name] = Namespace{Name: ns.Name, Rev: ns.Labels[mesh.RevisionLabel], Injection: ns.Labels["istio-injection"], Labels: ns.Labels}
 	}
 
-	if opts.IngressService != "" {
-		var svc corev1.Service
-		err := c.Get(ctx, types.NamespacedName{Namespace: opts.IngressNamespace, Name: opts.IngressService}, &svc)
-		switch {
-		case err == nil:
-			s.Ingress = &Ingress{Namespace: svc.Namespace, Name: svc.Name, Annotations: svc.Annotations}
-			for _, in := range svc.Status.LoadBalancer.Ingress {
-				s.Ingress.Address = in.IP + in.Hostname
-			}
-		case !apierrors.IsNotFound(err):
-			return nil, fmt.Errorf("reading the ingress gateway Service %s/%s: %w", opts.IngressNamespace, opts.IngressService, err)
+	if svc := ingress; svc != nil {
+		s.Ingress = &Ingress{Namespace: svc.Namespace, Name: svc.Name, Annotations: svc.Annotations}
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			s.Ingress.Address = in.IP + in.Hostname
 		}
-	}
-
-	workloads, err := observeWorkloads(ctx, c)
-	if err != nil {
-		return nil, err
 	}
 	s.Workloads = workloads
 	return s, nil
@@ -238,30 +264,67 @@ func isSidecarInjector(wh *admissionregistrationv1.MutatingWebhookConfiguration)
 // kind is streamed (eachObject), and only what a Workload keeps is kept:
 // a fleet's pods, decoded whole, were most of a plan's memory.
 func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) {
+	// The owners and the pods are streamed at once; a pod's owner is
+	// followed up once all three streams are read.
+	type seen struct {
+		namespace, name string
+		owner           *metav1.OwnerReference
+		pod             Pod
+	}
+	var (
+		parents [2]map[types.UID]metav1.OwnerReference
+		pods    []seen
+	)
+	g, gctx := errgroup.WithContext(ctx)
 	// Owners need only their metadata.
-	parent := map[types.UID]metav1.OwnerReference{}
-	for _, owners := range []struct {
+	for i, owners := range []struct {
 		gvk   schema.GroupVersionKind
 		above string
 	}{
 		{appsv1.SchemeGroupVersion.WithKind("ReplicaSetList"), "Deployment"},
 		{batchv1.SchemeGroupVersion.WithKind("JobList"), "CronJob"},
 	} {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(owners.gvk)
-		err := EachObject(ctx, c, list, func(obj runtime.Object) error {
-			m, ok := obj.(*metav1.PartialObjectMetadata)
-			if !ok {
-				return fmt.Errorf("unexpected %T", obj)
-			}
-			if owner := metav1.GetControllerOf(m); owner != nil && owner.Kind == owners.above {
-				parent[m.UID] = *owner
+		parent := map[types.UID]metav1.OwnerReference{}
+		parents[i] = parent
+		g.Go(func() error {
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(owners.gvk)
+			err := EachObject(gctx, c, list, func(obj runtime.Object) error {
+				m, ok := obj.(*metav1.PartialObjectMetadata)
+				if !ok {
+					return fmt.Errorf("unexpected %T", obj)
+				}
+				if owner := metav1.GetControllerOf(m); owner != nil && owner.Kind == owners.above {
+					parent[m.UID] = *owner
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("listing %s: %w", strings.TrimSuffix(owners.gvk.Kind, "List")+"s", err)
 			}
 			return nil
 		})
+	}
+	g.Go(func() error {
+		err := EachObject(gctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
+			p, ok := obj.(*corev1.Pod)
+			if !ok {
+				return fmt.Errorf("unexpected %T", obj)
+			}
+			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				return nil
+			}
+			pods = append(pods, seen{namespace: p.Namespace, name: p.Name, owner: metav1.GetControllerOf(p),
+				pod: Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p), Ready: podReady(p)}})
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", strings.TrimSuffix(owners.gvk.Kind, "List")+"s", err)
+			return fmt.Errorf("listing Pods: %w", err)
 		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	type key struct {
@@ -270,19 +333,14 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		name      string
 	}
 	byKey := map[key]*Workload{}
-	err := EachObject(ctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
-		p, ok := obj.(*corev1.Pod)
-		if !ok {
-			return fmt.Errorf("unexpected %T", obj)
-		}
-		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			return nil
-		}
-		k := key{ref.Pod, p.Namespace, p.Name}
-		if owner := metav1.GetControllerOf(p); owner != nil {
-			k = key{ref.WorkloadKind(owner.Kind), p.Namespace, owner.Name}
-			if up, ok := parent[owner.UID]; ok {
-				k = key{ref.WorkloadKind(up.Kind), p.Namespace, up.Name}
+	for _, p := range pods {
+		k := key{ref.Pod, p.namespace, p.name}
+		if owner := p.owner; owner != nil {
+			k = key{ref.WorkloadKind(owner.Kind), p.namespace, owner.Name}
+			for _, parent := range parents {
+				if up, ok := parent[owner.UID]; ok {
+					k = key{ref.WorkloadKind(up.Kind), p.namespace, up.Name}
+				}
 			}
 		}
 		w := byKey[k]
@@ -290,11 +348,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 			w = &Workload{Kind: k.kind, Namespace: k.namespace, Name: k.name}
 			byKey[k] = w
 		}
-		w.Pods = append(w.Pods, Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p), Ready: podReady(p)})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing Pods: %w", err)
+		w.Pods = append(w.Pods, p.pod)
 	}
 	out := make([]Workload, 0, len(byKey))
 	for _, w := range byKey {
