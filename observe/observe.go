@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
-	"golang.org/x/sync/errgroup"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -162,21 +162,21 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 		ingress    *corev1.Service
 		workloads  []Workload
 	)
-	g, gctx := errgroup.WithContext(ctx)
+	var g reads
 	g.Go(func() error {
-		if err := c.List(gctx, &webhooks); err != nil {
+		if err := c.List(ctx, &webhooks); err != nil {
 			return fmt.Errorf("listing MutatingWebhookConfigurations: %w", err)
 		}
 		return nil
 	})
 	g.Go(func() error {
-		if err := c.List(gctx, &istiods, client.InNamespace(opts.IstioNamespace), client.MatchingLabels{"app": "istiod"}); err != nil {
+		if err := c.List(ctx, &istiods, client.InNamespace(opts.IstioNamespace), client.MatchingLabels{"app": "istiod"}); err != nil {
 			return fmt.Errorf("listing istiod Deployments in %s: %w", opts.IstioNamespace, err)
 		}
 		return nil
 	})
 	g.Go(func() error {
-		if err := c.List(gctx, &namespaces); err != nil {
+		if err := c.List(ctx, &namespaces); err != nil {
 			return fmt.Errorf("listing Namespaces: %w", err)
 		}
 		return nil
@@ -184,7 +184,7 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 	if opts.IngressService != "" {
 		g.Go(func() error {
 			var svc corev1.Service
-			err := c.Get(gctx, types.NamespacedName{Namespace: opts.IngressNamespace, Name: opts.IngressService}, &svc)
+			err := c.Get(ctx, types.NamespacedName{Namespace: opts.IngressNamespace, Name: opts.IngressService}, &svc)
 			switch {
 			case err == nil:
 				ingress = &svc
@@ -195,7 +195,7 @@ func Observe(ctx context.Context, c client.Reader, opts Options) (*Snapshot, err
 		})
 	}
 	g.Go(func() (err error) {
-		workloads, err = observeWorkloads(gctx, c)
+		workloads, err = observeWorkloads(ctx, c)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -275,7 +275,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		parents [2]map[types.UID]metav1.OwnerReference
 		pods    []seen
 	)
-	g, gctx := errgroup.WithContext(ctx)
+	var g reads
 	// Owners need only their metadata.
 	for i, owners := range []struct {
 		gvk   schema.GroupVersionKind
@@ -289,7 +289,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		g.Go(func() error {
 			list := &metav1.PartialObjectMetadataList{}
 			list.SetGroupVersionKind(owners.gvk)
-			err := EachObject(gctx, c, list, func(obj runtime.Object) error {
+			err := EachObject(ctx, c, list, func(obj runtime.Object) error {
 				m, ok := obj.(*metav1.PartialObjectMetadata)
 				if !ok {
 					return fmt.Errorf("unexpected %T", obj)
@@ -306,7 +306,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		})
 	}
 	g.Go(func() error {
-		err := EachObject(gctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
+		err := EachObject(ctx, c, &corev1.PodList{}, func(obj runtime.Object) error {
 			p, ok := obj.(*corev1.Pod)
 			if !ok {
 				return fmt.Errorf("unexpected %T", obj)
@@ -366,4 +366,29 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 		return a.Name < b.Name
 	})
 	return out, nil
+}
+
+// reads runs independent reads at once. Wait reports the error of the
+// first read in the order they were started, whichever failed first, so
+// what a failing cluster is said to refuse does not depend on timing; a
+// failure does not cancel the others, which end on their own.
+type reads struct {
+	wg   sync.WaitGroup
+	errs []*error
+}
+
+func (r *reads) Go(read func() error) {
+	err := new(error)
+	r.errs = append(r.errs, err)
+	r.wg.Go(func() { *err = read() })
+}
+
+func (r *reads) Wait() error {
+	r.wg.Wait()
+	for _, err := range r.errs {
+		if *err != nil {
+			return *err
+		}
+	}
+	return nil
 }
