@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -66,16 +68,19 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // costs one request per kind, whatever the number of objects, and holds
 // no live object it does not need.
 //
+// live is the REST config the live objects are streamed with, as their
+// JSON (observe.EachJSON); nil streams them through rm's client, decoded.
+//
 // owner are the labels meshops adds to every object it applies (its owner
 // labels; nil for none): the dry run must see them, or every object would
 // show a label diff. The change of an object that needs a dry run holds
 // the manifest with them; an unchanged one holds the manifest as loaded.
-func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
-	live := compareLive(ctx, rm.Client(), manifests, owner)
+func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, live *rest.Config, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
+	cmp := compareLive(ctx, rm.Client(), live, manifests, owner)
 	out := make([]ObjectChange, 0, len(manifests))
 	var errs []error
 	for i, m := range manifests {
-		if live.unchanged[i] {
+		if cmp.unchanged[i] {
 			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
 			continue
 		}
@@ -98,7 +103,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			ch.Action = ObjectUnchanged
 		}
 		if err == nil && ch.Action != ObjectCreate {
-			err = specDrift(live.differing[i], merged, live.foreign[i], &ch)
+			err = specDrift(cmp.differing[i], merged, cmp.foreign[i], &ch)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
@@ -123,7 +128,14 @@ type liveComparison struct {
 	foreign map[int]bool
 }
 
-func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest, owner map[string]string) liveComparison {
+// compareLive streams each kind of the manifests once and compares every
+// live object with its manifest. With cfg, objects come as their JSON and
+// one whose fields are byte for byte its manifest's is never decoded
+// whole: ten thousand unchanged policies cost a pass over their bytes,
+// not ten thousand maps. Any other object is decoded and compared as the
+// decoded stream does (holds), so a difference of formatting costs time,
+// never a different result.
+func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifests []configs.Manifest, owner map[string]string) liveComparison {
 	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}
 	for i, m := range manifests {
@@ -134,18 +146,8 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 		byKind[gvk][m.GetNamespace()+"/"+m.GetName()] = i
 	}
 	for gvk, index := range byKind {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		found := map[int]bool{}
-		err := observe.EachObject(ctx, c, list, func(obj runtime.Object) error {
-			u, ok := obj.(*unstructured.Unstructured)
-			if !ok {
-				return nil
-			}
-			i, ok := index[u.GetNamespace()+"/"+u.GetName()]
-			if !ok {
-				return nil
-			}
+		compare := func(u *unstructured.Unstructured, i int) {
 			found[i] = true
 			if holds(u, manifests[i].Unstructured(), owner) {
 				out.unchanged[i] = true
@@ -154,18 +156,155 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 				unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
 				out.differing[i] = u
 			}
-			return nil
-		})
+		}
+		var err error
+		if cfg != nil {
+			err = eachLiveJSON(ctx, c, cfg, gvk, func(live liveJSON, data []byte) error {
+				i, ok := index[live.meta.Namespace+"/"+live.meta.Name]
+				if !ok {
+					return nil
+				}
+				m := manifests[i]
+				if holdsJSON(live, manifestFields(m), m.GetLabels(), m.GetAnnotations(), owner) {
+					found[i] = true
+					out.unchanged[i] = true
+					return nil
+				}
+				u, err := decodeLive(data, gvk)
+				if err != nil {
+					return err
+				}
+				compare(u, i)
+				return nil
+			})
+		} else {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			err = observe.EachObject(ctx, c, list, func(obj runtime.Object) error {
+				u, ok := obj.(*unstructured.Unstructured)
+				if !ok {
+					return nil
+				}
+				if i, ok := index[u.GetNamespace()+"/"+u.GetName()]; ok {
+					compare(u, i)
+				}
+				return nil
+			})
+		}
 		if err != nil {
 			// The dry run asks again, one object at a time, and
 			// names the file of each that fails.
 			for i := range found {
 				out.unchanged[i] = false
 				delete(out.differing, i)
+				delete(out.foreign, i)
 			}
 		}
 	}
 	return out
+}
+
+// liveJSON is a live object's top level as JSON, and the metadata that
+// holdsJSON reads; the rest of the metadata (managed fields) is not read.
+type liveJSON struct {
+	fields map[string]json.RawMessage
+	meta   liveMeta
+}
+
+type liveMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// eachLiveJSON streams gvk's live objects as their JSON (one request) and
+// calls fn with each, its top level and metadata read.
+func eachLiveJSON(ctx context.Context, c client.Client, cfg *rest.Config, gvk schema.GroupVersionKind, fn func(live liveJSON, data []byte) error) error {
+	mapping, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return err
+	}
+	return observe.EachJSON(ctx, cfg, mapping.Resource, func(data []byte) error {
+		live, err := parseLive(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", gvk.Kind, err)
+		}
+		return fn(live, data)
+	})
+}
+
+// parseLive reads a live object's top level and metadata.
+func parseLive(data []byte) (liveJSON, error) {
+	var live liveJSON
+	if err := json.Unmarshal(data, &live.fields); err != nil {
+		return live, err
+	}
+	if md, ok := live.fields["metadata"]; ok {
+		if err := json.Unmarshal(md, &live.meta); err != nil {
+			return live, fmt.Errorf("metadata: %w", err)
+		}
+	}
+	return live, nil
+}
+
+// decodeLive decodes a live object whole, as client-go decodes it into
+// unstructured (integers stay int64). A List's items may lack their kind.
+func decodeLive(data []byte, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	obj := map[string]any{}
+	if err := utiljson.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk.Kind, err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	if u.GetKind() == "" {
+		u.SetGroupVersionKind(gvk)
+	}
+	return u, nil
+}
+
+// manifestFields is each top-level field of m beside apiVersion, kind and
+// metadata, as encoding/json writes it (compact, map keys sorted: the form
+// the API server writes a custom resource in), cut from the manifest's
+// JSON. nil if that JSON is not an object, which configs never makes.
+func manifestFields(m configs.Manifest) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(m.JSON(), &out); err != nil {
+		return nil
+	}
+	if out == nil {
+		return nil
+	}
+	delete(out, "apiVersion")
+	delete(out, "kind")
+	delete(out, "metadata")
+	return out
+}
+
+// holdsJSON is holds for a live object as its JSON and want's fields as
+// manifestFields encodes them: every field of want byte for byte the
+// live one, no other live field beside metadata and status, and the labels
+// and annotations holds needs. True means holds would say so; false only
+// that the bytes alone cannot tell (two encodings of the same value
+// differ), so the caller asks holds.
+func holdsJSON(live liveJSON, want map[string]json.RawMessage, labels, annotations, extra map[string]string) bool {
+	if want == nil {
+		return false // the manifest's fields are unknown
+	}
+	for k, v := range want {
+		if got, ok := live.fields[k]; !ok || v == nil || !bytes.Equal(got, v) {
+			return false
+		}
+	}
+	for k := range live.fields {
+		switch k {
+		case "apiVersion", "kind", "metadata", "status":
+			continue
+		}
+		if _, ok := want[k]; !ok {
+			return false
+		}
+	}
+	return holdsMeta(labels, annotations, extra, live.meta.Labels, live.meta.Annotations)
 }
 
 // holds reports whether live already is what applying want, with the
@@ -187,6 +326,12 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 			return false
 		}
 	}
+	return holdsMeta(want.GetLabels(), want.GetAnnotations(), extra, live.GetLabels(), live.GetAnnotations())
+}
+
+// holdsMeta is holds' rule for metadata: want's labels, the extra labels
+// and want's annotations are all on the live object, with their values.
+func holdsMeta(labels, annotations, extra, liveLabels, liveAnnotations map[string]string) bool {
 	subset := func(want, have map[string]string) bool {
 		for k, v := range want {
 			if got, ok := have[k]; !ok || got != v {
@@ -195,8 +340,7 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 		}
 		return true
 	}
-	labels := live.GetLabels()
-	return subset(want.GetLabels(), labels) && subset(extra, labels) && subset(want.GetAnnotations(), live.GetAnnotations())
+	return subset(labels, liveLabels) && subset(extra, liveLabels) && subset(annotations, liveAnnotations)
 }
 
 // specDrift marks a whole-spec object whose live spec differs from git
