@@ -155,29 +155,15 @@ func (keepBytes) Identifier() runtime.Identifier { return "meshops-raw-json" }
 // buffer for the next event).
 type watchEnvelope struct{ keepBytes }
 
-var (
-	envelopeType   = []byte(`{"type":"`)
-	envelopeObject = []byte(`","object":`)
-)
-
 func (watchEnvelope) Decode(data []byte, _ *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
 	ev, ok := into.(*metav1.WatchEvent)
 	if !ok {
 		return nil, nil, fmt.Errorf("a watch event decodes into *metav1.WatchEvent, not %T", into)
 	}
-	data = bytes.TrimSpace(data)
-	// The API server writes {"type":"ADDED","object":{...}}: the object
-	// is cut out without reading it. The framer has checked that the frame
-	// is one JSON value, so the cut is the object unless the envelope had
-	// more members after it, which the object's reader would then reject.
-	if rest, ok := bytes.CutPrefix(data, envelopeType); ok {
-		if typ, rest, ok := bytes.Cut(rest, []byte(`"`)); ok {
-			if obj, ok := bytes.CutPrefix(rest, envelopeObject); ok && bytes.HasSuffix(obj, []byte("}")) {
-				ev.Type = string(typ)
-				ev.Object = runtime.RawExtension{Raw: bytes.Clone(obj[:len(obj)-1])}
-				return ev, nil, nil
-			}
-		}
+	if typ, obj, ok := cutEnvelope(data); ok {
+		ev.Type = string(typ)
+		ev.Object = runtime.RawExtension{Raw: bytes.Clone(obj)}
+		return ev, nil, nil
 	}
 	var env struct {
 		Type   string          `json:"type"`
@@ -189,4 +175,31 @@ func (watchEnvelope) Decode(data []byte, _ *schema.GroupVersionKind, into runtim
 	ev.Type = env.Type
 	ev.Object = runtime.RawExtension{Raw: env.Object}
 	return ev, nil, nil
+}
+
+var (
+	envelopeType   = []byte(`{"type":"`)
+	envelopeObject = []byte(`,"object":`)
+)
+
+// cutEnvelope cuts the type and the object out of a watch event as the
+// API server writes it, {"type":"ADDED","object":{...}}, without reading
+// the object. The framer has checked that the frame is one JSON value, so
+// the cut is the object unless the envelope had more members after it,
+// which the object's reader would then reject. ok is false for any other
+// shape, which a JSON decoder reads.
+func cutEnvelope(data []byte) (typ, obj []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(data), envelopeType)
+	if !ok {
+		return nil, nil, false
+	}
+	typ, rest, ok = bytes.Cut(rest, []byte(`"`))
+	if !ok {
+		return nil, nil, false
+	}
+	obj, ok = bytes.CutPrefix(rest, envelopeObject)
+	if !ok || !bytes.HasSuffix(obj, []byte("}")) {
+		return nil, nil, false
+	}
+	return typ, obj[:len(obj)-1], true
 }

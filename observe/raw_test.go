@@ -139,13 +139,19 @@ func TestEachJSONReportsAResourceTheServerDoesNotServe(t *testing.T) {
 
 func TestWatchEnvelopeKeepsTheObjectsBytesWhateverTheMembersOrder(t *testing.T) {
 	obj := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"}"}}`
-	for _, tc := range []struct{ name, frame string }{
-		{"as the API server writes it", `{"type":"ADDED","object":` + obj + `}`},
-		{"with a trailing newline", `{"type":"ADDED","object":` + obj + "}\n"},
-		{"object first", `{"object":` + obj + `,"type":"ADDED"}`},
-		{"spaced", `{ "type" : "ADDED", "object" : ` + obj + ` }`},
+	for _, tc := range []struct {
+		name, frame string
+		cut         bool // the object is cut out, not read
+	}{
+		{"as the API server writes it", `{"type":"ADDED","object":` + obj + `}`, true},
+		{"with a trailing newline", `{"type":"ADDED","object":` + obj + "}\n", true},
+		{"object first", `{"object":` + obj + `,"type":"ADDED"}`, false},
+		{"spaced", `{ "type" : "ADDED", "object" : ` + obj + ` }`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if _, _, cut := cutEnvelope([]byte(tc.frame)); cut != tc.cut {
+				t.Errorf("cut = %v, want %v", cut, tc.cut)
+			}
 			ev := &metav1.WatchEvent{}
 			if _, _, err := (watchEnvelope{}).Decode([]byte(tc.frame), nil, ev); err != nil {
 				t.Fatal(err)
