@@ -234,18 +234,159 @@ func eachLiveJSON(ctx context.Context, c client.Client, cfg *rest.Config, gvk sc
 	})
 }
 
-// parseLive reads a live object's top level and metadata.
+// parseLive reads a live object's top level and metadata. The fields are
+// slices of data: the bytes are read once, and not copied.
 func parseLive(data []byte) (liveJSON, error) {
-	var live liveJSON
-	if err := json.Unmarshal(data, &live.fields); err != nil {
-		return live, err
+	live := liveJSON{fields: make(map[string]json.RawMessage, 6)}
+	if !jsonMembers(data, func(key, value []byte) bool {
+		live.fields[string(key)] = value
+		return true
+	}) {
+		live.fields = nil
+		if err := json.Unmarshal(data, &live.fields); err != nil {
+			return live, err
+		}
 	}
-	if md, ok := live.fields["metadata"]; ok {
+	md, ok := live.fields["metadata"]
+	if !ok {
+		return live, nil
+	}
+	if !jsonMembers(md, func(key, value []byte) bool {
+		var err error
+		switch string(key) {
+		case "name":
+			live.meta.Name, err = jsonString(value)
+		case "namespace":
+			live.meta.Namespace, err = jsonString(value)
+		case "labels":
+			err = json.Unmarshal(value, &live.meta.Labels)
+		case "annotations":
+			err = json.Unmarshal(value, &live.meta.Annotations)
+		}
+		return err == nil
+	}) {
+		live.meta = liveMeta{}
 		if err := json.Unmarshal(md, &live.meta); err != nil {
 			return live, fmt.Errorf("metadata: %w", err)
 		}
 	}
 	return live, nil
+}
+
+// jsonMembers calls fn with the key and the value's bytes of each member
+// of the JSON object data, until fn returns false. data is one valid JSON
+// value, as the stream's framer (or the List's decoder) checked; so this
+// finds where each value ends and checks no more. It is false when data is
+// not an object, a key holds an escape, or fn said stop: encoding/json
+// reads those.
+func jsonMembers(data []byte, fn func(key, value []byte) bool) bool {
+	i := skipJSONSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = skipJSONSpace(data, i)
+		if i >= len(data) {
+			return false
+		}
+		switch data[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipJSONSpace(data, i+1)
+		}
+		if i >= len(data) || data[i] != '"' {
+			return false
+		}
+		end := jsonValueEnd(data, i)
+		if end < 0 {
+			return false
+		}
+		key := data[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		i = skipJSONSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		i = skipJSONSpace(data, i+1)
+		end = jsonValueEnd(data, i)
+		if end < 0 || !fn(key, data[i:end]) {
+			return false
+		}
+		i = end
+	}
+}
+
+// jsonValueEnd is the index after the JSON value that starts at data[i],
+// or -1.
+func jsonValueEnd(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		for j := i + 1; j < len(data); j++ {
+			switch data[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end := jsonValueEnd(data, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	// A number, true, false or null.
+	j := i
+	for j < len(data) {
+		if c := data[j]; c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			break
+		}
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+func skipJSONSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonString is a JSON string's value; one without escapes is not decoded.
+func jsonString(value []byte) (string, error) {
+	if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' && bytes.IndexByte(value, '\\') < 0 {
+		return string(value[1 : len(value)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(value, &s)
+	return s, err
 }
 
 // decodeLive decodes a live object whole, as client-go decodes it into

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -177,5 +178,43 @@ mesh-changed-in-git unchanged=false differing=false foreign=false
 		if a != b || d.GetManagedFields() != nil || j.GetManagedFields() != nil {
 			t.Errorf("%s: live object decoded:\n%s\nfrom JSON:\n%s", manifests[i].GetName(), a, b)
 		}
+	}
+}
+
+// jsonMembers splits an object as encoding/json does, without copying.
+func TestJSONMembersSplitsAnObjectAsEncodingJSONDoes(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		split      bool // false: left to encoding/json
+	}{
+		{"compact", `{"apiVersion":"v1","kind":"X","metadata":{"name":"a","labels":{"k":"v"}},"spec":{"a":[1,2.5e3,true,false,null,"s"]}}`, true},
+		{"empty", `{}`, true},
+		{"spaced", " { \"a\" : 1 ,\n\t\"b\" : [ ] , \"c\":{ } } ", true},
+		{"brackets and quotes in strings", `{"a":"}]{[","b":{"c":"\"}\\","d":["]"]},"e":"\\"}`, true},
+		{"escaped value", `{"a":"\u003cb\u003e","b":-1}`, true},
+		{"scalars last", `{"a":true,"b":null,"c":-0.5}`, true},
+		{"an escaped key", `{"a\u0062":1}`, false},
+		{"not an object", `[1,2]`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]json.RawMessage{}
+			split := jsonMembers([]byte(tc.data), func(key, value []byte) bool {
+				got[string(key)] = value
+				return true
+			})
+			if split != tc.split {
+				t.Fatalf("split = %v, want %v", split, tc.split)
+			}
+			if !split {
+				return
+			}
+			var want map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(tc.data), &want); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+				t.Errorf("members:\n got %q\nwant %q", got, want)
+			}
+		})
 	}
 }
