@@ -22,6 +22,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/redact"
+	"github.com/meshops/meshops/retry"
 )
 
 // ObjectAction is what applying the repo would do to one object.
@@ -157,25 +158,40 @@ func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifes
 				out.differing[i] = u
 			}
 		}
+		forget := func() {
+			for i := range found {
+				out.unchanged[i] = false
+				delete(out.differing, i)
+				delete(out.foreign, i)
+			}
+			clear(found)
+		}
 		var err error
 		if cfg != nil {
-			err = eachLiveJSON(ctx, c, cfg, gvk, func(live liveJSON, data []byte) error {
-				i, ok := index[live.meta.Namespace+"/"+live.meta.Name]
-				if !ok {
+			// The client retries its calls (retry.Client) and this
+			// stream does not go through it: retry the kind here, from
+			// its first object, rather than send ten thousand dry runs
+			// after a blink of the server.
+			err = retry.Do(ctx, retry.DefaultOptions(), func() error {
+				forget()
+				return eachLiveJSON(ctx, c, cfg, gvk, func(live liveJSON, data []byte) error {
+					i, ok := index[live.meta.Namespace+"/"+live.meta.Name]
+					if !ok {
+						return nil
+					}
+					m := manifests[i]
+					if holdsJSON(live, manifestFields(m), m.GetLabels(), m.GetAnnotations(), owner) {
+						found[i] = true
+						out.unchanged[i] = true
+						return nil
+					}
+					u, err := decodeLive(data, gvk)
+					if err != nil {
+						return err
+					}
+					compare(u, i)
 					return nil
-				}
-				m := manifests[i]
-				if holdsJSON(live, manifestFields(m), m.GetLabels(), m.GetAnnotations(), owner) {
-					found[i] = true
-					out.unchanged[i] = true
-					return nil
-				}
-				u, err := decodeLive(data, gvk)
-				if err != nil {
-					return err
-				}
-				compare(u, i)
-				return nil
+				})
 			})
 		} else {
 			list := &unstructured.UnstructuredList{}
@@ -194,11 +210,7 @@ func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifes
 		if err != nil {
 			// The dry run asks again, one object at a time, and
 			// names the file of each that fails.
-			for i := range found {
-				out.unchanged[i] = false
-				delete(out.differing, i)
-				delete(out.foreign, i)
-			}
+			forget()
 		}
 	}
 	return out

@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
@@ -216,5 +221,44 @@ func TestJSONMembersSplitsAnObjectAsEncodingJSONDoes(t *testing.T) {
 				t.Errorf("members:\n got %q\nwant %q", got, want)
 			}
 		})
+	}
+}
+
+// A server that blinks while the policies stream (its first stream and
+// List answered 503) costs a second stream, not a dry run per policy.
+func TestCompareLiveRetriesAKindWhoseStreamFailedForAMoment(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t, nil)
+	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}), ssa.Owner{Field: FieldManager, Group: "meshops.io"})
+	var manifests []configs.Manifest
+	for i := range 3 {
+		m := manifestOf(t, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+			"metadata": map[string]any{"namespace": ns, "name": fmt.Sprintf("allow-%d", i)},
+			"spec":     map[string]any{"action": "ALLOW"},
+		}}, configs.Source{})
+		if _, err := rm.Apply(ctx, m.Unstructured(), ssa.DefaultApplyOptions()); err != nil {
+			t.Fatal(err)
+		}
+		manifests = append(manifests, m)
+	}
+	var failed atomic.Int64
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if failed.Add(1) > 2 {
+				return rt.RoundTrip(r)
+			}
+			body := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server is restarting","reason":"ServiceUnavailable","code":503}`
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+		})
+	})
+	got := compareLive(ctx, env.Client, cfg, manifests, nil)
+	if !slices.Equal(got.unchanged, []bool{true, true, true}) {
+		t.Errorf("unchanged = %v after a blink of the server, want all (the stream tried again)", got.unchanged)
+	}
+	if n := failed.Load(); n != 3 {
+		t.Errorf("%d requests, want 3 (a failed stream, a failed List, a stream)", n)
 	}
 }
