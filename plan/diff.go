@@ -420,16 +420,17 @@ func decodeLive(data []byte, gvk schema.GroupVersionKind) (*unstructured.Unstruc
 // the API server writes a custom resource in), cut from the manifest's
 // JSON. nil if that JSON is not an object, which configs never makes.
 func manifestFields(m configs.Manifest) map[string]json.RawMessage {
-	var out map[string]json.RawMessage
-	if err := json.Unmarshal(m.JSON(), &out); err != nil {
+	out := make(map[string]json.RawMessage, 2)
+	if !jsonMembers(m.JSON(), func(key, value []byte) bool {
+		switch k := string(key); k {
+		case "apiVersion", "kind", "metadata":
+		default:
+			out[k] = value
+		}
+		return true
+	}) {
 		return nil
 	}
-	if out == nil {
-		return nil
-	}
-	delete(out, "apiVersion")
-	delete(out, "kind")
-	delete(out, "metadata")
 	return out
 }
 
