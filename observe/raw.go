@@ -24,7 +24,7 @@ import (
 //
 // Decoding a custom resource into *unstructured.Unstructured reads its JSON
 // four or five times and allocates a map for every JSON object in it; for
-// ten thousand policies that was most of a plan's CPU. Here each event is
+// ten thousand policies that was half of a plan's CPU. Here each event is
 // read once by client-go's framer and its envelope is cut, not parsed.
 func EachJSON(ctx context.Context, cfg *rest.Config, gvr schema.GroupVersionResource, fn func(data []byte) error, opts ...client.ListOption) error {
 	rc, err := jsonClient(cfg, gvr.GroupVersion())

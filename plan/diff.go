@@ -287,8 +287,9 @@ func parseLive(data []byte) (liveJSON, error) {
 
 // jsonMembers calls fn with the key and the value's bytes of each member
 // of the JSON object data, until fn returns false. data is one valid JSON
-// value, as the stream's framer (or the List's decoder) checked; so this
-// finds where each value ends and checks no more. It is false when data is
+// value, as the stream's framer or the List's decoder checked it, or as
+// configs wrote a manifest; so this finds where each value ends and checks
+// no more. It is false when data is
 // not an object, a key holds an escape, or fn said stop: encoding/json
 // reads those.
 func jsonMembers(data []byte, fn func(key, value []byte) bool) bool {
