@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -41,6 +42,18 @@ func EachObject(ctx context.Context, c client.Reader, list client.ObjectList, fn
 // over; a stream broken once objects went to fn is an error, since fn
 // cannot take them twice.
 func streamList(ctx context.Context, w client.WithWatch, list client.ObjectList, fn func(runtime.Object) error, opts []client.ListOption) (streamed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wi, err := w.Watch(ctx, list, streamingOptions(opts))
+	if err != nil {
+		return false, nil
+	}
+	return eachEvent(ctx, wi, fn)
+}
+
+// streamingOptions are opts for a streaming list: a watch that sends the
+// current objects first, then a bookmark.
+func streamingOptions(opts []client.ListOption) *client.ListOptions {
 	lo := (&client.ListOptions{}).ApplyOptions(opts)
 	raw := metav1.ListOptions{}
 	if lo.Raw != nil {
@@ -50,13 +63,13 @@ func streamList(ctx context.Context, w client.WithWatch, list client.ObjectList,
 	raw.AllowWatchBookmarks = true
 	raw.ResourceVersionMatch = metav1.ResourceVersionMatchNotOlderThan
 	lo.Raw = &raw
+	return lo
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wi, err := w.Watch(ctx, list, lo)
-	if err != nil {
-		return false, nil
-	}
+// eachEvent calls fn with each object a streaming list sends until the
+// bookmark that ends the current objects, and stops wi. streamed is as
+// streamList's.
+func eachEvent(ctx context.Context, wi watch.Interface, fn func(runtime.Object) error) (streamed bool, err error) {
 	defer wi.Stop()
 	sent := 0
 	for {
@@ -80,16 +93,44 @@ func streamList(ctx context.Context, w client.WithWatch, list client.ObjectList,
 				return true, err
 			}
 		case watch.Bookmark:
-			if m, err := meta.Accessor(ev.Object); err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
+			if endsInitialEvents(ev.Object) {
 				return true, nil
 			}
 		case watch.Error:
 			if sent == 0 {
 				return false, nil
 			}
-			return true, fmt.Errorf("streaming list: %w", apierrors.FromObject(ev.Object))
+			return true, fmt.Errorf("streaming list: %w", statusError(ev.Object))
 		}
 		// Changes after the current objects come after the bookmark,
 		// which ends the stream first.
 	}
+}
+
+// endsInitialEvents reports whether a bookmark, decoded or as its JSON
+// (EachJSON), is the one that follows the current objects.
+func endsInitialEvents(obj runtime.Object) bool {
+	if u, ok := obj.(*runtime.Unknown); ok {
+		var b struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		return json.Unmarshal(u.Raw, &b) == nil && b.Metadata.Annotations[metav1.InitialEventsAnnotationKey] == "true"
+	}
+	m, err := meta.Accessor(obj)
+	return err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true"
+}
+
+// statusError is the API error an error event carries, decoded or as its
+// JSON (EachJSON).
+func statusError(obj runtime.Object) error {
+	if u, ok := obj.(*runtime.Unknown); ok {
+		st := &metav1.Status{}
+		if err := json.Unmarshal(u.Raw, st); err != nil {
+			return fmt.Errorf("undecodable error event: %w", err)
+		}
+		obj = st
+	}
+	return apierrors.FromObject(obj)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
@@ -21,6 +22,10 @@ import (
 type Cluster struct {
 	Client client.Client
 	RM     *ssa.ResourceManager
+	// Config is the REST config Client was made from; with it the diff
+	// streams live objects as their JSON (DiffManifests). nil: through
+	// Client, decoded.
+	Config *rest.Config
 	// FieldManager is RM's server-side apply field manager, for the
 	// applies that do not go through RM (namespace labels).
 	FieldManager string
@@ -71,7 +76,7 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 	var objects []ObjectChange
 	switch {
 	case len(missing) == 0:
-		objects, err = DiffManifests(ctx, c.RM, cfg.Manifests, c.ownerLabels())
+		objects, err = DiffManifests(ctx, c.RM, c.Config, cfg.Manifests, c.ownerLabels())
 	case ext.CreateNamespaces:
 		// Objects in a namespace still to be created cannot be dry-run:
 		// they are created, as the manifest says.
@@ -160,6 +165,6 @@ func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, 
 		}
 		out = append(out, ObjectChange{Manifest: m, Action: ObjectCreate, Diff: diff})
 	}
-	changes, err := DiffManifests(ctx, c.RM, existing, c.ownerLabels())
+	changes, err := DiffManifests(ctx, c.RM, c.Config, existing, c.ownerLabels())
 	return append(changes, out...), err
 }

@@ -50,7 +50,7 @@ func newScenarioCluster(t *testing.T, major int) *scenarioCluster {
 	}
 	s.ns = env.Namespace(t, map[string]string{mesh.RevisionLabel: s.tag})
 	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
-	s.cluster = Cluster{Client: env.Client, RM: rm, FieldManager: "meshops"}
+	s.cluster = Cluster{Client: env.Client, RM: rm, Config: env.Config, FieldManager: "meshops"}
 	return s
 }
 

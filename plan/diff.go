@@ -14,12 +14,15 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/observe"
 	"github.com/meshops/meshops/redact"
+	"github.com/meshops/meshops/retry"
 )
 
 // ObjectAction is what applying the repo would do to one object.
@@ -66,16 +69,19 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // costs one request per kind, whatever the number of objects, and holds
 // no live object it does not need.
 //
+// live is the REST config the live objects are streamed with, as their
+// JSON (observe.EachJSON); nil streams them through rm's client, decoded.
+//
 // owner are the labels meshops adds to every object it applies (its owner
 // labels; nil for none): the dry run must see them, or every object would
 // show a label diff. The change of an object that needs a dry run holds
 // the manifest with them; an unchanged one holds the manifest as loaded.
-func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
-	live := compareLive(ctx, rm.Client(), manifests, owner)
+func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, live *rest.Config, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
+	cmp := compareLive(ctx, rm.Client(), live, manifests, owner)
 	out := make([]ObjectChange, 0, len(manifests))
 	var errs []error
 	for i, m := range manifests {
-		if live.unchanged[i] {
+		if cmp.unchanged[i] {
 			out = append(out, ObjectChange{Manifest: m, Action: ObjectUnchanged})
 			continue
 		}
@@ -98,7 +104,7 @@ func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, manifests []con
 			ch.Action = ObjectUnchanged
 		}
 		if err == nil && ch.Action != ObjectCreate {
-			err = specDrift(live.differing[i], merged, live.foreign[i], &ch)
+			err = specDrift(cmp.differing[i], merged, cmp.foreign[i], &ch)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: rendering diff: %w", m.Source, m.ID(), err))
@@ -123,7 +129,14 @@ type liveComparison struct {
 	foreign map[int]bool
 }
 
-func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manifest, owner map[string]string) liveComparison {
+// compareLive streams each kind of the manifests once and compares every
+// live object with its manifest. With cfg, objects come as their JSON and
+// one whose fields are byte for byte its manifest's is never decoded
+// whole: ten thousand unchanged policies cost a pass over their bytes,
+// not ten thousand maps. Any other object is decoded and compared as the
+// decoded stream does (holds), so a difference of formatting costs time,
+// never a different result.
+func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifests []configs.Manifest, owner map[string]string) liveComparison {
 	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}
 	for i, m := range manifests {
@@ -134,18 +147,8 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 		byKind[gvk][m.GetNamespace()+"/"+m.GetName()] = i
 	}
 	for gvk, index := range byKind {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		found := map[int]bool{}
-		err := observe.EachObject(ctx, c, list, func(obj runtime.Object) error {
-			u, ok := obj.(*unstructured.Unstructured)
-			if !ok {
-				return nil
-			}
-			i, ok := index[u.GetNamespace()+"/"+u.GetName()]
-			if !ok {
-				return nil
-			}
+		compare := func(u *unstructured.Unstructured, i int) {
 			found[i] = true
 			if holds(u, manifests[i].Unstructured(), owner) {
 				out.unchanged[i] = true
@@ -154,18 +157,309 @@ func compareLive(ctx context.Context, c client.Reader, manifests []configs.Manif
 				unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
 				out.differing[i] = u
 			}
-			return nil
-		})
-		if err != nil {
-			// The dry run asks again, one object at a time, and
-			// names the file of each that fails.
+		}
+		forget := func() {
 			for i := range found {
 				out.unchanged[i] = false
 				delete(out.differing, i)
+				delete(out.foreign, i)
 			}
+			clear(found)
+		}
+		var err error
+		if cfg != nil {
+			// The client retries its calls (retry.Client) and this
+			// stream does not go through it: retry the kind here, from
+			// its first object, rather than send ten thousand dry runs
+			// after a blink of the server.
+			err = retry.Do(ctx, retry.DefaultOptions(), func() error {
+				forget()
+				return eachLiveJSON(ctx, c, cfg, gvk, func(live liveJSON, data []byte) error {
+					i, ok := index[live.meta.Namespace+"/"+live.meta.Name]
+					if !ok {
+						return nil
+					}
+					m := manifests[i]
+					if holdsJSON(live, manifestFields(m), m.GetLabels(), m.GetAnnotations(), owner) {
+						found[i] = true
+						out.unchanged[i] = true
+						return nil
+					}
+					u, err := decodeLive(data, gvk)
+					if err != nil {
+						return err
+					}
+					compare(u, i)
+					return nil
+				})
+			})
+		} else {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+			err = observe.EachObject(ctx, c, list, func(obj runtime.Object) error {
+				u, ok := obj.(*unstructured.Unstructured)
+				if !ok {
+					return nil
+				}
+				if i, ok := index[u.GetNamespace()+"/"+u.GetName()]; ok {
+					compare(u, i)
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			// The dry run asks again, one object at a time, and
+			// names the file of each that fails.
+			forget()
 		}
 	}
 	return out
+}
+
+// liveJSON is a live object's top level as JSON, and the metadata that
+// holdsJSON reads; the rest of the metadata (managed fields) is not read.
+type liveJSON struct {
+	fields map[string]json.RawMessage
+	meta   liveMeta
+}
+
+type liveMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// eachLiveJSON streams gvk's live objects as their JSON (one request) and
+// calls fn with each, its top level and metadata read.
+func eachLiveJSON(ctx context.Context, c client.Client, cfg *rest.Config, gvk schema.GroupVersionKind, fn func(live liveJSON, data []byte) error) error {
+	mapping, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return err
+	}
+	return observe.EachJSON(ctx, cfg, mapping.Resource, func(data []byte) error {
+		live, err := parseLive(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", gvk.Kind, err)
+		}
+		return fn(live, data)
+	})
+}
+
+// parseLive reads a live object's top level and metadata. The fields are
+// slices of data: the bytes are read once, and not copied.
+func parseLive(data []byte) (liveJSON, error) {
+	live := liveJSON{fields: make(map[string]json.RawMessage, 6)}
+	if !jsonMembers(data, func(key, value []byte) bool {
+		live.fields[string(key)] = value
+		return true
+	}) {
+		live.fields = nil
+		if err := json.Unmarshal(data, &live.fields); err != nil {
+			return live, err
+		}
+	}
+	md, ok := live.fields["metadata"]
+	if !ok {
+		return live, nil
+	}
+	if !jsonMembers(md, func(key, value []byte) bool {
+		var err error
+		switch string(key) {
+		case "name":
+			live.meta.Name, err = jsonString(value)
+		case "namespace":
+			live.meta.Namespace, err = jsonString(value)
+		case "labels":
+			err = json.Unmarshal(value, &live.meta.Labels)
+		case "annotations":
+			err = json.Unmarshal(value, &live.meta.Annotations)
+		}
+		return err == nil
+	}) {
+		live.meta = liveMeta{}
+		if err := json.Unmarshal(md, &live.meta); err != nil {
+			return live, fmt.Errorf("metadata: %w", err)
+		}
+	}
+	return live, nil
+}
+
+// jsonMembers calls fn with the key and the value's bytes of each member
+// of the JSON object data, until fn returns false. data is one valid JSON
+// value, as the stream's framer or the List's decoder checked it, or as
+// configs wrote a manifest; so this finds where each value ends and checks
+// no more. It is false when data is
+// not an object, a key holds an escape, or fn said stop: encoding/json
+// reads those.
+func jsonMembers(data []byte, fn func(key, value []byte) bool) bool {
+	i := skipJSONSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = skipJSONSpace(data, i)
+		if i >= len(data) {
+			return false
+		}
+		switch data[i] {
+		case '}':
+			return true
+		case ',':
+			i = skipJSONSpace(data, i+1)
+		}
+		if i >= len(data) || data[i] != '"' {
+			return false
+		}
+		end := jsonValueEnd(data, i)
+		if end < 0 {
+			return false
+		}
+		key := data[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			return false
+		}
+		i = skipJSONSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		i = skipJSONSpace(data, i+1)
+		end = jsonValueEnd(data, i)
+		if end < 0 || !fn(key, data[i:end]) {
+			return false
+		}
+		i = end
+	}
+}
+
+// jsonValueEnd is the index after the JSON value that starts at data[i],
+// or -1.
+func jsonValueEnd(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		for j := i + 1; j < len(data); j++ {
+			switch data[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end := jsonValueEnd(data, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	// A number, true, false or null.
+	j := i
+	for j < len(data) {
+		if c := data[j]; c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			break
+		}
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+func skipJSONSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// jsonString is a JSON string's value; one without escapes is not decoded.
+func jsonString(value []byte) (string, error) {
+	if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' && bytes.IndexByte(value, '\\') < 0 {
+		return string(value[1 : len(value)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(value, &s)
+	return s, err
+}
+
+// decodeLive decodes a live object whole, as client-go decodes it into
+// unstructured (integers stay int64). A List's items may lack their kind.
+func decodeLive(data []byte, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	obj := map[string]any{}
+	if err := utiljson.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("%s: %w", gvk.Kind, err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	if u.GetKind() == "" {
+		u.SetGroupVersionKind(gvk)
+	}
+	return u, nil
+}
+
+// manifestFields is each top-level field of m beside apiVersion, kind and
+// metadata, as encoding/json writes it (compact, map keys sorted: the form
+// the API server writes a custom resource in), cut from the manifest's
+// JSON. nil if that JSON is not an object, which configs never makes.
+func manifestFields(m configs.Manifest) map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, 2)
+	if !jsonMembers(m.JSON(), func(key, value []byte) bool {
+		switch k := string(key); k {
+		case "apiVersion", "kind", "metadata":
+		default:
+			out[k] = value
+		}
+		return true
+	}) {
+		return nil
+	}
+	return out
+}
+
+// holdsJSON is holds for a live object as its JSON and want's fields as
+// manifestFields encodes them: every field of want byte for byte the
+// live one, no other live field beside metadata and status, and the labels
+// and annotations holds needs. True means holds would say so; false only
+// that the bytes alone cannot tell (two encodings of the same value
+// differ), so the caller asks holds.
+func holdsJSON(live liveJSON, want map[string]json.RawMessage, labels, annotations, extra map[string]string) bool {
+	if want == nil {
+		return false // the manifest's fields are unknown
+	}
+	for k, v := range want {
+		if got, ok := live.fields[k]; !ok || v == nil || !bytes.Equal(got, v) {
+			return false
+		}
+	}
+	for k := range live.fields {
+		switch k {
+		case "apiVersion", "kind", "metadata", "status":
+			continue
+		}
+		if _, ok := want[k]; !ok {
+			return false
+		}
+	}
+	return holdsMeta(labels, annotations, extra, live.meta.Labels, live.meta.Annotations)
 }
 
 // holds reports whether live already is what applying want, with the
@@ -187,6 +481,12 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 			return false
 		}
 	}
+	return holdsMeta(want.GetLabels(), want.GetAnnotations(), extra, live.GetLabels(), live.GetAnnotations())
+}
+
+// holdsMeta is holds' rule for metadata: want's labels, the extra labels
+// and want's annotations are all on the live object, with their values.
+func holdsMeta(labels, annotations, extra, liveLabels, liveAnnotations map[string]string) bool {
 	subset := func(want, have map[string]string) bool {
 		for k, v := range want {
 			if got, ok := have[k]; !ok || got != v {
@@ -195,8 +495,7 @@ func holds(live, want *unstructured.Unstructured, extra map[string]string) bool 
 		}
 		return true
 	}
-	labels := live.GetLabels()
-	return subset(want.GetLabels(), labels) && subset(extra, labels) && subset(want.GetAnnotations(), live.GetAnnotations())
+	return subset(labels, liveLabels) && subset(extra, liveLabels) && subset(annotations, liveAnnotations)
 }
 
 // specDrift marks a whole-spec object whose live spec differs from git

@@ -53,7 +53,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	rm := ssa.NewResourceManager(env.Client, polling.NewStatusPoller(env.Client, env.Mapper, polling.Options{}),
 		ssa.Owner{Field: "meshops", Group: "meshops.io"})
 
-	changes, err := DiffManifests(ctx, rm, cfg.Manifests, nil)
+	changes, err := DiffManifests(ctx, rm, env.Config, cfg.Manifests, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 	if _, err := rm.ApplyAllStaged(ctx, objs, ssa.DefaultApplyOptions()); err != nil {
 		t.Fatal(err)
 	}
-	if changes, err = DiffManifests(ctx, rm, cfg.Manifests, nil); err != nil {
+	if changes, err = DiffManifests(ctx, rm, env.Config, cfg.Manifests, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := count(changes); got[ObjectUnchanged] != len(cfg.Manifests) {
@@ -105,7 +105,7 @@ func TestDiffManifestsUsesServerSideDryRunAndIgnoresOtherManagersFields(t *testi
 		t.Fatal(err)
 	}
 
-	if changes, err = DiffManifests(ctx, rm, cfg.Manifests, nil); err != nil {
+	if changes, err = DiffManifests(ctx, rm, env.Config, cfg.Manifests, nil); err != nil {
 		t.Fatal(err)
 	}
 	var updated []string
@@ -132,7 +132,7 @@ func TestDiffManifestsNamesTheFileOfASchemaError(t *testing.T) {
 	u.SetName("schema-error")
 	_ = unstructured.SetNestedField(u.Object, "MAYBE", "spec", "action")
 	bad := manifestOf(t, u, cfg.Manifests[1].Source)
-	_, err := DiffManifests(context.Background(), rm, []configs.Manifest{bad}, nil)
+	_, err := DiffManifests(context.Background(), rm, env.Config, []configs.Manifest{bad}, nil)
 	if err == nil {
 		t.Fatal("a policy with action MAYBE passed the dry run")
 	}
@@ -212,7 +212,8 @@ func TestSameJSONComparesAsEncodedJSONWithoutEncoding(t *testing.T) {
 func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, nil)
-	c, n, _ := env.CountingClient(t)
+	c, n, streams := env.CountingClient(t)
+	live := countedConfig(n, streams, false)
 	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 	manifests := func(count int) []configs.Manifest {
 		var out []configs.Manifest
@@ -232,7 +233,7 @@ func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	}
 	cost := func(ms []configs.Manifest) int64 {
 		before := n.Load()
-		changes, err := DiffManifests(ctx, rm, ms, nil)
+		changes, err := DiffManifests(ctx, rm, live, ms, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

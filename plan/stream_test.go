@@ -1,8 +1,13 @@
 package plan
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -12,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshops/meshops/configs"
@@ -31,6 +37,39 @@ func (r refusingStreams) Watch(ctx context.Context, list client.ObjectList, opts
 // listOnly is a client without watch at all.
 type listOnly struct{ client.Reader }
 
+// countedConfig is env's REST config with its requests counted into
+// requests and its streaming lists into streams; refuse answers a
+// streaming list as an API server with the WatchList feature off does.
+func countedConfig(requests, streams *atomic.Int64, refuse bool) *rest.Config {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			if r.URL.Query().Get("sendInitialEvents") != "true" {
+				return rt.RoundTrip(r)
+			}
+			streams.Add(1)
+			if !refuse {
+				return rt.RoundTrip(r)
+			}
+			status := apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "",
+				field.ErrorList{field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")}).Status()
+			status.APIVersion, status.Kind = "v1", "Status"
+			body, err := json.Marshal(status)
+			if err != nil {
+				return nil, err
+			}
+			return &http.Response{StatusCode: http.StatusUnprocessableEntity, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+		})
+	})
+	return cfg
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // Observe and the manifest diff stream their lists, and see the same
 // cluster through a server that refuses streams or a client that cannot
 // watch: they fall back to one List.
@@ -39,7 +78,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 	ns := env.Namespace(t, map[string]string{"istio.io/rev": "prod-stable"})
 	env.SeedWorkloads(t, ns, "asm-1-28")
 
-	streaming, _, streams := env.CountingClient(t)
+	streaming, requests, streams := env.CountingClient(t)
 	rm := ssa.NewResourceManager(streaming, polling.NewStatusPoller(streaming, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 	var manifests []configs.Manifest
 	for i := range 3 {
@@ -68,7 +107,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	see := func(name string, c client.Reader, withWatch client.WithWatch) string {
+	see := func(name string, c client.Reader, withWatch client.WithWatch, live *rest.Config) string {
 		t.Helper()
 		snap, err := observe.Observe(ctx, c, observe.DefaultOptions())
 		if err != nil {
@@ -81,7 +120,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 			}
 		}
 		rm := ssa.NewResourceManager(withWatch, polling.NewStatusPoller(withWatch, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
-		changes, err := DiffManifests(ctx, rm, manifests, nil)
+		changes, err := DiffManifests(ctx, rm, live, manifests, nil)
 		if err != nil {
 			t.Fatalf("%s: diff: %v", name, err)
 		}
@@ -91,7 +130,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 		return out
 	}
 	before := streams.Load()
-	want := see("streaming", streaming, streaming)
+	want := see("streaming", streaming, streaming, countedConfig(requests, streams, false))
 	if got := streams.Load() - before; got != 4 {
 		t.Errorf("%d streaming lists, want 4 (Pods, ReplicaSets, Jobs, AuthorizationPolicies)", got)
 	}
@@ -108,13 +147,22 @@ allow-2 create replace=false
 	}
 
 	before = streams.Load()
-	if got := see("refused", refusingStreams{streaming}, refusingStreams{streaming}); got != want {
+	if got := see("refused", refusingStreams{streaming}, refusingStreams{streaming}, nil); got != want {
 		t.Errorf("with streams refused:\n%s\nwith streams:\n%s", got, want)
 	}
-	if got := see("list only", listOnly{streaming}, refusingStreams{streaming}); got != want {
+	if got := see("list only", listOnly{streaming}, refusingStreams{streaming}, nil); got != want {
 		t.Errorf("without watch:\n%s\nwith streams:\n%s", got, want)
 	}
 	if n := streams.Load() - before; n != 0 {
 		t.Errorf("%d streaming lists were made where the server refuses them", n)
+	}
+	// The diff's live objects as JSON, from a server that refuses the
+	// stream: one refused stream, then one List.
+	refused := new(atomic.Int64)
+	if got := see("JSON refused", refusingStreams{streaming}, refusingStreams{streaming}, countedConfig(new(atomic.Int64), refused, true)); got != want {
+		t.Errorf("as JSON with streams refused:\n%s\nwith streams:\n%s", got, want)
+	}
+	if n := refused.Load(); n != 1 {
+		t.Errorf("%d streaming lists asked of the refusing server, want 1 (AuthorizationPolicies)", n)
 	}
 }

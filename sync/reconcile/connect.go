@@ -59,5 +59,5 @@ func NewCluster(cfg *rest.Config, o ClusterOptions) (plan.Cluster, *state.Store,
 	c := retry.Client(raw, o.Retry)
 	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, mapper, polling.Options{}), ssa.Owner{Field: FieldManager, Group: "meshops.io"})
 	store := &state.Store{Client: c, Namespace: o.StateNamespace, Name: state.DefaultName}
-	return plan.Cluster{Client: c, RM: rm, FieldManager: FieldManager, OwnerName: store.Name, OwnerNamespace: o.StateNamespace}, store, nil
+	return plan.Cluster{Client: c, RM: rm, Config: cfg, FieldManager: FieldManager, OwnerName: store.Name, OwnerNamespace: o.StateNamespace}, store, nil
 }
