@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -40,32 +38,12 @@ func seedJSONKinds(t *testing.T, n int) string {
 }
 
 // countedConfig is env's config with every request counted, and the
-// streaming lists among them; refuse makes it answer a streaming list as an
-// API server with the WatchList feature off does.
+// streaming lists among them; refuse answers a streaming list as an API
+// server with the WatchList feature off does.
 func countedConfig(refuse bool) (cfg *rest.Config, requests, streams *atomic.Int64) {
 	requests, streams = new(atomic.Int64), new(atomic.Int64)
-	cfg = rest.CopyConfig(env.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			requests.Add(1)
-			if r.URL.Query().Get("sendInitialEvents") != "true" {
-				return rt.RoundTrip(r)
-			}
-			streams.Add(1)
-			if !refuse {
-				return rt.RoundTrip(r)
-			}
-			body := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled","reason":"Invalid","code":422}`
-			return &http.Response{StatusCode: http.StatusUnprocessableEntity, Header: http.Header{"Content-Type": {"application/json"}},
-				Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
-		})
-	})
-	return cfg, requests, streams
+	return env.CountingConfig(requests, streams, refuse), requests, streams
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // names reads the namespace/name and kind of each JSON object.
 func names(t *testing.T, cfg *rest.Config, gvr schema.GroupVersionResource, ns string) []string {

@@ -65,22 +65,32 @@ func Compute(ctx context.Context, c Cluster, cfg *configs.Config, opts ComputeOp
 		rec = &state.Record{}
 	}
 	ext := cfg.Settings.Extensions
+	// The managed objects are streamed and compared while the rest of the
+	// cluster is observed: the reads are independent, and on a fleet each
+	// is a good part of the plan's time.
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	compared := make(chan liveComparison, 1)
+	go func() { compared <- compareLive(liveCtx, c.RM.Client(), c.Config, cfg.Manifests, c.ownerLabels()) }()
 	snap, err := observe.Observe(ctx, c.Client, observe.Options{IstioNamespace: ext.IstioSystemNamespace,
 		IngressNamespace: ext.IngressGatewayNamespace, IngressService: ext.IngressGatewayService})
 	if err != nil {
+		stopLive()
+		<-compared
 		return nil, fmt.Errorf("observing the cluster: %w", err)
 	}
+	cmp := <-compared
 	// Every manifest in a missing namespace would fail its dry run with
 	// "not found": say it once instead, and plan nothing else.
 	missing := MissingNamespaces(cfg, snap)
 	var objects []ObjectChange
 	switch {
 	case len(missing) == 0:
-		objects, err = DiffManifests(ctx, c.RM, c.Config, cfg.Manifests, c.ownerLabels())
+		objects, err = diffCompared(ctx, c.RM, cfg.Manifests, cmp, c.ownerLabels())
 	case ext.CreateNamespaces:
 		// Objects in a namespace still to be created cannot be dry-run:
 		// they are created, as the manifest says.
-		objects, err = diffCreating(ctx, c, cfg.Manifests, missing)
+		objects, err = diffCreating(ctx, c, cfg.Manifests, cmp, missing)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dry-run of the manifests:\n%w", err)
@@ -149,13 +159,16 @@ func (c Cluster) ownerLabels() map[string]string {
 }
 
 // diffCreating diffs the manifests whose namespace exists by dry run and
-// makes every manifest in a namespace of missing a create.
-func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, missing []string) ([]ObjectChange, error) {
+// makes every manifest in a namespace of missing a create; cmp is
+// compareLive's result for manifests.
+func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, cmp liveComparison, missing []string) ([]ObjectChange, error) {
 	var existing []configs.Manifest
+	var kept []int
 	var out []ObjectChange
-	for _, m := range manifests {
+	for i, m := range manifests {
 		if !slices.Contains(missing, m.GetNamespace()) {
 			existing = append(existing, m)
+			kept = append(kept, i)
 			continue
 		}
 		m = m.WithLabels(c.ownerLabels())
@@ -165,6 +178,6 @@ func diffCreating(ctx context.Context, c Cluster, manifests []configs.Manifest, 
 		}
 		out = append(out, ObjectChange{Manifest: m, Action: ObjectCreate, Diff: diff})
 	}
-	changes, err := DiffManifests(ctx, c.RM, c.Config, existing, c.ownerLabels())
+	changes, err := diffCompared(ctx, c.RM, existing, cmp.only(kept), c.ownerLabels())
 	return append(changes, out...), err
 }

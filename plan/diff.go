@@ -77,7 +77,12 @@ var wholeSpecKinds = map[schema.GroupKind]bool{
 // show a label diff. The change of an object that needs a dry run holds
 // the manifest with them; an unchanged one holds the manifest as loaded.
 func DiffManifests(ctx context.Context, rm *ssa.ResourceManager, live *rest.Config, manifests []configs.Manifest, owner map[string]string) ([]ObjectChange, error) {
-	cmp := compareLive(ctx, rm.Client(), live, manifests, owner)
+	return diffCompared(ctx, rm, manifests, compareLive(ctx, rm.Client(), live, manifests, owner), owner)
+}
+
+// diffCompared is DiffManifests once the live objects were compared: cmp
+// is compareLive's result for manifests.
+func diffCompared(ctx context.Context, rm *ssa.ResourceManager, manifests []configs.Manifest, cmp liveComparison, owner map[string]string) ([]ObjectChange, error) {
 	out := make([]ObjectChange, 0, len(manifests))
 	var errs []error
 	for i, m := range manifests {
@@ -136,6 +141,22 @@ type liveComparison struct {
 // not ten thousand maps. Any other object is decoded and compared as the
 // decoded stream does (holds), so a difference of formatting costs time,
 // never a different result.
+// only is the comparison of the manifests at keep (indices into the
+// manifests l was made for), indexed as keep is.
+func (l liveComparison) only(keep []int) liveComparison {
+	out := liveComparison{unchanged: make([]bool, len(keep)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
+	for j, i := range keep {
+		out.unchanged[j] = l.unchanged[i]
+		if u, ok := l.differing[i]; ok {
+			out.differing[j] = u
+		}
+		if l.foreign[i] {
+			out.foreign[j] = true
+		}
+	}
+	return out
+}
+
 func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifests []configs.Manifest, owner map[string]string) liveComparison {
 	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}

@@ -262,3 +262,26 @@ func TestCompareLiveRetriesAKindWhoseStreamFailedForAMoment(t *testing.T) {
 		t.Errorf("%d requests, want 3 (a failed stream, a failed List, a stream)", n)
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestAComparisonNarrowedToSomeManifestsKeepsEachOnesResult(t *testing.T) {
+	a, b := &unstructured.Unstructured{}, &unstructured.Unstructured{}
+	all := liveComparison{
+		unchanged: []bool{true, false, false, true},
+		differing: map[int]*unstructured.Unstructured{1: a, 2: b},
+		foreign:   map[int]bool{2: true},
+	}
+	got := all.only([]int{2, 3})
+	if !slices.Equal(got.unchanged, []bool{false, true}) {
+		t.Errorf("unchanged = %v, want [false true]", got.unchanged)
+	}
+	if len(got.differing) != 1 || got.differing[0] != b {
+		t.Errorf("differing = %v, want only the third manifest's live object, at 0", got.differing)
+	}
+	if len(got.foreign) != 1 || !got.foreign[0] {
+		t.Errorf("foreign = %v, want {0: true}", got.foreign)
+	}
+}

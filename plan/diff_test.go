@@ -213,7 +213,7 @@ func TestDiffManifestsOfUnchangedObjectsCostsOneListPerKind(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t, nil)
 	c, n, streams := env.CountingClient(t)
-	live := countedConfig(n, streams, false)
+	live := env.CountingConfig(n, streams, false)
 	rm := ssa.NewResourceManager(c, polling.NewStatusPoller(c, env.Mapper, polling.Options{}), ssa.Owner{Field: "meshops", Group: "meshops.io"})
 	manifests := func(count int) []configs.Manifest {
 		var out []configs.Manifest

@@ -1,12 +1,8 @@
 package plan
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"sync/atomic"
 	"testing"
 
@@ -36,39 +32,6 @@ func (r refusingStreams) Watch(ctx context.Context, list client.ObjectList, opts
 
 // listOnly is a client without watch at all.
 type listOnly struct{ client.Reader }
-
-// countedConfig is env's REST config with its requests counted into
-// requests and its streaming lists into streams; refuse answers a
-// streaming list as an API server with the WatchList feature off does.
-func countedConfig(requests, streams *atomic.Int64, refuse bool) *rest.Config {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			requests.Add(1)
-			if r.URL.Query().Get("sendInitialEvents") != "true" {
-				return rt.RoundTrip(r)
-			}
-			streams.Add(1)
-			if !refuse {
-				return rt.RoundTrip(r)
-			}
-			status := apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "",
-				field.ErrorList{field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")}).Status()
-			status.APIVersion, status.Kind = "v1", "Status"
-			body, err := json.Marshal(status)
-			if err != nil {
-				return nil, err
-			}
-			return &http.Response{StatusCode: http.StatusUnprocessableEntity, Header: http.Header{"Content-Type": {"application/json"}},
-				Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
-		})
-	})
-	return cfg
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // Observe and the manifest diff stream their lists, and see the same
 // cluster through a server that refuses streams or a client that cannot
@@ -130,7 +93,7 @@ func TestObserveAndDiffSeeTheSameWithAndWithoutStreamingLists(t *testing.T) {
 		return out
 	}
 	before := streams.Load()
-	want := see("streaming", streaming, streaming, countedConfig(requests, streams, false))
+	want := see("streaming", streaming, streaming, env.CountingConfig(requests, streams, false))
 	if got := streams.Load() - before; got != 4 {
 		t.Errorf("%d streaming lists, want 4 (Pods, ReplicaSets, Jobs, AuthorizationPolicies)", got)
 	}
@@ -159,7 +122,7 @@ allow-2 create replace=false
 	// The diff's live objects as JSON, from a server that refuses the
 	// stream: one refused stream, then one List.
 	refused := new(atomic.Int64)
-	if got := see("JSON refused", refusingStreams{streaming}, refusingStreams{streaming}, countedConfig(new(atomic.Int64), refused, true)); got != want {
+	if got := see("JSON refused", refusingStreams{streaming}, refusingStreams{streaming}, env.CountingConfig(new(atomic.Int64), refused, true)); got != want {
 		t.Errorf("as JSON with streams refused:\n%s\nwith streams:\n%s", got, want)
 	}
 	if n := refused.Load(); n != 1 {

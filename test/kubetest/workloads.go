@@ -1,8 +1,11 @@
 package kubetest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -10,7 +13,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -99,21 +105,41 @@ func (e *Env) SeedWorkloads(t testing.TB, ns, rev string) {
 func (e *Env) CountingClient(t testing.TB) (c client.WithWatch, requests, streams *atomic.Int64) {
 	t.Helper()
 	requests, streams = new(atomic.Int64), new(atomic.Int64)
-	cfg := rest.CopyConfig(e.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			requests.Add(1)
-			if r.URL.Query().Get("sendInitialEvents") == "true" {
-				streams.Add(1)
-			}
-			return rt.RoundTrip(r)
-		})
-	})
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: e.Scheme, Mapper: e.Mapper})
+	c, err := client.NewWithWatch(e.CountingConfig(requests, streams, false), client.Options{Scheme: e.Scheme, Mapper: e.Mapper})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, requests, streams
+}
+
+// CountingConfig is e's REST config with every HTTP request counted into
+// requests, and the streaming lists among them into streams. With
+// refuseStreams it answers a streaming list as an API server with the
+// WatchList feature off (Kubernetes 1.33's default) does: 422 Invalid.
+func (e *Env) CountingConfig(requests, streams *atomic.Int64, refuseStreams bool) *rest.Config {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			if r.URL.Query().Get("sendInitialEvents") != "true" {
+				return rt.RoundTrip(r)
+			}
+			streams.Add(1)
+			if !refuseStreams {
+				return rt.RoundTrip(r)
+			}
+			status := apierrors.NewInvalid(schema.GroupKind{Group: "meta.k8s.io", Kind: "ListOptions"}, "",
+				field.ErrorList{field.Forbidden(field.NewPath("sendInitialEvents"), "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled")}).Status()
+			status.APIVersion, status.Kind = "v1", "Status"
+			body, err := json.Marshal(status)
+			if err != nil {
+				return nil, err
+			}
+			return &http.Response{StatusCode: http.StatusUnprocessableEntity, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: io.NopCloser(bytes.NewReader(body)), Request: r}, nil
+		})
+	})
+	return cfg
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
