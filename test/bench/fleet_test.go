@@ -29,6 +29,7 @@ import (
 	"github.com/meshops/meshops/configs"
 	"github.com/meshops/meshops/mesh"
 	"github.com/meshops/meshops/plan"
+	"github.com/meshops/meshops/rollout"
 	"github.com/meshops/meshops/state"
 	"github.com/meshops/meshops/test/e2e"
 	"github.com/meshops/meshops/test/fixtures"
@@ -237,7 +238,7 @@ func (fl *fleet) seed(ctx context.Context, cluster plan.Cluster, cfg *configs.Co
 // workload creates a one-replica Deployment whose pods kwok runs.
 func (fl *fleet) workload(ctx context.Context, ns, name string) error {
 	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": name, rowLabel: fleetTag}},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -270,12 +271,39 @@ func (fl *fleet) waitRunning(ctx context.Context, n int) error {
 			}
 		}
 		if running >= n {
-			// Deployment and ReplicaSet status trail the pods.
-			time.Sleep(3 * time.Second)
-			return nil
+			return fl.waitSettled(ctx, n, deadline)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("only %d of %d fleet pods running after 5 minutes: %s", running, n, fl.diagnose(ctx, &pods))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// waitSettled waits until the Deployment controller has caught up with
+// the fleet's pods: every fleet Deployment's rollout complete as meshops
+// judges it (rollout.Deployment), so no status write of the seeding burst
+// competes with the plans measured next.
+func (fl *fleet) waitSettled(ctx context.Context, n int, deadline time.Time) error {
+	for {
+		var deploys appsv1.DeploymentList
+		if err := fl.c.List(ctx, &deploys, client.MatchingLabels{rowLabel: fleetTag}); err != nil {
+			return err
+		}
+		done, pending := 0, ""
+		for i := range deploys.Items {
+			d := &deploys.Items[i]
+			if st := rollout.Deployment(d); st.Done {
+				done++
+			} else if pending == "" {
+				pending = d.Namespace + "/" + d.Name + ": " + st.Message
+			}
+		}
+		if done >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d fleet Deployments rolled out after 5 minutes; %s", done, n, pending)
 		}
 		time.Sleep(time.Second)
 	}
