@@ -267,9 +267,9 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 	// The owners and the pods are streamed at once; a pod's owner is
 	// followed up once all three streams are read.
 	type seen struct {
-		namespace, name string
-		owner           *metav1.OwnerReference
-		pod             Pod
+		namespace string
+		owner     *metav1.OwnerReference
+		pod       Pod
 	}
 	var (
 		parents [2]map[types.UID]metav1.OwnerReference
@@ -314,7 +314,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				return nil
 			}
-			pods = append(pods, seen{namespace: p.Namespace, name: p.Name, owner: metav1.GetControllerOf(p),
+			pods = append(pods, seen{namespace: p.Namespace, owner: metav1.GetControllerOf(p),
 				pod: Pod{Name: p.Name, Phase: p.Status.Phase, Sidecar: mesh.SidecarOf(p), Ready: podReady(p)}})
 			return nil
 		})
@@ -334,7 +334,7 @@ func observeWorkloads(ctx context.Context, c client.Reader) ([]Workload, error) 
 	}
 	byKey := map[key]*Workload{}
 	for _, p := range pods {
-		k := key{ref.Pod, p.namespace, p.name}
+		k := key{ref.Pod, p.namespace, p.pod.Name}
 		if owner := p.owner; owner != nil {
 			k = key{ref.WorkloadKind(owner.Kind), p.namespace, owner.Name}
 			for _, parent := range parents {

@@ -134,13 +134,6 @@ type liveComparison struct {
 	foreign map[int]bool
 }
 
-// compareLive streams each kind of the manifests once and compares every
-// live object with its manifest. With cfg, objects come as their JSON and
-// one whose fields are byte for byte its manifest's is never decoded
-// whole: ten thousand unchanged policies cost a pass over their bytes,
-// not ten thousand maps. Any other object is decoded and compared as the
-// decoded stream does (holds), so a difference of formatting costs time,
-// never a different result.
 // only is the comparison of the manifests at keep (indices into the
 // manifests l was made for), indexed as keep is.
 func (l liveComparison) only(keep []int) liveComparison {
@@ -157,6 +150,13 @@ func (l liveComparison) only(keep []int) liveComparison {
 	return out
 }
 
+// compareLive streams each kind of the manifests once and compares every
+// live object with its manifest. With cfg, objects come as their JSON and
+// one whose fields are byte for byte its manifest's is never decoded
+// whole: ten thousand unchanged policies cost a pass over their bytes,
+// not ten thousand maps. Any other object is decoded and compared as the
+// decoded stream does (holds), so a difference of formatting costs time,
+// never a different result.
 func compareLive(ctx context.Context, c client.Client, cfg *rest.Config, manifests []configs.Manifest, owner map[string]string) liveComparison {
 	out := liveComparison{unchanged: make([]bool, len(manifests)), differing: map[int]*unstructured.Unstructured{}, foreign: map[int]bool{}}
 	byKind := map[schema.GroupVersionKind]map[string]int{}
