@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/pmezard/go-difflib/difflib"
@@ -310,9 +311,8 @@ func parseLive(data []byte) (liveJSON, error) {
 // of the JSON object data, until fn returns false. data is one valid JSON
 // value, as the stream's framer or the List's decoder checked it, or as
 // configs wrote a manifest; so this finds where each value ends and checks
-// no more. It is false when data is
-// not an object, a key holds an escape, or fn said stop: encoding/json
-// reads those.
+// no more. It is false when data is not an object, a key holds an escape
+// or invalid UTF-8, or fn said stop: encoding/json reads those.
 func jsonMembers(data []byte, fn func(key, value []byte) bool) bool {
 	i := skipJSONSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
@@ -338,7 +338,9 @@ func jsonMembers(data []byte, fn func(key, value []byte) bool) bool {
 			return false
 		}
 		key := data[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		// encoding/json unescapes a key and replaces invalid UTF-8 in it:
+		// such keys are its to read.
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
 			return false
 		}
 		i = skipJSONSpace(data, end)

@@ -285,3 +285,36 @@ func TestAComparisonNarrowedToSomeManifestsKeepsEachOnesResult(t *testing.T) {
 		t.Errorf("foreign = %v, want {0: true}", got.foreign)
 	}
 }
+
+// FuzzJSONMembers: on any valid JSON, jsonMembers either leaves the value
+// to encoding/json or splits it into exactly the members encoding/json
+// finds. The seeds run with go test; fuzz with
+// go test ./plan -run '^$' -fuzz FuzzJSONMembers.
+func FuzzJSONMembers(f *testing.F) {
+	for _, seed := range []string{
+		`{"apiVersion":"v1","kind":"X","metadata":{"name":"a","labels":{"k":"v"}},"spec":{"a":[1,2.5e3,true,false,null,"s"]}}`,
+		`{}`, " { \"a\" : 1 ,\n\t\"b\" : [ ] , \"c\":{ } } ", `{"a":"}]{[","b":{"c":"\"}\\","d":["]"]},"e":"\\"}`,
+		`{"a":"\u003cb\u003e","b":-1}`, `{"a":true,"b":null,"c":-0.5}`, `{"a\u0062":1}`, `[1,2]`, `{"a":1,"a":2}`, `"s"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return // jsonMembers is only ever given JSON a decoder checked
+		}
+		got := map[string]json.RawMessage{}
+		if !jsonMembers(data, func(key, value []byte) bool {
+			got[string(key)] = value
+			return true
+		}) {
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("jsonMembers split %q, which encoding/json does not read as an object: %v", data, err)
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Fatalf("members of %q:\n got %q\nwant %q", data, got, want)
+		}
+	})
+}

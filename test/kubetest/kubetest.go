@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,11 @@ type Env struct {
 //	var env *kubetest.Env
 //	func TestMain(m *testing.M) { kubetest.Main(m, &env) }
 func Main(m *testing.M, env **Env) {
+	// A fuzz worker runs one fuzz target, never a test that uses env:
+	// an API server in every worker made the fuzzer stall for minutes.
+	if slices.ContainsFunc(os.Args[1:], func(a string) bool { return strings.HasPrefix(a, "-test.fuzzworker") }) {
+		os.Exit(m.Run())
+	}
 	e, err := Start(context.Background())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kubetest: %v\n", err)
