@@ -132,12 +132,6 @@ func (m Manifest) ObjMetadata() object.ObjMetadata {
 	return object.ObjMetadata{GroupKind: m.GroupKind(), Namespace: m.meta.namespace, Name: m.meta.name}
 }
 
-// groupKind, namespace and name are validate's short names for the
-// object's identity.
-func (m Manifest) groupKind() schema.GroupKind { return m.GroupKind() }
-func (m Manifest) namespace() string           { return m.meta.namespace }
-func (m Manifest) name() string                { return m.meta.name }
-
 // ID names the object as Kind/namespace/name (Kind/name without a
 // namespace), the way meshops' messages and plans refer to it.
 func (m Manifest) ID() string {

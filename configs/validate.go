@@ -82,8 +82,8 @@ func validateIstio(c *Config) Problems {
 // objectKey identifies an object as the API server does: group, kind,
 // namespace, name (v1 and v1beta1 of a kind are the same object).
 func objectKey(m Manifest) string {
-	gk := m.groupKind()
-	return gk.Group + "/" + gk.Kind + "/" + m.namespace() + "/" + m.name()
+	gk := m.GroupKind()
+	return gk.Group + "/" + gk.Kind + "/" + m.GetNamespace() + "/" + m.GetName()
 }
 
 // validateObjects checks namespaces, ConfigMap placement and duplicates.
@@ -93,32 +93,32 @@ func validateObjects(c *Config) Problems {
 	first := map[string]Manifest{}
 	for _, m := range c.Manifests {
 		file := m.Source.File
-		ns := m.namespace()
+		ns := m.GetNamespace()
 		if ns == "" {
 			probs.add(file, m.line("metadata"), "metadata.namespace",
-				fmt.Sprintf("add metadata.namespace to %s/%s: meshops does not default it, since the namespace decides what a policy guards", m.groupKind().Kind, m.name()),
-				"%s/%s has no namespace, and %s is namespaced", m.groupKind().Kind, m.name(), m.groupKind().Kind)
+				fmt.Sprintf("add metadata.namespace to %s/%s: meshops does not default it, since the namespace decides what a policy guards", m.GroupKind().Kind, m.GetName()),
+				"%s/%s has no namespace, and %s is namespaced", m.GroupKind().Kind, m.GetName(), m.GroupKind().Kind)
 		} else if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			probs.add(file, m.line("metadata", "namespace"), "metadata.namespace", "use a valid namespace name",
 				"%q is not a valid namespace name: %s", ns, errs[0])
 		}
-		if m.groupKind() == configMapGK {
+		if m.GroupKind() == configMapGK {
 			if ns != "" && ns != system {
 				probs.add(file, m.line("metadata", "namespace"), "metadata.namespace",
 					"move it to "+system+" or deploy it another way",
-					"ConfigMap %s/%s: meshops manages ConfigMaps only in the Istio system namespace %s", ns, m.name(), system)
+					"ConfigMap %s/%s: meshops manages ConfigMaps only in the Istio system namespace %s", ns, m.GetName(), system)
 			}
-			if rev, ok := mesh.RevisionOfSharedConfigMap(m.name()); ok {
+			if rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName()); ok {
 				if names := c.Istio.VersionNames(); c.istioLines.ok("svc.istio.versions") && len(names) > 0 && !slices.Contains(names, rev) {
 					probs.add(file, m.line("metadata", "name"), "metadata.name",
 						"remove it, or add "+rev+" to svc.istio.versions",
 						"ConfigMap %s is for revision %s, which is not in svc.istio.versions (%s): it would be applied and pruned at once",
-						m.name(), rev, strings.Join(names, ", "))
+						m.GetName(), rev, strings.Join(names, ", "))
 				}
 				if l, ok := m.GetLabels()[mesh.RevisionLabel]; ok && l != rev {
 					probs.add(file, m.line("metadata", "labels", mesh.RevisionLabel), "metadata.labels."+mesh.RevisionLabel,
 						"label it "+mesh.RevisionLabel+": "+rev+" (write {{ .Revision }} in both places)",
-						"ConfigMap %s is labelled for revision %q but named for %q", m.name(), l, rev)
+						"ConfigMap %s is labelled for revision %q but named for %q", m.GetName(), l, rev)
 				}
 			}
 		}
@@ -298,12 +298,12 @@ func validatePosture(c *Config) Problems {
 	}
 	for _, m := range c.Manifests {
 		file := m.Source.File
-		if why, ok := mesh.IstiodObject(m.groupKind(), m.name(), m.GetLabels()); ok {
+		if why, ok := mesh.IstiodObject(m.GroupKind(), m.GetName(), m.GetLabels()); ok {
 			probs.add(file, m.line("metadata", "name"), "metadata.name",
 				"remove it: the control plane writes it, and meshops never overwrites it; put mesh config in "+mesh.SharedConfigMapName("<rev>"),
 				"refused: %s is the control plane's own: %s", m.ID(), why)
 		}
-		if m.namespace() != root || root == "" || exempt[m.ID()] {
+		if m.GetNamespace() != root || root == "" || exempt[m.ID()] {
 			continue
 		}
 		fix := fmt.Sprintf("move it out of %s, narrow it, or list it under meshops.postureExemptions in meshops.yaml as {object: %s, reason: why}", root, m.ID())
@@ -358,7 +358,7 @@ func validateDefaultDeny(c *Config) Problems {
 	namespaces := map[string]*meshNamespace{}
 	denied := map[string]bool{}
 	for _, m := range c.Manifests {
-		ns := m.namespace()
+		ns := m.GetNamespace()
 		if ns == "" {
 			continue
 		}
@@ -466,10 +466,10 @@ func declaredProviders(c *Config) (map[string][]string, Problems) {
 	var probs Problems
 	out := map[string][]string{}
 	for _, m := range c.Manifests {
-		if m.groupKind() != configMapGK || m.namespace() != c.Settings.Extensions.IstioSystemNamespace {
+		if m.GroupKind() != configMapGK || m.GetNamespace() != c.Settings.Extensions.IstioSystemNamespace {
 			continue
 		}
-		rev, ok := mesh.RevisionOfSharedConfigMap(m.name())
+		rev, ok := mesh.RevisionOfSharedConfigMap(m.GetName())
 		if !ok {
 			continue
 		}
